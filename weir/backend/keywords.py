@@ -1,0 +1,172 @@
+"""Backend keywords: servers, balancing, retries."""
+
+from __future__ import annotations
+
+from weir.balance import parse_balance, parse_hash_type
+from weir.balance.base import BalanceParams
+from weir.config.address import AddressError, parse_address
+from weir.config.model import ServerConf
+from weir.config.parser import Ctx
+from weir.config.registry import SERVER_OPTIONS, Args, keyword
+from weir.config.units import parse_int
+from weir.proxy.keywords import apply_options
+
+
+@keyword("balance", "dbl", "<algorithm> [<arguments>]",
+         "How the backend picks a server (roundrobin, leastconn, source, uri, …).")
+def _balance(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, None, "an algorithm"):
+        return
+    try:
+        params = parse_balance(args)
+    except ValueError as e:
+        ctx.error(str(e))
+        return
+    old = ctx.px.balance
+    if old is not None:
+        from dataclasses import replace
+
+        params = replace(params, hash_type=old.hash_type, hash_function=old.hash_function,
+                         avalanche=old.avalanche, hash_balance_factor=old.hash_balance_factor,
+                         allbackups=old.allbackups)
+    ctx.px.balance = params
+
+
+@keyword("hash-type", "dbl", "map-based|consistent [<function>] [avalanche]",
+         "How hash-based algorithms map keys to servers.")
+def _hash_type(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, 3, "'map-based' or 'consistent', a function, 'avalanche'"):
+        return
+    try:
+        kind, function, avalanche = parse_hash_type(args)
+    except ValueError as e:
+        ctx.error(str(e))
+        return
+    from dataclasses import replace
+
+    ctx.px.balance = replace(_balance_or_default(ctx), hash_type=kind,
+                             hash_function=function, avalanche=avalanche)
+
+
+def _balance_or_default(ctx: Ctx) -> BalanceParams:
+    return ctx.px.balance if ctx.px.balance is not None else parse_balance(["roundrobin"])
+
+
+@keyword("option allbackups", "dbl", "", "Balance over all backup servers, not only the first.",
+         negatable=True)
+def _allbackups(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        from dataclasses import replace
+
+        ctx.px.balance = replace(_balance_or_default(ctx), allbackups=not ctx.negated)
+
+
+@keyword("retries", "dbl", "<number>", "Connection attempts to a server after the first fails.")
+def _retries(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number"):
+        try:
+            ctx.px.retries = parse_int(args[0], what="retries")
+        except ValueError as e:
+            ctx.error(str(e))
+
+
+@keyword("option redispatch", "dbl", "[<interval>]",
+         "On retry, allow another server than the one first chosen.", negatable=True)
+def _redispatch(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 0, 1, "an optional retry interval"):
+        return
+    if args:
+        try:
+            if parse_int(args[0], low=-(1 << 31), what="interval") != 1:
+                ctx.error("only the default interval (1: every retry) is supported by weir yet")
+                return
+        except ValueError as e:
+            ctx.error(str(e))
+            return
+    ctx.px.redispatch = not ctx.negated
+
+
+@keyword("server", "bl", "<name> <address>[:<port>] [options…]", "A server of this backend.")
+def _server(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 2, None, "a name and an address"):
+        return
+    px = ctx.px
+    name = args[0]
+    base = px.default_server
+    srv = base.copy_as(name, ctx.where) if base is not None else ServerConf(ctx.where, name)
+    try:
+        srv.address = parse_address(args[1], for_bind=False, port_optional=True)
+    except AddressError as e:
+        ctx.error(f"server '{name}' : {e}")
+        return
+    for other in px.servers:
+        if other.name == name:
+            ctx.error(f"another server named '{name}' was already defined at {other.where}")
+            return
+    apply_options(ctx, SERVER_OPTIONS, srv, args[2:])
+    if srv.puid == 0:
+        used = {s.puid for s in px.servers}
+        srv.puid = next(i for i in range(1, len(px.servers) + 2) if i not in used)
+    elif any(s.puid == srv.puid for s in px.servers):
+        ctx.error(f"server id {srv.puid} is already used in backend '{px.name}'")
+    px.servers.append(srv)
+
+
+@keyword("default-server", "dbl", "[options…]", "Defaults for the 'server' lines that follow.")
+def _default_server(ctx: Ctx, args: Args) -> None:
+    px = ctx.px
+    base = px.default_server or ServerConf(ctx.where, "")
+    srv = base.copy_as("", ctx.where)
+    apply_options(ctx, SERVER_OPTIONS, srv, args)
+    px.default_server = srv
+
+
+def _srv(target: object) -> ServerConf:
+    assert isinstance(target, ServerConf)
+    return target
+
+
+def _int_option(field: str, low: int, high: int, usage: str, doc: str) -> None:
+    def handler(ctx: Ctx, target: object, args: Args) -> None:
+        try:
+            setattr(_srv(target), field, parse_int(args[0], low=low, high=high, what=field))
+        except ValueError as e:
+            ctx.error(str(e))
+
+    SERVER_OPTIONS.option(field, 1, usage, doc)(handler)
+
+
+_int_option("weight", 0, 256, "a weight from 0 to 256", "Share of the traffic (0: none new).")
+_int_option("maxconn", 0, (1 << 31) - 1, "a number",
+            "Most concurrent connections to this server; more wait in its queue.")
+_int_option("maxqueue", 0, (1 << 31) - 1, "a number",
+            "Most requests waiting for this server (0: no limit).")
+
+
+@SERVER_OPTIONS.option("id", 1, "<number>", "The server's numeric id (stats, 'first').",
+                       default_server=False)
+def _id(ctx: Ctx, target: object, args: Args) -> None:
+    try:
+        _srv(target).puid = parse_int(args[0], low=1, what="id")
+    except ValueError as e:
+        ctx.error(str(e))
+
+
+@SERVER_OPTIONS.option("backup", 0, "", "Only used when no active server is usable.")
+def _backup(ctx: Ctx, target: object, args: Args) -> None:
+    _srv(target).backup = True
+
+
+@SERVER_OPTIONS.option("no-backup", 0, "", "Undo an inherited 'backup'.")
+def _no_backup(ctx: Ctx, target: object, args: Args) -> None:
+    _srv(target).backup = False
+
+
+@SERVER_OPTIONS.option("disabled", 0, "", "Start the server in maintenance.")
+def _disabled(ctx: Ctx, target: object, args: Args) -> None:
+    _srv(target).disabled = True
+
+
+@SERVER_OPTIONS.option("enabled", 0, "", "Start the server in service (undo 'disabled').")
+def _enabled(ctx: Ctx, target: object, args: Args) -> None:
+    _srv(target).disabled = False

@@ -1,0 +1,107 @@
+"""`balance first`: the usable server with the lowest id that still has a free slot.
+
+Servers are taken by increasing `puid` (HAProxy's numeric id, by default the position in
+the backend); once a server reaches its `maxconn` the next one is used. Weights are
+ignored, except that a zero weight takes a server out. Without `maxconn` the first server
+takes everything.
+
+The candidates sit in a heap ordered by id. A full server met at the head is set aside
+until a `released` frees one of its slots, so a pick is O(log n) however many servers
+are saturated.
+"""
+
+from __future__ import annotations
+
+from heapq import heapify, heappop, heappush
+
+from weir.backend.server import Server
+from weir.balance.base import Balancer, Pool
+
+_Entry = tuple[int, int, "_Rec"]
+
+
+class _Rec:
+    __slots__ = ("node", "order", "parked", "srv")
+
+    def __init__(self, srv: Server, order: int) -> None:
+        self.srv = srv
+        self.order = order  # declaration order, breaks equal ids
+        self.node: _Entry | None = None
+        self.parked = False
+
+
+class FirstPool(Pool):
+    """One group of a `first` balancer."""
+
+    __slots__ = ("_heap", "_order", "_recs", "_stale")
+
+    def __init__(self, members: list[Server]) -> None:
+        self._heap: list[_Entry] = []
+        self._recs: dict[Server, _Rec] = {}
+        self._order = {s: i for i, s in enumerate(members)}
+        self._stale = 0
+
+    def _queue(self, rec: _Rec) -> None:
+        rec.parked = False
+        entry = (rec.srv.puid, rec.order, rec)
+        heappush(self._heap, entry)
+        rec.node = entry
+
+    def add(self, s: Server, weight: int) -> None:
+        rec = self._recs[s] = _Rec(s, self._order[s])
+        self._queue(rec)
+
+    def remove(self, s: Server) -> None:
+        rec = self._recs.pop(s)
+        if rec.node is not None:
+            rec.node = None  # dropped from the heap when it surfaces, or swept
+            self._stale += 1
+            if self._stale > 2 * len(self._order) + 64:
+                heap = self._heap
+                heap[:] = [e for e in heap if e[2].node is e]
+                heapify(heap)
+                self._stale = 0
+
+    def reweight(self, s: Server, old: int, new: int) -> None:
+        return None  # weights do not matter here
+
+    def released(self, s: Server) -> None:
+        rec = self._recs[s]
+        if rec.parked and not s.full:
+            self._queue(rec)
+
+    def pick(self, key: bytes | None, avoid: Server | None) -> Server | None:
+        heap = self._heap
+        held: _Entry | None = None
+        found: Server | None = None
+        while heap:
+            entry = heap[0]
+            rec = entry[2]
+            if rec.node is not entry:
+                heappop(heap)
+                continue
+            s = rec.srv
+            if s.full:
+                heappop(heap)
+                rec.node = None
+                rec.parked = True
+                continue
+            if s is avoid and held is None:
+                held = heappop(heap)
+                continue
+            found = s
+            break
+        if held is not None:
+            heappush(heap, held)
+            if found is None:
+                found = held[2].srv
+        return found
+
+
+class First(Balancer):
+    """`balance first`."""
+
+    __slots__ = ()
+
+    def _new_pool(self, members: list[Server], *, backup: bool) -> Pool:
+        return FirstPool(members)

@@ -1,0 +1,62 @@
+"""mode http keywords: connection modes and X-Forwarded-For."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from weir.config.parser import Ctx
+from weir.config.registry import Args, keyword
+
+
+def _connection_mode(name: str, doc: str) -> None:
+    def handler(ctx: Ctx, args: Args) -> None:
+        if not ctx.expect(args, 0, 0, ""):
+            return
+        if ctx.negated:
+            if ctx.px.http_connection_mode == name:
+                ctx.px.http_connection_mode = "http-keep-alive"
+            return
+        ctx.px.http_connection_mode = name
+
+    keyword(f"option {name}", "dfbl", "", doc, negatable=True)(handler)
+
+
+_connection_mode("http-keep-alive", "Keep client and server connections open between requests "
+                 "(the default).")
+_connection_mode("http-server-close", "Close the server connection after each response; keep "
+                 "the client's.")
+_connection_mode("httpclose", "Close both connections after each response.")
+
+
+@keyword("option forwardfor", "dfbl", "[except <network>] [header <name>] [if-none]",
+         "Add the client's address in an X-Forwarded-For header.", negatable=True)
+def _forwardfor(ctx: Ctx, args: Args) -> None:
+    px = ctx.px
+    if ctx.negated:
+        px.forwardfor = False
+        return
+    i = 0
+    px.forwardfor_except = None
+    px.forwardfor_if_none = False
+    while i < len(args):
+        word = args[i]
+        if word in ("header", "except") and i + 1 >= len(args):
+            ctx.error(f"'{word}' expects an argument")
+            return
+        if word == "header":
+            px.forwardfor_header = args[i + 1]
+            i += 2
+        elif word == "except":
+            try:
+                px.forwardfor_except = ipaddress.ip_network(args[i + 1], strict=False)
+            except ValueError:
+                ctx.error(f"'except' expects a network such as 10.0.0.0/8, got '{args[i + 1]}'")
+                return
+            i += 2
+        elif word == "if-none":
+            px.forwardfor_if_none = True
+            i += 1
+        else:
+            ctx.error(f"unexpected '{word}' (expects 'except', 'header' or 'if-none')")
+            return
+    px.forwardfor = True

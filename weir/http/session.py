@@ -1,0 +1,702 @@
+"""mode http: one client connection, its streams, and the server connections they use.
+
+Theory of operation
+-------------------
+`HttpClient` is the asyncio Protocol of one client connection. Bytes accumulate until the
+sans-IO parser (`weir.proto.h1`) returns a whole request head; then a Stream is routed
+(`Frontend.route`), a server is picked (`Backend.pick`, or the request waits in the
+backend's queue), and the head goes out, unmodified but for the headers weir adds, on a
+server connection kept by this client session (`idle`, one per server) or a new one.
+A request body is then relayed as raw bytes, its end found by a `BodyFramer`, never
+re-encoded. The `ServerConn` protocol parses the response head, hands it to the client
+unchanged, and relays the body the same way; when the response ends, the server
+connection goes back to the session's idle set (if both sides allow keep-alive) and the
+next pipelined request, if any, is parsed from what is already buffered.
+
+One timer per client connection carries every deadline (http-request, keep-alive, connect,
+queue, server, client): arming it is an assignment, and the timer re-schedules itself when
+it fires early. Backpressure: when one side's transport is above its high-water mark,
+reading from the other side pauses until it drains.
+
+Errors: a malformed request gets its status (400, 414, 431, 501…) and never reaches a
+server; no usable server is a 503; a failed connect is retried `retries` times (on another
+server with `option redispatch`) and then answered 503; a malformed or missing response head
+is a 502; a server that does not answer within `timeout server` is a 504. After any error
+the client connection closes, as HAProxy's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+import contextlib
+import socket
+
+from weir.backend.server import Server
+from weir.http.errors import error_page
+from weir.proto.h1 import (
+    BodyFramer,
+    H1Error,
+    RequestHead,
+    ResponseHead,
+    body_framer,
+    parse_request_head,
+    parse_response_head,
+)
+from weir.proxy.runtime import Backend, Frontend
+from weir.stream import Stream
+
+# Client-connection states.
+_IDLE = 0  # waiting for a request head
+_REQ = 1  # a request is being served (head sent or queued; body maybe flowing)
+_CLOSING = 2
+
+_EMPTY_FRAMER_DONE = None
+
+
+class HttpClient(asyncio.Protocol):
+    __slots__ = (
+        "backend",
+        "buf",
+        "close_after",
+        "connecting",
+        "deadline",
+        "deadline_kind",
+        "fe",
+        "idle",
+        "loop",
+        "max_hdr",
+        "max_size",
+        "paused",
+        "peer",
+        "pending",
+        "req",
+        "req_framer",
+        "retries_left",
+        "server",
+        "srv_conn",
+        "state",
+        "stream",
+        "timer",
+        "transport",
+        "waiting_slot",
+    )
+
+    def __init__(self, fe: Frontend, loop: asyncio.AbstractEventLoop, max_size: int,
+                 max_hdr: int) -> None:
+        self.fe = fe
+        self.loop = loop
+        self.max_size = max_size
+        self.max_hdr = max_hdr
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.state = _IDLE
+        self.stream: Stream | None = None
+        self.req: RequestHead | None = None
+        self.req_framer: BodyFramer | None = None
+        self.backend: Backend | None = None
+        self.server: Server | None = None
+        self.srv_conn: ServerConn | None = None
+        self.idle: dict[Server, ServerConn] = {}
+        self.pending: list[bytes] = []  # request bytes waiting for the server connection
+        self.connecting = False
+        self.close_after = False
+        self.paused = False
+        self.retries_left = 0
+        self.peer = ("", 0)
+        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self.deadline_kind = ""
+        self.waiting_slot = False
+
+    # -- connection ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family != socket.AF_UNIX:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        fe = self.fe
+        fe.counters.cur_sess += 1
+        fe.counters.tot_sess += 1
+        fe.counters.max_sess = max(fe.counters.max_sess, fe.counters.cur_sess)
+        if fe.limiter.full():
+            transport.pause_reading()
+            self.paused = True
+            fe.limiter.wait(self._admit)
+            return
+        self._admit()
+
+    def _admit(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.fe.limiter.full():
+            self.fe.limiter.wait(self._admit)
+            return
+        self.fe.limiter.take()
+        self.waiting_slot = True  # holds a limiter slot until connection_lost
+        if self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+        self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state = _CLOSING
+        self.fe.counters.cur_sess -= 1
+        if self.waiting_slot:
+            self.waiting_slot = False
+            self.fe.limiter.release()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self._end_stream(abort=True)
+        for conn in self.idle.values():
+            conn.close()
+        self.idle.clear()
+        self.transport = None
+
+    # -- timers ----------------------------------------------------------------------------
+
+    def _arm(self, timeout: float | None, kind: str) -> None:
+        if timeout is None:
+            self.deadline_kind = ""
+            return
+        self.deadline = self.loop.time() + timeout
+        self.deadline_kind = kind
+        if self.timer is None:
+            self.timer = self.loop.call_at(self.deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        if not self.deadline_kind or self.state == _CLOSING:
+            return
+        now = self.loop.time()
+        if now < self.deadline:
+            self.timer = self.loop.call_at(self.deadline, self._on_timer)
+            return
+        kind, self.deadline_kind = self.deadline_kind, ""
+        if kind == "keepalive":
+            self._close()
+        elif kind == "request":
+            if self.buf:
+                self._fail(408)
+            else:
+                self._close()
+        elif kind in ("connect", "queue"):
+            self._fail(503)
+        elif kind == "server":
+            self._fail(504)
+        else:
+            self._close()
+
+    # -- client bytes ----------------------------------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        fe_counters = self.fe.counters
+        fe_counters.bytes_in += len(data)
+        framer = self.req_framer
+        if framer is not None:
+            try:
+                n = framer.feed(data)
+            except H1Error as e:
+                self._fail(e.status)
+                return
+            self._to_server(data if n == len(data) else data[:n])
+            if framer.done:
+                self.req_framer = None
+                if n < len(data):
+                    self.buf += data[n:]
+            return
+        self.buf += data
+        if self.state == _IDLE:
+            if self.deadline_kind == "keepalive":
+                self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
+            self._parse()
+        elif len(self.buf) > self.max_size and self.transport is not None:
+            # Pipelined requests pile up while one is served: stop reading for now.
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool | None:
+        if self.state == _IDLE and not self.buf:
+            return None  # clean close between requests
+        if self.req_framer is None and self.srv_conn is not None:
+            # Request fully sent: a client that half-closes still gets its response.
+            return True
+        return None
+
+    def _parse(self) -> None:
+        try:
+            found = parse_request_head(self.buf, max_size=self.max_size,
+                                       max_headers=self.max_hdr)
+        except H1Error as e:
+            self._fail(e.status)
+            return
+        if found is None:
+            return
+        head, used = found
+        rest = bytes(self.buf[used:])
+        self.buf.clear()
+        self.state = _REQ
+        self.req = head
+        self.fe.counters.requests += 1
+        stream = Stream(self.peer[0], self.peer[1], self.fe)
+        stream.req = head
+        self.stream = stream
+        if not head.keep_alive or self.fe.conn_mode == "httpclose":
+            self.close_after = True
+        be = self.fe.route(stream)
+        if be is None:
+            self._fail(503)
+            return
+        self.backend = be
+        stream.backend = be
+        if be.conn_mode == "httpclose":
+            self.close_after = True
+        be.counters.tot_sess += 1
+        framer = body_framer(head.content_length, head.chunked, False)
+        persisted: Server | None = None
+        cookie_lines: list[bytes] | None = None
+        if be.cookie is not None:
+            persisted, cookie_lines = self._cookie_in(head, be, stream)
+        out = self._request_bytes(head, be, cookie_lines)
+        if not framer.done and rest:
+            try:
+                n = framer.feed(rest)
+            except H1Error as e:
+                self._fail(e.status)
+                return
+            out += rest[:n]
+            rest = rest[n:]
+        self.req_framer = None if framer.done else framer
+        if rest:
+            self.buf += rest
+        self.pending = [out]
+        self.retries_left = be.retries
+        self._assign(persisted if persisted is not None else be.pick())
+
+    def _cookie_in(self, head: RequestHead, be: Backend, stream: Stream
+                   ) -> tuple[Server | None, list[bytes] | None]:
+        """Cookie persistence on the way in: the server the cookie names (if usable and
+        not full), and with `indirect` the Cookie header values to send instead."""
+        ck = be.cookie
+        assert ck is not None
+        values = head.header_values(b"cookie")
+        value, srv = ck.find(values) if values else (None, None)
+        state = "N" if value is None else ("V" if srv is not None else "I")
+        if srv is not None and (not srv.usable or srv.full):
+            state, srv = "D", None
+        stream.persist = srv is not None
+        stream.termination = stream.termination[:2] + state + stream.termination[3]
+        stripped = ck.strip(values) if ck.rule.indirect and value is not None else None
+        return srv, stripped
+
+    def _request_bytes(self, head: RequestHead, be: Backend,
+                       cookie_lines: list[bytes] | None = None) -> bytes:
+        """The head as it goes to the server: its own bytes plus the lines weir adds."""
+        from weir.proto.h1 import serialize_request
+
+        add = b""
+        drop: set[bytes] = set()
+        if cookie_lines is not None:
+            drop.add(b"cookie")
+            add += b"".join(b"Cookie: " + v + b"\r\n" for v in cookie_lines)
+        ff = self.fe.forwardfor or be.forwardfor
+        if ff is not None and self._wants_xff(head, ff):
+            add += ff.header + b": " + self.peer[0].encode() + b"\r\n"
+        if be.conn_mode in ("httpclose", "http-server-close") or self.fe.conn_mode in (
+            "httpclose", "http-server-close"
+        ):
+            add += b"Connection: close\r\n"
+            drop.add(b"connection")
+        if drop:
+            return serialize_request(head, add=add, drop=frozenset(drop))
+        return serialize_request(head, add=add)
+
+    def _wants_xff(self, head: RequestHead, ff: object) -> bool:
+        from weir.proxy.runtime import ForwardFor
+
+        assert isinstance(ff, ForwardFor)
+        if ff.if_none and head.header(ff.header_lower) is not None:
+            return False
+        if ff.except_net is not None:
+            import ipaddress
+
+            try:
+                if ipaddress.ip_address(self.peer[0]) in ff.except_net:
+                    return False
+            except ValueError:
+                pass
+        return True
+
+    # -- server side -----------------------------------------------------------------------
+
+    def _assign(self, srv: Server | None) -> None:
+        be = self.backend
+        assert be is not None
+        if srv is None:
+            if be.has_usable():
+                be.queue.append(self._dequeued)
+                self._arm(be.timeout_queue, "queue")
+                return
+            self._fail(503)
+            return
+        be.take(srv)
+        self.server = srv
+        if self.stream is not None:
+            self.stream.server = srv
+        conn = self.idle.pop(srv, None)
+        if conn is not None and not conn.closed:
+            self._use(conn)
+            return
+        self._connect(srv)
+
+    def _dequeued(self, srv: Server) -> bool:
+        """Called by the backend when a slot frees; False if this request went away."""
+        if self.state != _REQ or self.server is not None or self.backend is None:
+            return False
+        self._assign(srv)
+        return True
+
+    def _connect(self, srv: Server) -> None:
+        be = self.backend
+        assert be is not None
+        self.connecting = True
+        self._arm(be.timeout_connect, "connect")
+        conn = ServerConn(self, srv)
+        task = self.loop.create_task(
+            self.loop.create_connection(lambda: conn, srv.host, srv.port)
+        )
+        task.add_done_callback(lambda t: self._connected(t, conn))
+
+    def _connected(self, task: asyncio.Task[object], conn: ServerConn) -> None:
+        self.connecting = False
+        exc = None if task.cancelled() else task.exception()
+        if task.cancelled() or exc is not None:
+            conn.closed = True
+            self._connect_failed()
+            return
+        if self.state != _REQ or conn.client is not self:
+            conn.close()
+            return
+        self._use(conn)
+
+    def _connect_failed(self) -> None:
+        be, srv = self.backend, self.server
+        if be is None or srv is None or self.state != _REQ:
+            return
+        be.counters.errors += 1
+        if self.retries_left > 0:
+            self.retries_left -= 1
+            if be.redispatch:
+                be.release(srv)
+                self.server = None
+                other = be.pick(avoid=srv)
+                if other is not None:
+                    self._assign(other)
+                    return
+                self._fail(503)
+                return
+            self._connect(srv)
+            return
+        self._fail(503)
+
+    def _use(self, conn: ServerConn) -> None:
+        self.srv_conn = conn
+        conn.client = self
+        conn.start_response(self.req.method if self.req is not None else b"GET")
+        be = self.backend
+        assert be is not None and conn.transport is not None
+        self._arm(be.timeout_server, "server")
+        pending, self.pending = self.pending, []
+        conn.transport.writelines(pending)
+
+    def _to_server(self, data: bytes) -> None:
+        conn = self.srv_conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.write(data)
+            be = self.backend
+            if be is not None:
+                be.counters.bytes_in += len(data)
+        else:
+            self.pending.append(data)
+
+    # -- response --------------------------------------------------------------------------
+
+    def response_head(self, head: ResponseHead, close_delimited: bool) -> None:
+        """The server's response head: forwarded as received, plus the persistence cookie
+        when one must be set."""
+        if close_delimited:
+            self.close_after = True
+        be = self.backend
+        self._arm(be.timeout_server if be else None, "server")
+        raw = head.raw
+        if be is not None and be.cookie is not None:
+            add = self._cookie_out(head, be)
+            if add:
+                raw = raw[:-2] + add + b"\r\n"
+        self.write(raw)
+
+    def _cookie_out(self, head: ResponseHead, be: Backend) -> bytes:
+        """Set-Cookie (and Cache-Control: private with nocache) unless the client already
+        presented this server's cookie."""
+        ck, srv, stream = be.cookie, self.server, self.stream
+        if ck is None or srv is None or stream is None or stream.persist:
+            return b""
+        value = next((v for s, v in ck.values if s is srv), None)
+        if value is None:
+            return b""
+        stream.termination = stream.termination[:3] + "I"
+        return ck.set_cookie(value, cacheable=_cacheable(head))
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        t = self.transport
+        if t is not None:
+            t.write(data)
+            self.fe.counters.bytes_out += len(data)
+
+    def response_done(self, conn: ServerConn, reusable: bool) -> None:
+        srv, be = self.server, self.backend
+        self.srv_conn = None
+        if self.req_framer is not None:
+            # The server answered before the whole request body arrived: the rest of
+            # that body can no longer be framed, so this client connection ends here.
+            self.close_after = True
+        if reusable and not self.close_after and srv is not None:
+            conn.client = self
+            old = self.idle.pop(srv, None)
+            if old is not None and old is not conn:
+                old.close()
+            self.idle[srv] = conn
+            conn.park()
+        else:
+            conn.close()
+        self.server = None
+        if be is not None and srv is not None:
+            be.release(srv)
+        self._finish()
+
+    def response_failed(self, conn: ServerConn, status: int, started: bool) -> None:
+        """The server connection failed mid-exchange. Before any response byte went to the
+        client it gets `status`; after, the only honest signal left is closing."""
+        self.srv_conn = None
+        srv, be = self.server, self.backend
+        conn.close()
+        if be is not None:
+            be.counters.errors += 1
+        if not started:
+            self._fail(status)
+            return
+        self.server = None
+        if be is not None and srv is not None:
+            be.release(srv)
+        self._close()
+
+    def _finish(self) -> None:
+        self.stream = None
+        self.req = None
+        self.backend = None
+        if self.close_after or self.transport is None:
+            self._close()
+            return
+        self.state = _IDLE
+        self._arm(self.fe.timeout_http_keep_alive, "keepalive")
+        if self.transport is not None:
+            self.transport.resume_reading()
+        if self.buf:
+            self._parse()
+
+    def _end_stream(self, *, abort: bool) -> None:
+        conn, srv, be = self.srv_conn, self.server, self.backend
+        self.srv_conn = None
+        self.server = None
+        if conn is not None:
+            conn.client = None
+            conn.close()
+        if be is not None and srv is not None:
+            be.release(srv)
+        self.backend = None
+        self.stream = None
+
+    # -- errors and closing ----------------------------------------------------------------
+
+    def _fail(self, status: int) -> None:
+        if self.state == _CLOSING:
+            return
+        if status == 400:
+            self.fe.counters.errors += 1
+        self._end_stream(abort=True)
+        self.write(error_page(status))
+        self._close()
+
+    def _close(self) -> None:
+        self.state = _CLOSING
+        self.deadline_kind = ""
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- backpressure ----------------------------------------------------------------------
+
+    def pause_writing(self) -> None:
+        conn = self.srv_conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        conn = self.srv_conn
+        if conn is not None and conn.transport is not None:
+            conn.transport.resume_reading()
+
+
+def _cacheable(head: ResponseHead) -> bool:
+    """Whether a response says shared caches may store it (explicit freshness, not
+    private/no-cache/no-store), the case where `nocache` must mark it private."""
+    cc = b",".join(head.header_values(b"cache-control")).lower()
+    if any(t in cc for t in (b"private", b"no-cache", b"no-store")):
+        return False
+    if b"public" in cc or b"max-age" in cc:
+        return not (b"max-age=0" in cc and b"s-maxage" not in cc)
+    return head.header(b"expires") is not None
+
+
+class ServerConn(asyncio.Protocol):
+    """One connection to a server; it belongs to one client session at a time."""
+
+    __slots__ = ("buf", "client", "closed", "framer", "keep_alive", "method", "srv",
+                 "started", "transport")
+
+    def __init__(self, client: HttpClient, srv: Server) -> None:
+        self.client: HttpClient | None = client
+        self.srv = srv
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.framer: BodyFramer | None = None
+        self.method = b"GET"
+        self.keep_alive = True
+        self.started = False
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def start_response(self, method: bytes) -> None:
+        self.method = method
+        self.framer = None
+        self.started = False
+        self.buf.clear()
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def park(self) -> None:
+        """Idle in a session: nothing is expected; a close from the server just drops it."""
+        self.framer = None
+        self.started = False
+
+    def data_received(self, data: bytes) -> None:
+        client = self.client
+        if client is None or client.srv_conn is not self:
+            # Bytes on an idle connection: the server broke the protocol; drop it.
+            self.close()
+            return
+        framer = self.framer
+        if framer is not None:
+            try:
+                n = framer.feed(data)
+            except H1Error:
+                client.response_failed(self, 502, True)
+                return
+            client.write(data if n == len(data) else data[:n])
+            be = client.backend
+            if client.deadline_kind == "server" and be is not None and be.timeout_server:
+                client.deadline = client.loop.time() + be.timeout_server
+            if framer.done:
+                self._done(n == len(data))
+            return
+        self.buf += data
+        try:
+            found = parse_response_head(self.buf, max_size=client.max_size,
+                                        max_headers=client.max_hdr)
+        except H1Error as e:
+            client.response_failed(self, e.status if e.status >= 500 else 502, False)
+            return
+        if found is None:
+            return
+        head, used = found
+        rest = bytes(self.buf[used:])
+        self.buf.clear()
+        if 100 <= head.status < 200:
+            if head.status == 101:
+                client.response_failed(self, 502, False)  # upgrades: not in this slice
+                return
+            client.write(head.raw)  # interim response: forward and read the final one
+            if rest:
+                self.data_received(rest)
+            return
+        self.started = True
+        has_body = head.has_body(self.method)
+        close_delimited = has_body and head.content_length is None and not head.chunked
+        self.keep_alive = head.keep_alive and not close_delimited
+        client.response_head(head, close_delimited)
+        if not has_body:
+            self._done(not rest)
+            return
+        framer = body_framer(head.content_length, head.chunked, close_delimited, response=True)
+        self.framer = framer
+        if rest:
+            self.data_received(rest)
+        elif framer.done:
+            self._done(True)
+
+    def _done(self, clean: bool) -> None:
+        self.framer = None
+        client = self.client
+        if client is not None:
+            client.response_done(self, self.keep_alive and clean)
+
+    def eof_received(self) -> bool | None:
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.transport = None
+        client = self.client
+        if client is None:
+            return
+        if client.srv_conn is not self:
+            # An idle connection the server closed: forget it.
+            for srv, conn in list(client.idle.items()):
+                if conn is self:
+                    del client.idle[srv]
+            return
+        framer = self.framer
+        if framer is not None and framer.until_close:
+            framer.done = True
+            self.keep_alive = False
+            self._done(False)
+            return
+        client.response_failed(self, 502, self.started)
+
+    def close(self) -> None:
+        self.client = None
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+        self.closed = True
+
+    def pause_writing(self) -> None:
+        c = self.client
+        if c is not None and c.transport is not None:
+            c.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        c = self.client
+        if c is not None and c.transport is not None:
+            c.transport.resume_reading()

@@ -1,0 +1,9 @@
+"""Imports every module that registers configuration keywords, in one place."""
+
+from __future__ import annotations
+
+import weir.backend.keywords
+import weir.http.keywords
+import weir.persist.keywords
+import weir.process.keywords
+import weir.proxy.keywords  # noqa: F401

@@ -1,0 +1,86 @@
+"""Cookie persistence, `cookie NAME insert [indirect] [nocache] …` (HAProxy's insert mode).
+
+On the way in, a request carrying `NAME=VALUE` where VALUE is a server's `cookie` goes to
+that server while it is usable (else it is balanced, and gets a new cookie). With
+`indirect`, the cookie is removed before the server sees it. On the way out, a response
+gets `Set-Cookie: NAME=VALUE; path=/` when the client did not already present the right
+value; with `nocache`, such a response is also marked `Cache-Control: private` so that no
+shared cache stores one user's persistence cookie for everyone.
+
+Pure code: bytes in, bytes out; the HTTP session calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from weir.backend.server import Server
+
+
+@dataclass(frozen=True, slots=True)
+class CookieRule:
+    name: bytes
+    indirect: bool
+    nocache: bool
+    set_cookie_line: bytes  # "Set-Cookie: NAME=" … the value goes after it
+    attrs: bytes  # "; path=/; HttpOnly" …
+
+
+def make_rule(name: str, *, indirect: bool, nocache: bool, httponly: bool, secure: bool,
+              domains: Sequence[str], attrs: Sequence[str]) -> CookieRule:
+    tail = "; path=/"
+    for d in domains:
+        tail += f"; domain={d}"
+    if httponly:
+        tail += "; HttpOnly"
+    if secure:
+        tail += "; Secure"
+    for a in attrs:
+        tail += f"; {a}"
+    return CookieRule(name.encode(), indirect, nocache, b"Set-Cookie: " + name.encode() + b"=",
+                      tail.encode())
+
+
+class CookiePersist:
+    """A backend's cookie persistence: the rule and its servers' cookie values."""
+
+    __slots__ = ("by_value", "rule", "values")
+
+    def __init__(self, rule: CookieRule, servers: Sequence[tuple[Server, str | None]]) -> None:
+        self.rule = rule
+        self.values = [(s, v) for s, v in servers if v is not None]
+        self.by_value = {v.encode(): s for s, v in self.values}
+
+    def find(self, cookie_headers: Sequence[bytes]) -> tuple[bytes | None, Server | None]:
+        """The persistence cookie's value in the request's Cookie headers, and its server
+        (None when the value names no server)."""
+        name = self.rule.name
+        for header in cookie_headers:
+            for part in header.split(b";"):
+                k, eq, v = part.strip().partition(b"=")
+                if eq and k == name:
+                    return v, self.by_value.get(v)
+        return None, None
+
+    def strip(self, cookie_headers: Sequence[bytes]) -> list[bytes]:
+        """The Cookie header values without the persistence cookie (indirect mode); empty
+        headers disappear."""
+        name = self.rule.name
+        out = []
+        for header in cookie_headers:
+            kept = [p for p in header.split(b";")
+                    if p.strip().partition(b"=")[0] != name or b"=" not in p]
+            value = b";".join(kept).strip()
+            if value:
+                out.append(value)
+        return out
+
+    def set_cookie(self, value: str, *, cacheable: bool) -> bytes:
+        """The header lines to add to a response that must (re)set the cookie. With
+        `nocache`, a response that caches could store is marked private as well."""
+        r = self.rule
+        line = r.set_cookie_line + value.encode() + r.attrs + b"\r\n"
+        if r.nocache and cacheable:
+            line += b"Cache-Control: private\r\n"
+        return line

@@ -1,0 +1,55 @@
+"""Keywords of cookie persistence: `cookie` in backends and `cookie VALUE` on servers."""
+
+from __future__ import annotations
+
+from weir.config.model import CookieConf, ServerConf
+from weir.config.parser import Ctx
+from weir.config.registry import SERVER_OPTIONS, Args, keyword
+
+_FLAGS = {"indirect", "nocache", "httponly", "secure", "insert"}
+_NOT_YET = {"rewrite", "prefix", "postonly", "preserve", "dynamic", "maxidle", "maxlife"}
+
+
+@keyword("cookie", "dbl", "<name> insert [indirect] [nocache] [httponly] [secure] "
+         "[domain <d>]* [attr <a>]*",
+         "Persistence by a cookie weir inserts in responses and reads in requests.")
+def _cookie(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, None, "a cookie name and its mode"):
+        return
+    conf = CookieConf(ctx.where, args[0])
+    conf.mode = ""
+    i = 1
+    while i < len(args):
+        word = args[i]
+        if word in _NOT_YET:
+            ctx.error(f"'{word}' is a HAProxy cookie option that weir does not support yet")
+            return
+        if word in ("domain", "attr"):
+            if i + 1 >= len(args):
+                ctx.error(f"'{word}' expects a value")
+                return
+            (conf.domains if word == "domain" else conf.attrs).append(args[i + 1])
+            i += 2
+            continue
+        if word not in _FLAGS:
+            ctx.error(f"unknown cookie option '{word}'")
+            return
+        if word == "insert":
+            conf.mode = "insert"
+        else:
+            setattr(conf, word, True)
+        i += 1
+    if conf.mode != "insert":
+        ctx.error("weir supports the 'insert' mode of 'cookie' (add 'insert'); 'rewrite' and "
+                  "'prefix' are not supported yet")
+        return
+    if conf.indirect is False and conf.nocache is False:
+        pass
+    ctx.px.cookie = conf
+
+
+@SERVER_OPTIONS.option("cookie", 1, "<value>", "This server's value of the persistence cookie.",
+                       default_server=False)
+def _server_cookie(ctx: Ctx, target: object, args: Args) -> None:
+    assert isinstance(target, ServerConf)
+    target.cookie = args[0]

@@ -1,0 +1,831 @@
+"""HTTP/1.x heads for weir's L7 data path: parse, check, serialise. Sans-IO: bytes in, bytes out.
+
+Theory of operation
+-------------------
+A head is parsed in one pass over the whole header block, never line by line in Python:
+
+1. find the end of the head (the buffer usually ends with it: `endswith`, else `find`);
+2. match the start line with one precompiled pattern;
+3. validate every header line at once: one regex search for a line that is not
+   `token ":"` or whose LF has no CR before it, two counts (CR == LF: no lone CR, and the
+   number of header lines), one `find` for NUL;
+4. pull out, with one more search, only the fields the proxy must understand
+   (Content-Length, Transfer-Encoding, Connection, Host) and decide framing, keep-alive and
+   the rest from those few values.
+
+Nothing else is built: `headers` (the full list) is split from the bytes only when someone
+asks, and `header(name)` searches the bytes. The head keeps its bytes in `raw`, and
+`serialize_request` forwards an unmodified head as those bytes plus inserted lines.
+
+Any head the fast path cannot take as it is (bare LF line ends, leading empty lines,
+folded lines, a lone CR...) goes through `_normalise`, which rebuilds the canonical CRLF
+form, runs the same fast path on it and, if that still fails, names the error. Then `raw`
+is the normalised form, because that is what may be forwarded. The same happens, in the
+fast path, to the few heads weir must edit to follow HAProxy: a duplicate Content-Length
+or Host dropped, Content-Length dropped beside Transfer-Encoding, framing headers of a
+CONNECT dropped. So `raw` is always the safe head to forward.
+
+Strictness (HAProxy 2.6.12 was run on 127.0.0.1 to observe each case)
+-----------------------------------------------------------------------
+Followed as HAProxy does it:
+* Request with both Transfer-Encoding and Content-Length: chunked wins, Content-Length is
+  removed and the connection closes after the response (`keep_alive` False).
+* Content-Length: digits only, leading zeros allowed; a comma list or repeated headers are
+  accepted when all values are equal (merged into one header), refused (400) when they
+  differ or any is empty, signed, non-decimal or >= 2**63.
+* Transfer-Encoding in a request: chunked must appear once, last (400 otherwise); a list
+  that ends with chunked but holds another coding is refused with 422. In a response any
+  coding other than a single chunked gives 502. Coding names are case-insensitive.
+* Bare LF line ends are accepted in heads (and normalised to CRLF before forwarding); a CR
+  not followed by LF is refused; empty lines before the start line are skipped.
+* Header names must be tokens (no whitespace before the colon, no empty name); values may
+  hold any byte but CR and LF (other control bytes pass, as in HAProxy).
+* Request target bytes must be visible ASCII (0x21-0x7e); method a token (any case).
+* More than `max_headers - 1` header lines -> 400: HAProxy's tune.http.maxhdr (101) counts
+  the end-of-headers slot, so it takes 100 headers and refuses 101.
+* A head that does not fit `max_size` -> 400, whether the request line or the header block
+  is too long: HAProxy 2.6 answers 400 (not 414/431) in both cases.
+* Several Host headers: equal ones (case-insensitively) are merged, different ones -> 400;
+  an absolute-form or CONNECT target whose authority differs from Host -> 400 (userinfo
+  ignored, a default port on one side ignored).
+* HTTP/1.0 GET, HEAD or DELETE with a body -> 413 (unless `accept_payload_with_any_method`,
+  HAProxy's `h1-accept-payload-with-any-method`).
+* Connection: upgrade + Upgrade: websocket without a 24-byte Sec-WebSocket-Key -> 400; the
+  matching response without Sec-WebSocket-Accept -> 502. An upgrade on a request with a
+  body is ignored. CONNECT requests have no body whatever their headers say.
+* HTTP/1.1 keeps the connection alive unless Connection lists `close`; HTTP/1.0 only when
+  it lists `keep-alive` (tokens are case-insensitive, several headers combine).
+Stricter than HAProxy, because weir forwards the bytes it received where HAProxy rebuilds:
+* Request line: exactly one SP between its three parts, version HTTP/1.0 or HTTP/1.1.
+  Another well-formed HTTP/x.y -> 505 (HAProxy serves it as HTTP/1.1); garbage -> 400.
+  Status line: HTTP/1.0 or HTTP/1.1, a three-digit status 100-999, else 502.
+* NUL in a header value -> 400/502 (HAProxy passes it).
+* obs-fold in a request -> 400 (HAProxy unfolds it); in a response it is unfolded to SP.
+* Transfer-Encoding in an HTTP/1.0 request -> 400 (HAProxy accepts it and closes); empty
+  elements in a Transfer-Encoding list -> 400.
+* Request target forms: origin-form (`/...`), absolute-form (`scheme://authority...`,
+  non-empty authority), `*` for OPTIONS only, `host:port` for CONNECT only; anything else
+  -> 400 (HAProxy lets `GET foo` and `GET *` through).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NoReturn, cast
+
+from weir.proto.h1_body import (
+    BodyFramer,
+    ChunkedBody,
+    ContentLengthBody,
+    EmptyBody,
+    UntilCloseBody,
+    body_framer,
+)
+from weir.proto.h1_errors import H1Error
+
+__all__ = [
+    "V10",
+    "V11",
+    "BodyFramer",
+    "ChunkedBody",
+    "ContentLengthBody",
+    "EmptyBody",
+    "H1Error",
+    "RequestHead",
+    "ResponseHead",
+    "UntilCloseBody",
+    "body_framer",
+    "build_response",
+    "parse_request_head",
+    "parse_response_head",
+    "serialize_request",
+    "serialize_response",
+]
+
+Buffer = bytes | bytearray | memoryview
+
+V10 = b"HTTP/1.0"
+V11 = b"HTTP/1.1"
+_END = b"\r\n\r\n"
+_EMPTY: frozenset[bytes] = frozenset()
+
+_TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TOKEN = re.compile(_TCHAR + rb"+")
+_REQUEST_LINE = re.compile(rb"(" + _TCHAR + rb"++) ([\x21-\x7e]++) HTTP/1\.[01]\r\n")
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: ([^\r\n\x00]*+))?\r\n")
+
+# Header lines already validated, each mapped to what the parser needs from it: 0 for a
+# line it does not interpret, (kind, value without OWS) for the four fields it does.
+# Clients and servers send the same lines again and again (every request of a connection
+# repeats most of them, a load generator all of them), so most lines are checked once and
+# then cost one dict lookup. A memo of a pure function: bounded (cleared when full) and
+# holding only short lines.
+_CL, _TE, _CONN, _HOST = 1, 2, 3, 4
+_KINDS = {b"content-length": _CL, b"transfer-encoding": _TE, b"connection": _CONN, b"host": _HOST}
+_Field = tuple[int, bytes]
+_Info = int | _Field
+_MEMO: dict[bytes, _Info] = {}
+_MEMO_ENTRIES = 4096
+_MEMO_LINE = 256
+
+_LEADING_EMPTY = re.compile(rb"(?:\r?\n)*+")
+_HEAD_END = re.compile(rb"\n\r?\n")
+_ANY_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+_ABSOLUTE = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*+)://([^/?#]*+)")
+_AUTHORITY = re.compile(rb"[^/?#@]++:[0-9]++")
+_DEFAULT_PORT = {b"http": b":80", b"https": b":443", b"": b":443"}
+
+_BODYLESS_10 = frozenset((b"GET", b"HEAD", b"DELETE"))
+
+
+class RequestHead:
+    """A parsed request head. `raw` is the head to forward, through the final CRLFCRLF
+    (as received unless weir had to normalise it, see the module docstring)."""
+
+    __slots__ = (
+        "_headers",
+        "_lstart",
+        "chunked",
+        "content_length",
+        "expect_continue",
+        "host",
+        "keep_alive",
+        "method",
+        "raw",
+        "target",
+        "upgrade",
+        "version",
+    )
+
+    # Positional on purpose: one is built per request on the hot path.
+    def __init__(  # noqa: PLR0917
+        self,
+        method: bytes,
+        target: bytes,
+        version: bytes,
+        raw: bytes,
+        lstart: int,
+        content_length: int | None,
+        chunked: bool,
+        keep_alive: bool,
+        upgrade: bool,
+        expect_continue: bool,
+        host: bytes | None,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.raw = raw
+        self._lstart = lstart  # index of the CR that ends the request line in `raw`
+        self.content_length = content_length
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
+        self.expect_continue = expect_continue
+        self.host = host  # the Host header's value, or None
+        self._headers: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """(name as sent, value without surrounding OWS), in order; built on first use."""
+        h = self._headers
+        if h is None:
+            h = self._headers = _split_headers(self.raw, self._lstart)
+        return h
+
+    def header(self, name_lower: bytes) -> bytes | None:
+        """The first value of a header (name given in lower case), or None."""
+        if name_lower == b"host":
+            return self.host
+        return _find_header(self.raw, self._lstart, name_lower)
+
+    def header_values(self, name_lower: bytes) -> list[bytes]:
+        """Every value of a header, in order (each line's value, lists not split)."""
+        return _find_headers(self.raw, self._lstart, name_lower)
+
+    @property
+    def path(self) -> bytes:
+        """The path for rules: origin-form up to '?'; the path part of an absolute-form
+        target ('/' when empty); b'*' for asterisk-form; b'' for a CONNECT authority."""
+        t = self.target
+        if t[:1] != b"/":
+            if t == b"*":
+                return t
+            m = _ABSOLUTE.match(t)
+            if m is None:  # CONNECT authority-form
+                return b""
+            t = t[m.end() :]
+            if t[:1] != b"/":
+                return b"/"
+        q = t.find(b"?")
+        return t if q < 0 else t[:q]
+
+    def framer(self) -> BodyFramer:
+        """A fresh framer for this request's body (400 on malformed framing)."""
+        return body_framer(self.content_length, self.chunked, False)
+
+    def __repr__(self) -> str:
+        return f"<RequestHead {self.method!r} {self.target!r} {self.version!r}>"
+
+
+class ResponseHead:
+    """A parsed response head; `raw` as for RequestHead."""
+
+    __slots__ = (
+        "_headers",
+        "_lstart",
+        "chunked",
+        "content_length",
+        "keep_alive",
+        "raw",
+        "reason",
+        "status",
+        "version",
+    )
+
+    def __init__(  # noqa: PLR0917
+        self,
+        version: bytes,
+        status: int,
+        reason: bytes,
+        raw: bytes,
+        lstart: int,
+        content_length: int | None,
+        chunked: bool,
+        keep_alive: bool,
+    ) -> None:
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.raw = raw
+        self._lstart = lstart
+        self.content_length = content_length
+        self.chunked = chunked
+        # False also when the body would run until the close (no length, no chunking,
+        # a status that has a body): the server connection cannot be reused then.
+        self.keep_alive = keep_alive
+        self._headers: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        h = self._headers
+        if h is None:
+            h = self._headers = _split_headers(self.raw, self._lstart)
+        return h
+
+    def header(self, name_lower: bytes) -> bytes | None:
+        return _find_header(self.raw, self._lstart, name_lower)
+
+    def header_values(self, name_lower: bytes) -> list[bytes]:
+        return _find_headers(self.raw, self._lstart, name_lower)
+
+    def has_body(self, request_method: bytes) -> bool:
+        """Whether a body follows: never after HEAD, for 1xx, 204, 304, or a 2xx to
+        CONNECT (a tunnel follows instead)."""
+        s = self.status
+        if s < 200 or s in {204, 304} or request_method == b"HEAD":
+            return False
+        return not (s < 300 and request_method == b"CONNECT")
+
+    def framer(self, request_method: bytes) -> BodyFramer:
+        """A fresh framer for this response's body (502 on malformed framing)."""
+        if not self.has_body(request_method):
+            return EmptyBody(502)
+        return body_framer(self.content_length, self.chunked, True, response=True)
+
+    def __repr__(self) -> str:
+        return f"<ResponseHead {self.version!r} {self.status}>"
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def parse_request_head(
+    buf: Buffer,
+    *,
+    max_size: int = 16384,
+    max_headers: int = 101,
+    search_from: int = 0,
+    accept_payload_with_any_method: bool = False,
+) -> tuple[RequestHead, int] | None:
+    """Parse the request head at the start of `buf`.
+
+    Returns (head, bytes consumed) — consumed includes empty lines skipped before the
+    request line — or None while the head is incomplete. Raises H1Error (status 400,
+    413, 422 or 505) for a refused request, including a buffer of `max_size` bytes or more
+    that holds no complete head. `search_from` lets a caller that re-parses a growing
+    buffer skip bytes known not to hold the end of the head (previous length - 3).
+    """
+    if type(buf) is not bytes and type(buf) is not bytearray:
+        buf = bytes(buf)
+    n = len(buf)
+    tried = -1
+    if n <= max_size and buf.endswith(_END):
+        raw = buf if type(buf) is bytes else bytes(buf)
+        head = _request(raw, n - 4, max_headers, accept_payload_with_any_method)
+        if head is not None:
+            return head, n
+        tried = n - 4
+    end = buf.find(_END, search_from, max_size)
+    if end >= 0 and end != tried:
+        raw = buf[: end + 4] if type(buf) is bytes else bytes(memoryview(buf)[: end + 4])
+        head = _request(raw, end, max_headers, accept_payload_with_any_method)
+        if head is not None:
+            return head, end + 4
+    found = _normalise(bytes(buf), max_size, False)
+    if found is None:
+        return None
+    canon, used = found
+    head = _request(canon, len(canon) - 4, max_headers, accept_payload_with_any_method)
+    if head is None:
+        _diagnose(canon, False)
+    return head, used
+
+
+def parse_response_head(
+    buf: Buffer, *, max_size: int = 16384, max_headers: int = 101, search_from: int = 0
+) -> tuple[ResponseHead, int] | None:
+    """Parse the response head at the start of `buf`: (head, bytes consumed), or None
+    while incomplete. Every refusal raises H1Error with status 502."""
+    if type(buf) is not bytes and type(buf) is not bytearray:
+        buf = bytes(buf)
+    n = len(buf)
+    tried = -1
+    if n <= max_size and buf.endswith(_END):
+        raw = buf if type(buf) is bytes else bytes(buf)
+        head = _response(raw, n - 4, max_headers)
+        if head is not None:
+            return head, n
+        tried = n - 4
+    end = buf.find(_END, search_from, max_size)
+    if end >= 0 and end != tried:
+        raw = buf[: end + 4] if type(buf) is bytes else bytes(memoryview(buf)[: end + 4])
+        head = _response(raw, end, max_headers)
+        if head is not None:
+            return head, end + 4
+    found = _normalise(bytes(buf), max_size, True)
+    if found is None:
+        return None
+    canon, used = found
+    head = _response(canon, len(canon) - 4, max_headers)
+    if head is None:
+        _diagnose(canon, True)
+    return head, used
+
+
+def _learn(line: bytes) -> _Info | None:
+    """Validate one header line (no CRLF): a token name, a colon, a value without CR, LF
+    or NUL. Returns its memo entry (memorised if short), or None if the line is invalid."""
+    c = line.find(b":")
+    if c <= 0 or _TOKEN.fullmatch(line, 0, c) is None:
+        return None
+    if b"\r" in line or b"\n" in line or b"\x00" in line:
+        return None
+    kind = _KINDS.get(line[:c].lower())
+    info: _Info = 0 if kind is None else (kind, line[c + 1 :].strip(b" \t"))
+    if len(line) <= _MEMO_LINE:
+        if len(_MEMO) >= _MEMO_ENTRIES:
+            _MEMO.clear()
+        _MEMO[line] = info
+    return info
+
+
+def _fields(raw: bytes, p: int, end: int, max_headers: int, status: int) -> list[_Field] | None:
+    """The interpreted fields among the header lines raw[p + 1 : end], in order, or None
+    if a line is invalid (or not CRLF-terminated). Raises H1Error for too many lines."""
+    lines = raw[p + 1 : end].split(b"\r\n")
+    if len(lines) >= max_headers:
+        raise H1Error(status, "too many header fields")
+    infos = list(map(_MEMO.get, lines))
+    if None in infos:
+        for i, info in enumerate(infos):
+            if info is None:
+                learnt = _learn(lines[i])
+                if learnt is None:
+                    return None
+                infos[i] = learnt
+    return cast("list[_Field]", list(filter(None, infos)))
+
+
+def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> RequestHead | None:
+    """The fast path: `raw` is exactly one candidate head, `end` the index of its final
+    CRLFCRLF. None when the bytes are not canonical and valid (the caller then normalises
+    or diagnoses); H1Error for a valid-looking head weir refuses."""
+    m = _REQUEST_LINE.match(raw, 0, end + 2)
+    if m is None:
+        return None
+    p = m.end() - 1
+    method, target = m.group(1, 2)
+    version = V11 if raw[p - 2] == 49 else V10
+    content_length: int | None = None
+    chunked = close = keep = conn_upgrade = False
+    clean = True
+    host: bytes | None = None
+    if p + 1 < end:
+        fields = _fields(raw, p, end, max_headers, 400)
+        if fields is None:
+            return None
+        if fields:
+            cls: list[bytes] | None = None
+            tes: list[bytes] | None = None
+            conn: bytes | None = None
+            drop: set[bytes] = set()
+            for kind, value in fields:
+                if kind == _HOST:
+                    if host is None:
+                        host = value
+                    elif value.lower() != host.lower():
+                        raise H1Error(400, "several different Host headers")
+                    else:
+                        drop.add(b"host")
+                elif kind == _CONN:
+                    conn = value if conn is None else conn + b"," + value
+                elif kind == _CL:
+                    cls = [value] if cls is None else [*cls, value]
+                else:
+                    tes = [value] if tes is None else [*tes, value]
+            if conn is not None:
+                close, keep, conn_upgrade = _connection(conn)
+            if tes is not None:
+                if version is V10:
+                    raise H1Error(400, "Transfer-Encoding in an HTTP/1.0 request")
+                _check_chunked(tes, 400, True)
+                chunked = True
+                if cls is not None:
+                    drop.add(b"content-length")
+                    close = True
+            elif cls is not None:
+                content_length, clean = _content_length(cls, 400)
+                if not clean:
+                    drop.add(b"content-length")
+            if method == b"CONNECT" and (tes is not None or cls is not None):
+                drop.update((b"content-length", b"transfer-encoding"))
+                content_length = None
+                chunked = False
+            elif content_length is not None and not clean:
+                raw = _rewrite(raw, p, drop, b"Content-Length: %d\r\n" % content_length)
+                drop.clear()
+            if drop:
+                raw = _rewrite(raw, p, drop, b"")
+    if target[0] != 47:  # not origin-form
+        _check_target(method, target, host)
+    expect = False
+    if chunked or content_length:
+        if version is V10 and not any_payload and method in _BODYLESS_10:
+            raise H1Error(413, "HTTP/1.0 GET/HEAD/DELETE request with a body")
+        if version is V11:
+            e = _find_header(raw, p - 1, b"expect")
+            expect = e is not None and e.lower() == b"100-continue"
+        conn_upgrade = False  # HAProxy ignores an upgrade on a request with a body
+    upgrade = False
+    if conn_upgrade:
+        up = _find_header(raw, p - 1, b"upgrade")
+        if up is not None:
+            upgrade = True
+            if b"websocket" in _tokens(up):
+                key = _find_header(raw, p - 1, b"sec-websocket-key")
+                if key is None or len(key) != 24:
+                    raise H1Error(400, "websocket upgrade without a valid Sec-WebSocket-Key")
+    keep_alive = not close and (version is V11 or keep)
+    return RequestHead(
+        method,
+        target,
+        version,
+        raw,
+        p - 1,
+        content_length,
+        chunked,
+        keep_alive,
+        upgrade,
+        expect,
+        host,
+    )
+
+
+def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
+    """The fast path for a response; same contract as `_request`, errors are 502."""
+    m = _STATUS_LINE.match(raw, 0, end + 2)
+    if m is None:
+        return None
+    p = m.end() - 1
+    status = int(m.group(1))
+    reason = m.group(2) or b""
+    version = V11 if raw[7] == 49 else V10
+    content_length: int | None = None
+    chunked = close = keep = False
+    if p + 1 < end:
+        fields = _fields(raw, p, end, max_headers, 502)
+        if fields is None:
+            return None
+        if fields:
+            cls: list[bytes] | None = None
+            tes: list[bytes] | None = None
+            conn: bytes | None = None
+            for kind, value in fields:
+                if kind == _CONN:
+                    conn = value if conn is None else conn + b"," + value
+                elif kind == _CL:
+                    cls = [value] if cls is None else [*cls, value]
+                elif kind == _TE:
+                    tes = [value] if tes is None else [*tes, value]
+            conn_upgrade = False
+            if conn is not None:
+                close, keep, conn_upgrade = _connection(conn)
+            if tes is not None:
+                _check_chunked(tes, 502, False)
+                chunked = True
+                if version is V10:
+                    close = True
+                if cls is not None:
+                    raw = _rewrite(raw, p, {b"content-length"}, b"")
+                    close = True
+            elif cls is not None:
+                content_length, clean = _content_length(cls, 502)
+                if not clean:
+                    line = b"Content-Length: %d\r\n" % content_length
+                    raw = _rewrite(raw, p, {b"content-length"}, line)
+            if conn_upgrade:
+                up = _find_header(raw, p - 1, b"upgrade")
+                if (
+                    up is not None
+                    and b"websocket" in _tokens(up)
+                    and _find_header(raw, p - 1, b"sec-websocket-accept") is None
+                ):
+                    raise H1Error(502, "websocket upgrade without Sec-WebSocket-Accept")
+    if content_length is None and not chunked and status >= 200 and status not in (204, 304):
+        close = True  # close-delimited body
+    keep_alive = not close and (version is V11 or keep)
+    return ResponseHead(version, status, reason, raw, p - 1, content_length, chunked, keep_alive)
+
+
+def _connection(value: bytes) -> tuple[bool, bool, bool]:
+    """(close, keep-alive, upgrade) listed in a Connection value."""
+    v = value.lower()
+    if v == b"keep-alive":
+        return False, True, False
+    if v == b"close":
+        return True, False, False
+    toks = _tokens(v)
+    return b"close" in toks, b"keep-alive" in toks, b"upgrade" in toks
+
+
+def _tokens(value: bytes) -> list[bytes]:
+    """The lower-cased elements of a comma-separated list."""
+    return [t.strip(b" \t") for t in value.lower().split(b",")]
+
+
+def _check_chunked(values: list[bytes], status: int, request: bool) -> None:
+    """Raise unless the Transfer-Encoding list ends with its only `chunked`."""
+    if len(values) == 1 and values[0].lower() == b"chunked":
+        return
+    codings = [c.strip(b" \t").lower() for c in b",".join(values).split(b",")]
+    last = len(codings) - 1
+    for i, c in enumerate(codings):
+        if _TOKEN.fullmatch(c) is None:
+            raise H1Error(status, "malformed Transfer-Encoding")
+        if (c == b"chunked") != (i == last):
+            raise H1Error(status, "Transfer-Encoding must end with a single chunked")
+    raise H1Error(422 if request else 502, "transfer coding other than chunked")
+
+
+def _content_length(values: list[bytes], status: int) -> tuple[int, bool]:
+    """(length, clean): clean when one header holds one plain value (then it is kept)."""
+    if len(values) == 1:
+        v = values[0]
+        if v.isdigit() and len(v) < 19:
+            return int(v), True
+    length = -1
+    for element in b",".join(values).split(b","):
+        item = element.strip(b" \t")
+        if not item.isdigit():
+            raise H1Error(status, "invalid Content-Length")
+        if len(item.lstrip(b"0")) > 19 or (x := int(item)) >= 1 << 63:
+            raise H1Error(status, "Content-Length too large")
+        if length < 0:
+            length = x
+        elif x != length:
+            raise H1Error(status, "conflicting Content-Length values")
+    return length, False
+
+
+def _check_target(method: bytes, target: bytes, host: bytes | None) -> None:
+    """Check a target that is not origin-form, and its authority against Host."""
+    if method == b"CONNECT":
+        if _AUTHORITY.fullmatch(target) is None:
+            raise H1Error(400, "CONNECT target is not host:port")
+        scheme, authority = b"", target
+    elif target == b"*":
+        if method != b"OPTIONS":
+            raise H1Error(400, "asterisk-form target outside OPTIONS")
+        return
+    else:
+        m = _ABSOLUTE.match(target)
+        if m is None:
+            raise H1Error(400, "invalid request target")
+        scheme, authority = m.group(1).lower(), m.group(2).rpartition(b"@")[2]
+        if not authority:
+            raise H1Error(400, "absolute-form target with an empty authority")
+    if host is None:
+        return
+    a, h = authority.lower(), host.lower()
+    if a != h:
+        port = _DEFAULT_PORT.get(scheme)
+        if port is None or a.removesuffix(port) != h.removesuffix(port):
+            raise H1Error(400, "target authority differs from Host")
+
+
+def _rewrite(raw: bytes, p: int, drop: set[bytes], extra: bytes) -> bytes:
+    """`raw` without the header lines named in `drop` (Host: all but the first), with
+    `extra` lines added last. Rare path: heads weir must normalise."""
+    out = [raw[: p - 1]]
+    seen_host = False
+    for line in raw[p + 1 : len(raw) - 4].split(b"\r\n"):
+        name = line[: line.find(b":")].lower()
+        if name in drop:
+            if name != b"host" or seen_host:
+                continue
+            seen_host = True
+        out.append(line)
+    return b"\r\n".join(out) + b"\r\n" + extra + b"\r\n"
+
+
+def _normalise(buf: bytes, max_size: int, response: bool) -> tuple[bytes, int] | None:
+    """The slow path: the head at the start of `buf` in canonical form (CRLF line ends,
+    no leading empty lines, response folds unfolded) and the bytes it used, or None
+    while incomplete. Raises H1Error for what cannot be normalised."""
+    status = 502 if response else 400
+    lead = _LEADING_EMPTY.match(buf)
+    start = lead.end() if lead is not None else 0
+    m = _HEAD_END.search(buf, start)
+    if m is None or m.end() > max_size:
+        if len(buf) >= max_size or m is not None:
+            what = "start line" if buf.find(b"\n", start, max_size) < 0 else "head"
+            raise H1Error(status, f"{what} larger than the buffer")
+        nl = buf.find(b"\n", start)
+        if nl >= 0 and not response:  # refuse a bad request line without waiting
+            _diagnose_start(buf[start:nl].removesuffix(b"\r"), False)
+        return None
+    lines = buf[start : m.end()].split(b"\n")
+    del lines[-2:]
+    lines = [x[:-1] if x[-1:] == b"\r" else x for x in lines]
+    if lines[0][:1] in (b" ", b"\t"):
+        raise H1Error(status, "whitespace before the start line")
+    if any(x[:1] in (b" ", b"\t") for x in lines):
+        if not response or lines[1][:1] in (b" ", b"\t"):
+            raise H1Error(status, "obsolete line folding")
+        folded = [lines[0]]
+        for x in lines[1:]:
+            if x[:1] in (b" ", b"\t"):
+                folded[-1] = folded[-1].rstrip(b" \t") + b" " + x.strip(b" \t")
+            else:
+                folded.append(x)
+        lines = folded
+    return b"\r\n".join(lines) + b"\r\n\r\n", m.end()
+
+
+def _diagnose(canon: bytes, response: bool) -> NoReturn:
+    """Raise the H1Error that names what is wrong in a canonical head the fast path
+    refused."""
+    status = 502 if response else 400
+    lines = canon[:-4].split(b"\r\n")
+    _diagnose_start(lines[0], response)
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise H1Error(status, "header line without a colon")
+        if not name:
+            raise H1Error(status, "empty header name")
+        if name[-1:] in (b" ", b"\t"):
+            raise H1Error(status, "whitespace before the colon of a header")
+        if _TOKEN.fullmatch(name) is None:
+            raise H1Error(status, "invalid character in a header name")
+        if b"\x00" in value:
+            raise H1Error(status, "NUL in a header value")
+        if b"\r" in value or b"\n" in value:
+            raise H1Error(status, "CR or LF in a header value")
+    raise H1Error(status, "malformed head")
+
+
+def _diagnose_start(line: bytes, response: bool) -> None:
+    """Raise if the start line (without its CRLF) is invalid."""
+    if response:
+        if _STATUS_LINE.fullmatch(line + b"\r\n") is None:
+            raise H1Error(502, "invalid status line")
+        return
+    if _REQUEST_LINE.fullmatch(line + b"\r\n") is not None:
+        return
+    parts = line.split(b" ")
+    if len(parts) != 3:
+        raise H1Error(400, "request line is not 'method SP target SP version'")
+    method, target, version = parts
+    if _TOKEN.fullmatch(method) is None:
+        raise H1Error(400, "invalid method")
+    if _TARGET.fullmatch(target) is None:
+        raise H1Error(400, "invalid request target")
+    if _ANY_VERSION.fullmatch(version) is not None:
+        raise H1Error(505, "HTTP version not supported")
+    raise H1Error(400, "invalid HTTP version")
+
+
+# -- header access -------------------------------------------------------------------------
+
+
+def _split_headers(raw: bytes, lstart: int) -> list[tuple[bytes, bytes]]:
+    block = raw[lstart + 2 : len(raw) - 4]
+    if not block:
+        return []
+    out = []
+    for line in block.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        out.append((name, value.strip(b" \t")))
+    return out
+
+
+@lru_cache(maxsize=512)
+def _header_pattern(name_lower: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"\r\n" + re.escape(name_lower) + rb":[ \t]*+([^\r]*+)", re.IGNORECASE)
+
+
+def _find_header(raw: bytes, lstart: int, name_lower: bytes) -> bytes | None:
+    m = _header_pattern(name_lower).search(raw, lstart)
+    return None if m is None else m.group(1).rstrip(b" \t")
+
+
+def _find_headers(raw: bytes, lstart: int, name_lower: bytes) -> list[bytes]:
+    return [v.rstrip(b" \t") for v in _header_pattern(name_lower).findall(raw, lstart)]
+
+
+# -- serialising ---------------------------------------------------------------------------
+
+
+def serialize_request(
+    head: RequestHead,
+    *,
+    add: bytes = b"",
+    drop: frozenset[bytes] = _EMPTY,
+    start_line: bytes | None = None,
+) -> bytes:
+    """The request head to send to a server.
+
+    Fast path (no `drop`, no `start_line`): `head.raw` with `add` — complete header lines,
+    each ending in CRLF — inserted before the final CRLF. Otherwise the head is rebuilt
+    from its own lines, without the headers named in `drop` (lower-case names), with
+    `start_line` (no CRLF) replacing the request line if given.
+    """
+    if not drop and start_line is None:
+        return head.raw[:-2] + add + b"\r\n" if add else head.raw
+    return _rebuild(head.raw, head._lstart, add, drop, start_line)
+
+
+def serialize_response(
+    head: ResponseHead,
+    *,
+    add: bytes = b"",
+    drop: frozenset[bytes] = _EMPTY,
+    start_line: bytes | None = None,
+) -> bytes:
+    """The response head to send to a client; same contract as `serialize_request`."""
+    if not drop and start_line is None:
+        return head.raw[:-2] + add + b"\r\n" if add else head.raw
+    return _rebuild(head.raw, head._lstart, add, drop, start_line)
+
+
+def _rebuild(
+    raw: bytes, lstart: int, add: bytes, drop: frozenset[bytes], start_line: bytes | None
+) -> bytes:
+    out = [raw[:lstart] if start_line is None else start_line]
+    block = raw[lstart + 2 : len(raw) - 4]
+    if block:
+        if drop:
+            lines = block.split(b"\r\n")
+            out.extend(x for x in lines if x[: x.find(b":")].lower() not in drop)
+        else:
+            out.append(block)
+    return b"\r\n".join(out) + b"\r\n" + add + b"\r\n"
+
+
+def build_response(
+    status: int,
+    reason: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    *,
+    close: bool,
+) -> bytes:
+    """A complete HTTP/1.1 response made by weir itself. Content-Length is added unless
+    `headers` has one; `Connection: close` is added when `close`."""
+    parts = [b"HTTP/1.1 %d %s\r\n" % (status, reason)]
+    has_length = False
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            has_length = True
+        parts.append(name + b": " + value + b"\r\n")
+    if not has_length:
+        parts.append(b"Content-Length: %d\r\n" % len(body))
+    if close:
+        parts.append(b"Connection: close\r\n")
+    parts.append(b"\r\n")
+    parts.append(body)
+    return b"".join(parts)

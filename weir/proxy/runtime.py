@@ -1,0 +1,210 @@
+"""Runtime proxies built from the model: compiled rules, server state, balancers, limits.
+
+`build(cfg)` is the one place the model's strings are read; what it returns is what the
+data path uses. A Frontend holds its switching rules as (predicate, Backend) pairs, so a
+request's routing is a few calls; a Backend holds its servers, balancer and queue.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from weir.backend.server import Server, SrvState
+from weir.balance import make_balancer, parse_balance
+from weir.balance.base import Balancer
+from weir.config.model import Config, Mode, Proxy
+from weir.net.listener import ConnLimiter
+from weir.persist.cookie import CookiePersist, make_rule
+from weir.sample.acl import Predicate, compile_acl, compile_cond
+from weir.stream import Stream
+
+
+class Counters:
+    """Per-proxy traffic counters, plain ints bumped on the data path."""
+
+    __slots__ = ("bytes_in", "bytes_out", "cur_sess", "denied", "errors", "max_sess",
+                 "requests", "tot_sess")
+
+    def __init__(self) -> None:
+        self.cur_sess = self.max_sess = self.tot_sess = 0
+        self.bytes_in = self.bytes_out = 0
+        self.requests = self.denied = self.errors = 0
+
+
+class Backend:
+    __slots__ = ("balancer", "conf", "conn_mode", "cookie", "counters", "forwardfor", "mode",
+                 "name",
+                 "queue", "redispatch", "retries", "servers", "timeout_connect",
+                 "timeout_queue", "timeout_server", "timeout_tunnel")
+
+    def __init__(self, px: Proxy) -> None:
+        self.conf = px  # the model, for builders of other concerns (checks, stats, logs)
+        self.name = px.name
+        self.mode = px.mode
+        # servers[i] is built from conf.servers[i]
+        self.servers = [
+            Server(s.name, s.address.host, s.address.port_low, puid=s.puid, weight=s.weight,
+                   backup=s.backup, maxconn=s.maxconn)
+            for s in px.servers
+            if s.address is not None
+        ]
+        assert len(self.servers) == len(px.servers), "every server line has an address"
+        for srv, conf in zip(self.servers, px.servers, strict=False):
+            if conf.disabled:
+                srv.state = SrvState.MAINT
+        params = px.balance if px.balance is not None else parse_balance(["roundrobin"])
+        self.balancer: Balancer = make_balancer(self.servers, params)
+        t = px.timeouts
+        self.timeout_connect = t.connect / 1000 if t.connect else None
+        self.timeout_server = t.server / 1000 if t.server else None
+        self.timeout_queue = (t.queue or t.connect) / 1000 if (t.queue or t.connect) else None
+        self.timeout_tunnel = t.tunnel / 1000 if t.tunnel else None
+        self.retries = px.retries
+        self.redispatch = px.redispatch
+        self.conn_mode = px.http_connection_mode
+        self.forwardfor = _forwardfor(px)
+        self.counters = Counters()
+        self.cookie: CookiePersist | None = None
+        ck = px.cookie
+        if ck is not None and px.mode is Mode.HTTP:
+            rule = make_rule(ck.name, indirect=ck.indirect, nocache=ck.nocache,
+                             httponly=ck.httponly, secure=ck.secure, domains=ck.domains,
+                             attrs=ck.attrs)
+            self.cookie = CookiePersist(
+                rule, [(srv, conf.cookie) for srv, conf in zip(self.servers, px.servers,
+                                                              strict=True)])
+        # Requests waiting for a server slot: callbacks called with the server to use.
+        self.queue: deque[Callable[[Server], bool]] = deque()
+
+    def pick(self, avoid: Server | None = None) -> Server | None:
+        """A usable server with a free slot, or None (no usable server at all, or all full:
+        the caller tells these apart with `has_usable`)."""
+        bal = self.balancer
+        srv = bal.pick(None, avoid=avoid)
+        if srv is None or not srv.full:
+            return srv
+        first = srv
+        for _ in range(len(self.servers)):
+            srv = bal.pick(None, avoid=avoid)
+            if srv is None or not srv.full:
+                return srv
+            if srv is first:
+                break
+        return None
+
+    def has_usable(self) -> bool:
+        return any(s.usable for s in self.servers)
+
+    def take(self, srv: Server) -> None:
+        srv.cur_sess += 1
+        srv.tot_sess += 1
+        srv.max_sess = max(srv.max_sess, srv.cur_sess)
+        self.balancer.taken(srv)
+
+    def release(self, srv: Server) -> None:
+        """A connection to `srv` ended: hand its slot to the oldest waiting request."""
+        srv.cur_sess -= 1
+        self.balancer.released(srv)
+        while self.queue:
+            nxt = self.pick()
+            if nxt is None:
+                return
+            if self.queue.popleft()(nxt):
+                return
+
+
+@dataclass(slots=True)
+class ForwardFor:
+    header: bytes
+    header_lower: bytes
+    except_net: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+    if_none: bool
+
+
+def _forwardfor(px: Proxy) -> ForwardFor | None:
+    if not px.forwardfor:
+        return None
+    name = px.forwardfor_header.encode()
+    return ForwardFor(name, name.lower(), px.forwardfor_except, px.forwardfor_if_none)
+
+
+class Frontend:
+    __slots__ = ("binds", "conf", "conn_mode", "counters", "default_backend", "forwardfor",
+                 "limiter", "maxconn", "mode", "name", "rules", "timeout_client",
+                 "timeout_http_keep_alive", "timeout_http_request")
+
+    def __init__(self, px: Proxy, backends: dict[str, Backend], limiter: ConnLimiter) -> None:
+        self.conf = px
+        self.name = px.name
+        self.mode = px.mode
+        self.binds = px.binds
+        self.maxconn = px.maxconn
+        t = px.timeouts
+        self.timeout_client = t.client / 1000 if t.client else None
+        self.timeout_http_request = t.http_request / 1000 if t.http_request else None
+        keep = t.http_keep_alive or t.http_request
+        self.timeout_http_keep_alive = keep / 1000 if keep else self.timeout_client
+        self.conn_mode = px.http_connection_mode
+        self.forwardfor = _forwardfor(px)
+        self.limiter = ConnLimiter(px.maxconn, parent=limiter)
+        self.counters = Counters()
+        acls: dict[str, list[Predicate]] = {}
+        for a in px.acls:
+            acls.setdefault(a.name, []).append(compile_acl(a.words))
+        self.rules: list[tuple[Predicate | None, Backend]] = []
+        for r in px.switch_rules:
+            pred = None if r.cond is None else compile_cond(r.cond.words, r.cond.unless, acls)
+            self.rules.append((pred, backends[r.backend]))
+        if px.cap.is_backend:
+            self.default_backend: Backend | None = backends[px.name]
+        elif px.default_backend is not None:
+            self.default_backend = backends[px.default_backend]
+        else:
+            self.default_backend = None
+
+    def route(self, stream: Stream) -> Backend | None:
+        """The backend for this stream: first matching `use_backend`, else the default."""
+        for pred, be in self.rules:
+            if pred is None or pred(stream):
+                return be
+        return self.default_backend
+
+
+@dataclass(slots=True)
+class Runtime:
+    config: Config
+    limiter: ConnLimiter
+    frontends: list[Frontend] = field(default_factory=list)
+    backends: dict[str, Backend] = field(default_factory=dict)
+
+
+def build(cfg: Config) -> Runtime:
+    """Turn a checked Config into runtime objects. The config must have loaded without errors."""
+    rt = Runtime(cfg, ConnLimiter(cfg.global_.maxconn or _default_maxconn()))
+    for px in cfg.proxies:
+        if px.disabled or not px.cap.is_backend:
+            continue
+        rt.backends[px.name] = Backend(px)
+    for px in cfg.proxies:
+        if px.disabled or not px.cap.is_frontend:
+            continue
+        rt.frontends.append(Frontend(px, rt.backends, rt.limiter))
+    return rt
+
+
+def _default_maxconn() -> int:
+    """HAProxy derives the default maxconn from the file-descriptor limit: each proxied
+    connection needs two descriptors, plus a margin for listeners and checks."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 100_000
+    return max(1, (soft - 100) // 2)
+
+
+def is_http(mode: Mode) -> bool:
+    return mode is Mode.HTTP

@@ -1,0 +1,341 @@
+"""ACLs and conditions, compiled once at load time into closures over a Stream.
+
+An ACL is `CRITERION [FLAGS] [VALUES…]`: a sample fetch, a matching method and patterns.
+`path_beg -i /ms1/` means: fetch the path, match by prefix, ignore case. A condition combines
+ACL names (and anonymous ACLs in braces) with implicit AND, `or`/`||`, and `!`.
+
+This module covers the part of HAProxy's sample language the content-switching slice needs:
+the fetches in `FETCHES`, the matching methods in `MATCHERS`, and the derived ACL keywords
+(`path_beg`, `hdr_dom(host)` …). Anything else that HAProxy knows is refused by name at load
+time, never guessed at.
+
+Every fetch returns bytes (or None when absent); patterns are bytes, lower-cased once at
+load time with `-i`, so evaluation is a C-level `startswith`/`in`/`==` on the hot path.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from weir.stream import Stream
+
+Fetch = Callable[[Stream, bytes], bytes | None]
+Predicate = Callable[[Stream], bool]
+
+
+def _path(s: Stream, arg: bytes) -> bytes | None:
+    return s.req.path if s.req is not None else None
+
+
+def _url(s: Stream, arg: bytes) -> bytes | None:
+    return s.req.target if s.req is not None else None
+
+
+def _method(s: Stream, arg: bytes) -> bytes | None:
+    return s.req.method if s.req is not None else None
+
+
+def _query(s: Stream, arg: bytes) -> bytes | None:
+    if s.req is None:
+        return None
+    _, sep, q = s.req.target.partition(b"?")
+    return q if sep else None
+
+
+def _hdr(s: Stream, arg: bytes) -> bytes | None:
+    return s.req.header(arg) if s.req is not None else None
+
+
+def _src(s: Stream, arg: bytes) -> bytes | None:
+    return s.client_ip.encode()
+
+
+# name -> (fetch, needs an argument, default matching method)
+FETCHES: dict[str, tuple[Fetch, bool, str]] = {
+    "path": (_path, False, "str"),
+    "url": (_url, False, "str"),
+    "query": (_query, False, "str"),
+    "method": (_method, False, "str"),
+    "hdr": (_hdr, True, "str"),
+    "req.hdr": (_hdr, True, "str"),
+    "src": (_src, False, "ip"),
+}
+
+# HAProxy's derived ACL keywords: prefix -> fetch; suffix -> matching method.
+_DERIVED = {"path": "path", "url": "url", "hdr": "hdr"}
+_SUFFIXES = {
+    "beg": "beg",
+    "end": "end",
+    "sub": "sub",
+    "dir": "dir",
+    "dom": "dom",
+    "reg": "reg",
+    "len": "len",
+    "cnt": None,  # not in this slice
+    "ip": None,
+    "val": None,
+}
+
+PREDEFINED_ACLS: dict[str, Predicate] = {
+    "TRUE": lambda s: True,
+    "FALSE": lambda s: False,
+    "METH_GET": lambda s: s.req is not None and s.req.method in (b"GET", b"HEAD"),
+    "METH_POST": lambda s: s.req is not None and s.req.method == b"POST",
+    "HTTP": lambda s: s.req is not None,
+    "HTTP_1.0": lambda s: s.req is not None and s.req.version == b"HTTP/1.0",
+    "HTTP_1.1": lambda s: s.req is not None and s.req.version == b"HTTP/1.1",
+    "LOCALHOST": lambda s: s.client_ip in ("127.0.0.1", "::1"),
+}
+
+
+class AclError(ValueError):
+    """A malformed ACL or condition; the message is for the user."""
+
+
+def _matcher(method: str, patterns: list[bytes], icase: bool) -> Callable[[bytes], bool]:
+    if icase:
+        patterns = [p.lower() for p in patterns]
+    pats = tuple(patterns)
+    if method == "str":
+        pset = frozenset(pats)
+        return lambda v: v in pset
+    if method == "beg":
+        return lambda v: v.startswith(pats)
+    if method == "end":
+        return lambda v: v.endswith(pats)
+    if method == "sub":
+        return lambda v: any(p in v for p in pats)
+    if method == "found":
+        return lambda v: True
+    if method == "len":
+        lengths = frozenset(_int_pattern(p) for p in pats)
+        return lambda v: len(v) in lengths
+    if method == "reg":
+        flags = re.IGNORECASE if icase else 0
+        try:
+            regs = [re.compile(p, flags) for p in pats]
+        except re.error as e:
+            raise AclError(f"invalid regular expression: {e}") from None
+        return lambda v: any(r.search(v) for r in regs)
+    if method in ("dir", "dom"):
+        sep = b"/" if method == "dir" else b"."
+        seps = [sep, b"?"] if method == "dir" else [sep, b":"]
+
+        def split_match(v: bytes) -> bool:
+            for s in seps[1:]:
+                v = v.replace(s, sep)
+            parts = v.split(sep)
+            return any(_contains_run(parts, p.strip(sep).split(sep)) for p in pats)
+
+        return split_match
+    if method == "ip":
+        nets = []
+        for p in pats:
+            try:
+                nets.append(ipaddress.ip_network(p.decode(), strict=False))
+            except ValueError:
+                raise AclError(f"'{p.decode()}' is not an IP address or network") from None
+
+        def ip_match(v: bytes) -> bool:
+            try:
+                addr = ipaddress.ip_address(v.decode())
+            except ValueError:
+                return False
+            return any(addr in n for n in nets)
+
+        return ip_match
+    raise AclError(f"matching method '-m {method}' is HAProxy's but weir does not support it yet")
+
+
+def _contains_run(parts: list[bytes], run: list[bytes]) -> bool:
+    n = len(run)
+    return any(parts[i : i + n] == run for i in range(len(parts) - n + 1))
+
+
+def _int_pattern(p: bytes) -> int:
+    try:
+        return int(p)
+    except ValueError:
+        raise AclError(f"'{p.decode()}' is not an integer") from None
+
+
+_METHODS = ("str", "beg", "end", "sub", "dir", "dom", "reg", "len", "found", "ip")
+
+
+def _split_criterion(criterion: str) -> tuple[str, bytes, str | None]:
+    """`hdr_beg(host)` → ('hdr', b'host', 'beg'); `path` → ('path', b'', None)."""
+    name, paren, rest = criterion.partition("(")
+    arg = b""
+    if paren:
+        if not rest.endswith(")"):
+            raise AclError(f"missing ')' in '{criterion}'")
+        arg = rest[:-1].split(",")[0].strip().lower().encode()
+    if name in FETCHES:
+        return name, arg, None
+    base, us, suffix = name.rpartition("_")
+    if us and base in _DERIVED and suffix in _SUFFIXES:
+        method = _SUFFIXES[suffix]
+        if method is None:
+            raise AclError(f"ACL keyword '{name}' is HAProxy's but weir does not support it yet")
+        return _DERIVED[base], arg, method
+    raise AclError(f"fetch '{name}' is HAProxy's or unknown, and weir does not support it yet")
+
+
+def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate:
+    """Compile `CRITERION [FLAGS…] [VALUES…]` into a predicate over a Stream."""
+    if not words:
+        raise AclError("missing criterion")
+    if words[0] in PREDEFINED_ACLS and len(words) == 1:
+        return PREDEFINED_ACLS[words[0]]
+    if words[0] in ("always_true", "always_false"):
+        value = words[0] == "always_true"
+        return lambda s: value
+    fetch_name, arg, method = _split_criterion(words[0])
+    fetch, needs_arg, default_method = FETCHES[fetch_name]
+    if needs_arg and not arg:
+        raise AclError(f"'{words[0]}' expects a header name in parentheses")
+    icase = False
+    patterns: list[bytes] = []
+    i = 1
+    while i < len(words) and words[i].startswith("-"):
+        flag = words[i]
+        if flag == "--":
+            i += 1
+            break
+        if flag == "-i":
+            icase = True
+        elif flag == "-m":
+            if i + 1 >= len(words) or words[i + 1] not in _METHODS:
+                raise AclError(f"'-m' expects one of: {', '.join(_METHODS)}")
+            if method is not None:
+                raise AclError(f"'-m' cannot change the matching of '{words[0]}'")
+            method = words[i + 1]
+            i += 1
+        elif flag == "-f":
+            if i + 1 >= len(words):
+                raise AclError("'-f' expects a file name")
+            patterns.extend(_read_patterns(words[i + 1], base_dir))
+            i += 1
+        elif flag == "-n":
+            pass  # forbid DNS resolution of patterns: weir never resolves them anyway
+        else:
+            raise AclError(f"ACL flag '{flag}' is HAProxy's or unknown, and weir does not "
+                           "support it yet")
+        i += 1
+    patterns.extend(w.encode("latin-1") for w in words[i:])
+    method = method or default_method
+    if not patterns and method != "found":
+        raise AclError(f"'{words[0]}' needs at least one value to match")
+    match = _matcher(method, patterns, icase)
+    if icase:
+
+        def pred(s: Stream) -> bool:
+            v = fetch(s, arg)
+            return v is not None and match(v.lower())
+
+    else:
+
+        def pred(s: Stream) -> bool:
+            v = fetch(s, arg)
+            return v is not None and match(v)
+
+    return pred
+
+
+def _read_patterns(name: str, base_dir: Path | None) -> list[bytes]:
+    path = Path(name)
+    try:
+        text = path.read_bytes()
+    except OSError as e:
+        raise AclError(f"cannot open pattern file '{name}': {e.strerror}") from None
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(b"#"):
+            out.append(line)
+    return out
+
+
+def check_acl_words(words: list[str]) -> str | None:
+    """Validate an ACL at parse time; return the problem, or None when it compiles."""
+    try:
+        compile_acl(words)
+    except AclError as e:
+        return str(e)
+    return None
+
+
+def compile_cond(
+    words: Sequence[str], unless: bool, acls: dict[str, list[Predicate]]
+) -> Predicate:
+    """Compile `if`/`unless` words. `acls` maps each name to its predicates (an ACL declared
+    several times matches when any declaration matches, as in HAProxy)."""
+    groups: list[list[Predicate]] = [[]]
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in ("or", "||"):
+            if not groups[-1]:
+                raise AclError("'or' without a term before it")
+            groups.append([])
+            i += 1
+            continue
+        negate = False
+        if w == "!":
+            negate = True
+            i += 1
+            if i >= len(words):
+                raise AclError("'!' at the end of a condition")
+            w = words[i]
+        elif w.startswith("!") and w != "!":
+            negate, w = True, w[1:]
+        if w == "{":
+            end = _closing_brace(words, i)
+            term = compile_acl(words[i + 1 : end])
+            i = end + 1
+        else:
+            term = _named(w, acls)
+            i += 1
+        groups[-1].append(_negate(term) if negate else term)
+    if not groups[-1]:
+        raise AclError("empty condition" if len(groups) == 1 else "'or' at the end")
+    return _combine(groups, unless)
+
+
+def _closing_brace(words: Sequence[str], start: int) -> int:
+    for j in range(start + 1, len(words)):
+        if words[j] == "}":
+            return j
+    raise AclError("missing '}' closing an anonymous ACL")
+
+
+def _named(name: str, acls: dict[str, list[Predicate]]) -> Predicate:
+    found = acls.get(name)
+    if found is None:
+        pre = PREDEFINED_ACLS.get(name)
+        if pre is None:
+            raise AclError(f"unknown ACL '{name}'")
+        return pre
+    if len(found) == 1:
+        return found[0]
+    preds = tuple(found)
+    return lambda s: any(p(s) for p in preds)
+
+
+def _negate(p: Predicate) -> Predicate:
+    return lambda s: not p(s)
+
+
+def _combine(groups: list[list[Predicate]], unless: bool) -> Predicate:
+    if len(groups) == 1 and len(groups[0]) == 1:
+        single = groups[0][0]
+        return _negate(single) if unless else single
+    frozen = tuple(tuple(g) for g in groups)
+
+    def cond(s: Stream) -> bool:
+        return any(all(p(s) for p in g) for g in frozen)
+
+    return _negate(cond) if unless else cond

@@ -1,0 +1,72 @@
+"""The Stream: one request/response exchange (L7) or one session (L4).
+
+It carries what rules, sample fetches, persistence and the log line read: addresses, the
+proxies and server chosen, the parsed request, timestamps, byte counts, the status and the
+termination state. Sample fetches and log formats read from a Stream and from nothing
+else, so that the sample language and the log formats stay independent of sockets.
+
+Timestamps are the event loop's monotonic clock (`loop.time()`, seconds); `accept_date`
+is the wall clock at accept, for the log line's date. A timestamp of 0.0 means "did not
+happen" (HAProxy logs -1 for those durations).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Stream:
+    __slots__ = (
+        "accept_date",
+        "backend",
+        "bytes_in",
+        "bytes_out",
+        "client_ip",
+        "client_port",
+        "cookie_cli",
+        "cookie_srv",
+        "frontend",
+        "persist",
+        "queue_be",
+        "queue_srv",
+        "req",
+        "res_status",
+        "retries",
+        "server",
+        "t_accept",
+        "t_close",
+        "t_connect",
+        "t_head",
+        "t_queue",
+        "t_request",
+        "t_response",
+        "termination",
+    )
+
+    def __init__(self, client_ip: str, client_port: int, frontend: Any) -> None:
+        self.client_ip = client_ip
+        self.client_port = client_port
+        self.frontend = frontend  # weir.proxy.runtime.Frontend
+        self.backend: Any = None  # weir.proxy.runtime.Backend, once routed
+        self.server: Any = None  # weir.backend.server.Server, once chosen
+        self.req: Any = None  # weir.proto.h1.RequestHead in mode http
+        self.accept_date = 0.0  # time.time() when the client connection was accepted
+        self.t_accept = 0.0  # loop.time() at accept (L4) or when this request began (L7)
+        self.t_request = 0.0  # first byte of this request received
+        self.t_head = 0.0  # whole request head received
+        self.t_queue = 0.0  # left the queue (a server slot was granted)
+        self.t_connect = 0.0  # server connection ready (established or reused)
+        self.t_response = 0.0  # whole response head received
+        self.t_close = 0.0  # stream ended (last byte sent, or error)
+        self.res_status = 0  # HTTP status sent to the client (0 in L4, -1 if none)
+        self.bytes_in = 0  # bytes received from the client for this stream
+        self.bytes_out = 0  # bytes sent to the client for this stream
+        self.retries = 0
+        self.queue_srv = 0  # position in the server queue when queued
+        self.queue_be = 0  # position in the backend queue when queued
+        # Termination state, HAProxy's 4 characters: who/what ended the stream, in which
+        # phase, and the persistence cookie's status on the way in and out.
+        self.termination = "----"
+        self.cookie_cli = "-"  # request cookie captured for the log (%CC)
+        self.cookie_srv = "-"  # response cookie captured for the log (%CS)
+        self.persist = False  # the server came from persistence (cookie), not balancing
