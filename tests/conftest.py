@@ -6,7 +6,8 @@
   factories starting the proxy in the foreground; all are stopped at teardown, and the test
   fails if a proxy did not stop cleanly on SIGTERM: status 0 for weir; for HAProxy 0 or
   death by SIGTERM, which is how HAProxy 2.6 stops without a master (pass
-  `check_exit=False` for a proxy that is expected to die). `haproxy` skips the test when HAProxy is not installed.
+  `check_exit=False` for a proxy that is expected to die). `haproxy` skips the test when
+  HAProxy is not installed.
 
 When a test fails, the configuration and log of every proxy it started are added to the
 failure report.

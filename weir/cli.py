@@ -166,8 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return 0 if evaluate_text(args.cond) else 1
         except CondError as e:
-            print(f"[ALERT]    ({os.getpid()}) : failed to evaluate condition: {e}",
-                  file=sys.stderr)
+            print(
+                f"[ALERT]    ({os.getpid()}) : failed to evaluate condition: {e}", file=sys.stderr
+            )
             return 2
     if not args.files:
         print(USAGE, file=sys.stderr, end="")
@@ -176,8 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             os.chdir(args.chdir)
         except OSError as e:
-            print(f"[ALERT]    ({os.getpid()}) : cannot change to directory "
-                  f"'{args.chdir}': {e.strerror}", file=sys.stderr)
+            print(
+                f"[ALERT]    ({os.getpid()}) : cannot change to directory "
+                f"'{args.chdir}': {e.strerror}",
+                file=sys.stderr,
+            )
             return 1
     return _load_and_run(args)
 
@@ -191,8 +195,10 @@ def _load_and_run(args: Args) -> int:
     quiet = (args.quiet or cfg.global_.quiet) and not args.verbose
     diags.print(sys.stderr, quiet=quiet, show_diag=args.debug)
     if diags.has_errors():
-        print(f"[ALERT]    ({os.getpid()}) : config : Fatal errors found in configuration.",
-              file=sys.stderr)
+        print(
+            f"[ALERT]    ({os.getpid()}) : config : Fatal errors found in configuration.",
+            file=sys.stderr,
+        )
         return 1
     if args.check:
         if not quiet:
@@ -200,8 +206,13 @@ def _load_and_run(args: Args) -> int:
         return 0
     from weir.process.run import RunOptions, run
 
-    opts = RunOptions(daemon=args.daemon, foreground=args.foreground, pidfile=args.pidfile,
-                      debug=args.debug, quiet=quiet)
+    opts = RunOptions(
+        daemon=args.daemon,
+        foreground=args.foreground,
+        pidfile=args.pidfile,
+        debug=args.debug,
+        quiet=quiet,
+    )
     try:
         return run(cfg, opts)
     except KeyboardInterrupt:

@@ -43,8 +43,9 @@ def run_one(
     timeout: float = START_TIMEOUT,
 ) -> T:
     """Start `program` ("haproxy" or "weir") on `cfg_text`, apply `traffic`, stop it and
-    check that it stopped cleanly (see ProxyProcess.stopped_cleanly). The proxy's log is printed (and so shown by pytest)
-    if anything fails. Skips the test when the program is HAProxy and it is absent."""
+    check that it stopped cleanly (see ProxyProcess.stopped_cleanly). The proxy's log is
+    printed (and so shown by pytest) if anything fails. Skips the test when the program is
+    HAProxy and it is absent."""
     if program == "haproxy" and not haproxy_available():
         pytest.skip("HAProxy is not installed")
     ports = list(wait_ports)

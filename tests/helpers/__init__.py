@@ -1,6 +1,6 @@
 """Test equipment shared by every test tier: free ports, proxy processes, tiny backends.
 
-    from tests.helpers import HttpBackend, ProxyProcess, free_port, weir_argv
+from tests.helpers import HttpBackend, ProxyProcess, free_port, weir_argv
 """
 
 from __future__ import annotations

@@ -58,7 +58,9 @@ DEFAULT_SLOW_DELAY: Final = 1.0  # seconds between the two halves of a slow head
 MALFORMED_RESPONSE: Final = b"THIS IS NOT HTTP\x00\x01\r\nreally not\r\n\r\n"
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])")
+_REQUEST_LINE = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\x00-\x20\x7f]+) (HTTP/[0-9]\.[0-9])"
+)
 _FIELD_VALUE = re.compile(rb"[^\x00-\x08\x0a-\x1f\x7f]*")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
 
@@ -106,7 +108,7 @@ class RecordedRequest:
         return values[0] if values else None
 
 
-class BadRequest(Exception):
+class BadRequestError(Exception):
     """The request cannot be framed or parsed; answered with 400, then the connection closes."""
 
 
@@ -124,29 +126,33 @@ class _Head:
 
 def _tokens(headers: list[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
     return [
-        t.strip().lower() for n, v in headers if n.lower() == name for t in v.split(b",") if t.strip()
+        t.strip().lower()
+        for n, v in headers
+        if n.lower() == name
+        for t in v.split(b",")
+        if t.strip()
     ]
 
 
 def parse_request_head(raw: bytes) -> _Head:
     """Parse one request head (request line, header lines, the blank line) strictly.
-    Raises BadRequest on anything a correct client or proxy would not send."""
+    Raises BadRequestError on anything a correct client or proxy would not send."""
     text = raw.lstrip(b"\r\n")  # empty lines before a request line are allowed (RFC 9112 2.2)
     if not text.endswith(b"\r\n\r\n"):
-        raise BadRequest("head does not end with an empty line")
+        raise BadRequestError("head does not end with an empty line")
     lines = text[:-4].split(b"\r\n")
     m = _REQUEST_LINE.fullmatch(lines[0])
     if m is None:
-        raise BadRequest(f"bad request line {lines[0]!r}")
+        raise BadRequestError(f"bad request line {lines[0]!r}")
     method, target, version = (g.decode("latin-1") for g in m.groups())
     headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
         if line[:1] in (b" ", b"\t"):
-            raise BadRequest("obsolete line folding")
+            raise BadRequestError("obsolete line folding")
         name, sep, value = line.partition(b":")
         value = value.strip(b" \t")
         if not sep or _TOKEN.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
-            raise BadRequest(f"bad header line {line!r}")
+            raise BadRequestError(f"bad header line {line!r}")
         headers.append((name, value))
     te = _tokens(headers, b"transfer-encoding")
     cls = [v for n, v in headers if n.lower() == b"content-length"]
@@ -154,20 +160,20 @@ def parse_request_head(raw: bytes) -> _Head:
     length = 0
     if te:
         if cls:
-            raise BadRequest("both Transfer-Encoding and Content-Length")
+            raise BadRequestError("both Transfer-Encoding and Content-Length")
         if version == "HTTP/1.0" or te[-1] != b"chunked" or te.count(b"chunked") != 1:
-            raise BadRequest(f"unsupported transfer coding {te!r}")
+            raise BadRequestError(f"unsupported transfer coding {te!r}")
         chunked = True
     elif cls:
         values = {p.strip() for v in cls for p in v.split(b",")}
         if len(values) != 1:
-            raise BadRequest("conflicting Content-Length values")
+            raise BadRequestError("conflicting Content-Length values")
         value = values.pop()
         if not value.isdigit() or len(value) > 15:
-            raise BadRequest(f"bad Content-Length {value!r}")
+            raise BadRequestError(f"bad Content-Length {value!r}")
         length = int(value)
         if length > MAX_BODY:
-            raise BadRequest("body too large")
+            raise BadRequestError("body too large")
     conn = _tokens(headers, b"connection")
     keep_alive = b"keep-alive" in conn if version == "HTTP/1.0" else b"close" not in conn
     expect = _tokens(headers, b"expect") == [b"100-continue"]
@@ -183,16 +189,16 @@ async def _read_chunked(
         line = await reader.readuntil(b"\r\n")
         size_text = line[:-2].partition(b";")[0]
         if _CHUNK_SIZE.fullmatch(size_text) is None:
-            raise BadRequest(f"bad chunk size line {line!r}")
+            raise BadRequestError(f"bad chunk size line {line!r}")
         size = int(size_text, 16)
         if size == 0:
             break
         total += size
         if total > MAX_BODY:
-            raise BadRequest("body too large")
+            raise BadRequestError("body too large")
         data = await reader.readexactly(size + 2)
         if data[-2:] != b"\r\n":
-            raise BadRequest("chunk data not followed by CRLF")
+            raise BadRequestError("chunk data not followed by CRLF")
         parts.append(data[:-2])
     trailers: list[tuple[bytes, bytes]] = []
     for _ in range(MAX_TRAILERS + 1):
@@ -201,9 +207,9 @@ async def _read_chunked(
             return b"".join(parts), trailers
         name, sep, value = line[:-2].partition(b":")
         if not sep or _TOKEN.fullmatch(name) is None:
-            raise BadRequest(f"bad trailer line {line!r}")
+            raise BadRequestError(f"bad trailer line {line!r}")
         trailers.append((name, value.strip(b" \t")))
-    raise BadRequest("too many trailer lines")
+    raise BadRequestError("too many trailer lines")
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -540,7 +546,7 @@ class HttpBackend(_LoopServer):
                     body, trailers = await _read_chunked(reader)
                 else:
                     body, trailers = await reader.readexactly(head.length), []
-            except BadRequest as e:
+            except BadRequestError as e:
                 await self._refuse(writer, raw, str(e))
                 return
             except asyncio.LimitOverrunError:
@@ -607,7 +613,9 @@ class HttpBackend(_LoopServer):
         bodyless = status < 200 or status in (204, 304)
         if not bodyless:
             lines.append("Content-Type: text/plain")
-            lines.append("Transfer-Encoding: chunked" if self.chunked else f"Content-Length: {len(body)}")
+            lines.append(
+                "Transfer-Encoding: chunked" if self.chunked else f"Content-Length: {len(body)}"
+            )
         lines.extend(f"{n}: {v}" for n, v in extra)
         if not keep:
             lines.append("Connection: close")
@@ -710,7 +718,7 @@ __all__ = [
     "HTTP_MODES",
     "MALFORMED_RESPONSE",
     "TCP_MODES",
-    "BadRequest",
+    "BadRequestError",
     "HttpBackend",
     "HttpMode",
     "RecordedRequest",

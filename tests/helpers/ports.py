@@ -57,7 +57,9 @@ def reserve_port(port: int) -> None:
         _handed_out.add(port)
 
 
-def bind_listener(host: str = LOOPBACK, port: int | None = None, backlog: int = 1024) -> socket.socket:
+def bind_listener(
+    host: str = LOOPBACK, port: int | None = None, backlog: int = 1024
+) -> socket.socket:
     """A listening TCP socket on `host`, on `port` or on a kernel-chosen port that no one
     received from `free_port()`. SO_REUSEADDR is set so that a server can be restarted on
     the same port while old connections linger in TIME_WAIT."""

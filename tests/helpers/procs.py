@@ -13,6 +13,7 @@ subprocess) and that counts as clean for it: see `clean_statuses` and `stopped_c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -98,7 +99,9 @@ class ProxyProcess:
         self.name = name or ("haproxy" if argv is haproxy_argv else "weir")
         self.wait_ports = list(wait_ports)
         self._own_dir = workdir is None
-        self.dir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        self.dir = (
+            Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        )
         self.keep_dir = keep_dir
         self.cfg_path = self.dir / f"{self.name}.cfg"
         self.log_path = self.dir / f"{self.name}.log"
@@ -132,13 +135,13 @@ class ProxyProcess:
     @property
     def log(self) -> str:
         """Everything the process wrote to stdout and stderr so far."""
-        try:
+        with contextlib.suppress(OSError):  # directory removed: keep the last text read
             self._log_cache = self.log_path.read_text(errors="replace")
-        except OSError:
-            pass  # directory already removed: keep the last text read
         return self._log_cache
 
-    def start(self, wait_ports: Iterable[int] | None = None, timeout: float = START_TIMEOUT) -> Self:
+    def start(
+        self, wait_ports: Iterable[int] | None = None, timeout: float = START_TIMEOUT
+    ) -> Self:
         """Start the process and return once every port in `wait_ports` (default: those
         given to the constructor) listens. Raises ProxyStartError, with the log, if the
         process exits first or `timeout` passes (the process is then killed)."""
@@ -219,7 +222,9 @@ class ProxyProcess:
             shutil.rmtree(self.dir, ignore_errors=True)
         return self.returncode
 
-    def wait_log(self, pattern: str | re.Pattern[str], timeout: float = 5.0) -> re.Match[str] | None:
+    def wait_log(
+        self, pattern: str | re.Pattern[str], timeout: float = 5.0
+    ) -> re.Match[str] | None:
         """Wait until the log matches `pattern` (a regex); the match, or None on timeout."""
         rx = re.compile(pattern) if isinstance(pattern, str) else pattern
         deadline = time.monotonic() + timeout

@@ -12,8 +12,12 @@ from weir.config.units import parse_int
 from weir.proxy.keywords import apply_options
 
 
-@keyword("balance", "dbl", "<algorithm> [<arguments>]",
-         "How the backend picks a server (roundrobin, leastconn, source, uri, …).")
+@keyword(
+    "balance",
+    "dbl",
+    "<algorithm> [<arguments>]",
+    "How the backend picks a server (roundrobin, leastconn, source, uri, …).",
+)
 def _balance(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, None, "an algorithm"):
         return
@@ -26,14 +30,23 @@ def _balance(ctx: Ctx, args: Args) -> None:
     if old is not None:
         from dataclasses import replace
 
-        params = replace(params, hash_type=old.hash_type, hash_function=old.hash_function,
-                         avalanche=old.avalanche, hash_balance_factor=old.hash_balance_factor,
-                         allbackups=old.allbackups)
+        params = replace(
+            params,
+            hash_type=old.hash_type,
+            hash_function=old.hash_function,
+            avalanche=old.avalanche,
+            hash_balance_factor=old.hash_balance_factor,
+            allbackups=old.allbackups,
+        )
     ctx.px.balance = params
 
 
-@keyword("hash-type", "dbl", "map-based|consistent [<function>] [avalanche]",
-         "How hash-based algorithms map keys to servers.")
+@keyword(
+    "hash-type",
+    "dbl",
+    "map-based|consistent [<function>] [avalanche]",
+    "How hash-based algorithms map keys to servers.",
+)
 def _hash_type(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, 3, "'map-based' or 'consistent', a function, 'avalanche'"):
         return
@@ -44,16 +57,22 @@ def _hash_type(ctx: Ctx, args: Args) -> None:
         return
     from dataclasses import replace
 
-    ctx.px.balance = replace(_balance_or_default(ctx), hash_type=kind,
-                             hash_function=function, avalanche=avalanche)
+    ctx.px.balance = replace(
+        _balance_or_default(ctx), hash_type=kind, hash_function=function, avalanche=avalanche
+    )
 
 
 def _balance_or_default(ctx: Ctx) -> BalanceParams:
     return ctx.px.balance if ctx.px.balance is not None else parse_balance(["roundrobin"])
 
 
-@keyword("option allbackups", "dbl", "", "Balance over all backup servers, not only the first.",
-         negatable=True)
+@keyword(
+    "option allbackups",
+    "dbl",
+    "",
+    "Balance over all backup servers, not only the first.",
+    negatable=True,
+)
 def _allbackups(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 0, 0, ""):
         from dataclasses import replace
@@ -70,8 +89,13 @@ def _retries(ctx: Ctx, args: Args) -> None:
             ctx.error(str(e))
 
 
-@keyword("option redispatch", "dbl", "[<interval>]",
-         "On retry, allow another server than the one first chosen.", negatable=True)
+@keyword(
+    "option redispatch",
+    "dbl",
+    "[<interval>]",
+    "On retry, allow another server than the one first chosen.",
+    negatable=True,
+)
 def _redispatch(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 0, 1, "an optional retry interval"):
         return
@@ -137,14 +161,21 @@ def _int_option(field: str, low: int, high: int, usage: str, doc: str) -> None:
 
 
 _int_option("weight", 0, 256, "a weight from 0 to 256", "Share of the traffic (0: none new).")
-_int_option("maxconn", 0, (1 << 31) - 1, "a number",
-            "Most concurrent connections to this server; more wait in its queue.")
-_int_option("maxqueue", 0, (1 << 31) - 1, "a number",
-            "Most requests waiting for this server (0: no limit).")
+_int_option(
+    "maxconn",
+    0,
+    (1 << 31) - 1,
+    "a number",
+    "Most concurrent connections to this server; more wait in its queue.",
+)
+_int_option(
+    "maxqueue", 0, (1 << 31) - 1, "a number", "Most requests waiting for this server (0: no limit)."
+)
 
 
-@SERVER_OPTIONS.option("id", 1, "<number>", "The server's numeric id (stats, 'first').",
-                       default_server=False)
+@SERVER_OPTIONS.option(
+    "id", 1, "<number>", "The server's numeric id (stats, 'first').", default_server=False
+)
 def _id(ctx: Ctx, target: object, args: Args) -> None:
     try:
         _srv(target).puid = parse_int(args[0], low=1, what="id")

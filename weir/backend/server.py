@@ -7,6 +7,7 @@ from it once per load and then mutated by the running proxy only. Names follow H
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 
 
@@ -29,13 +30,22 @@ class Server:
     """
 
     __slots__ = (
+        "_down_total",
         "addr",
         "backup",
+        "check_code",
+        "check_desc",
+        "check_duration_ms",
+        "check_health",
+        "check_status",
+        "chkdown",
+        "chkfail",
         "cur_sess",
         "eweight",
         "host",
-        "maxconn",
+        "last_change",
         "max_sess",
+        "maxconn",
         "name",
         "port",
         "puid",
@@ -43,6 +53,17 @@ class Server:
         "tot_sess",
         "uweight",
     )
+
+    # Health-check state, written by weir.check only (added for it; stats reads it):
+    # `check_status` is HAProxy's short status of the last check ("L7OK", "L4CON", ...;
+    # "INI" before the first one, None when the server is not checked), `check_code` its
+    # HTTP status when it has one, `check_duration_ms` how long it took, `check_desc` the
+    # detail ("Not Found", "Connection refused"; may be ""). `chkfail` counts failed checks
+    # (while not already down), `chkdown` UP->DOWN transitions, `last_change` the
+    # time.time() of the last state change. `check_health` is HAProxy's health counter
+    # (0..rise+fall-1, up from `rise`); it is only set once checks start, so read it with
+    # getattr(srv, "check_health", default).
+    check_health: int
 
     def __init__(
         self,
@@ -68,6 +89,26 @@ class Server:
         self.cur_sess = 0
         self.max_sess = 0
         self.tot_sess = 0
+        self.check_status: str | None = None
+        self.check_code: int | None = None
+        self.check_duration_ms: int | None = None
+        self.check_desc = ""
+        self.chkfail = 0
+        self.chkdown = 0
+        self.last_change = time.time()
+        self._down_total = 0.0
+
+    @property
+    def downtime(self) -> int:
+        """Seconds spent DOWN (not in maintenance) since start, the current period included."""
+        total = self._down_total
+        if self.state is SrvState.DOWN:
+            total += max(0.0, time.time() - self.last_change)
+        return int(total)
+
+    def add_downtime(self, seconds: float) -> None:
+        """Account a finished DOWN period (called by health checks when the server rises)."""
+        self._down_total += max(0.0, seconds)
 
     @property
     def usable(self) -> bool:

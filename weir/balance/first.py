@@ -17,7 +17,7 @@ from heapq import heapify, heappop, heappush
 from weir.backend.server import Server
 from weir.balance.base import Balancer, Pool
 
-_Entry = tuple[int, int, "_Rec"]
+_Entry = tuple[int, int, int, "_Rec"]  # id, declaration order, insertion counter
 
 
 class _Rec:
@@ -33,17 +33,19 @@ class _Rec:
 class FirstPool(Pool):
     """One group of a `first` balancer."""
 
-    __slots__ = ("_heap", "_order", "_recs", "_stale")
+    __slots__ = ("_heap", "_order", "_recs", "_seq", "_stale")
 
     def __init__(self, members: list[Server]) -> None:
         self._heap: list[_Entry] = []
         self._recs: dict[Server, _Rec] = {}
         self._order = {s: i for i, s in enumerate(members)}
         self._stale = 0
+        self._seq = 0  # keeps entries unique when a server leaves and comes back
 
     def _queue(self, rec: _Rec) -> None:
         rec.parked = False
-        entry = (rec.srv.puid, rec.order, rec)
+        self._seq += 1
+        entry = (rec.srv.puid, rec.order, self._seq, rec)
         heappush(self._heap, entry)
         rec.node = entry
 
@@ -58,7 +60,7 @@ class FirstPool(Pool):
             self._stale += 1
             if self._stale > 2 * len(self._order) + 64:
                 heap = self._heap
-                heap[:] = [e for e in heap if e[2].node is e]
+                heap[:] = [e for e in heap if e[3].node is e]
                 heapify(heap)
                 self._stale = 0
 
@@ -76,7 +78,7 @@ class FirstPool(Pool):
         found: Server | None = None
         while heap:
             entry = heap[0]
-            rec = entry[2]
+            rec = entry[3]
             if rec.node is not entry:
                 heappop(heap)
                 continue
@@ -94,7 +96,7 @@ class FirstPool(Pool):
         if held is not None:
             heappush(heap, held)
             if found is None:
-                found = held[2].srv
+                found = held[3].srv
         return found
 
 

@@ -162,7 +162,11 @@ class FwrrPool(Pool):
             self._queue_by_weight(self._next, rec)
         else:
             key = _UW_RANGE * rec.npos + (_EW_MAX + rec.rweight - rec.w) // WEIGHT_SCALE
-            self._push(self._curr, key, rec)
+            self._seq = seq = self._seq + 1
+            entry = ((key << _SEQ_BITS) | seq, rec)
+            heappush(self._curr, entry)
+            rec.tree = self._curr
+            rec.node = entry
 
     def _get_srv(self, rec: _Rec) -> None:
         """Prepare positions of a server leaving its tree (depends on which tree)."""
@@ -233,18 +237,10 @@ class FwrrPool(Pool):
 
     # -- pick ----------------------------------------------------------------------------
 
-    def _from_group(self) -> _Rec | None:
-        """The head of `curr` if due, else the head of `init`, else whatever `curr` has."""
-        s1 = self._first(self._curr)
-        if s1 is not None and s1.npos <= self.curr_pos:
-            return s1
-        s2 = self._first(self._init)
-        if s2 is not None:
-            s2.npos = s2.rweight = 0
-            return s2
-        return s1
-
     def pick(self, key: bytes | None, avoid: Server | None) -> Server | None:
+        # HAProxy's fwrr_get_next_server with fwrr_get_server_from_group and
+        # fwrr_update_position inlined: this is the hot path.
+        curr = self._curr
         switched = False
         avoided: _Rec | None = None
         skipped: list[_Rec] | None = None  # extracted but saturated or avoided
@@ -252,15 +248,31 @@ class FwrrPool(Pool):
         while True:
             if not self.curr_weight:
                 self.curr_pos = self.curr_weight = self.next_weight
-            chosen = self._from_group()
-            if chosen is None and not switched:
+            while True:
+                # the head of `curr` if due, else the head of `init`, else `curr`'s head
+                s1 = None
+                while curr:
+                    entry = curr[0]
+                    if entry[1].node is entry:
+                        s1 = entry[1]
+                        break
+                    heappop(curr)
+                if s1 is not None and s1.npos <= self.curr_pos:
+                    chosen = s1
+                else:
+                    chosen = self._first(self._init)
+                    if chosen is not None:
+                        chosen.npos = chosen.rweight = 0
+                    else:
+                        chosen = s1
+                if chosen is not None or switched:
+                    break
                 switched = True
                 self._switch_trees()
-                chosen = self._from_group()
             if chosen is None:
                 chosen = avoided
                 break
-            # advance the server's position (HAProxy's fwrr_update_position)
+            # advance its position by W / w, carrying the remainder
             w = chosen.w
             if not chosen.npos:
                 chosen.npos = self.curr_pos
@@ -271,7 +283,9 @@ class FwrrPool(Pool):
             if chosen.rweight >= w:
                 chosen.rweight -= w
                 chosen.npos += 1
-            self._dequeue(chosen)
+            # it is the head of its tree (`curr` or `init`): take it out
+            heappop(chosen.tree)  # type: ignore[arg-type]
+            chosen.node = None
             self.curr_pos += 1
             srv = chosen.srv
             if not srv.full:

@@ -362,8 +362,9 @@ DEPRECATED: Final[dict[str, str]] = {
         "deprecated in HAProxy 2.6 and gone in 2.7; use 'tune.ssl.capture-buffer-size'"
     ),
 }
-"""Keywords 2.6 still accepts with a warning. The `process` bind option is deprecated too
-(gone in 2.7)."""
+"""Keywords 2.6 still accepts although they are on their way out (2.6 warns for the first
+and last; the documentation marks `transparent` deprecated). The `process` bind option is
+deprecated too (2.6 warns; gone in 2.7)."""
 
 # --------------------------------------------------------------------------- actions
 

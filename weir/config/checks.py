@@ -23,8 +23,10 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
             _check_backend(px, diags)
         _check_timeouts(px, diags)
     if not any(not px.disabled for px in cfg.proxies) and not diags.has_errors():
-        diags.alert("no proxy is configured: there is nothing to run "
-                    "(add a 'frontend', 'backend' or 'listen' section)")
+        diags.alert(
+            "no proxy is configured: there is nothing to run "
+            "(add a 'frontend', 'backend' or 'listen' section)"
+        )
 
 
 def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
@@ -38,12 +40,15 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
         (r.backend, r.where, "use_backend") for r in px.switch_rules
     ]
     if px.default_backend is not None and px.cap.value == "frontend":
-        targets.append((px.default_backend, px.default_backend_where or px.where,
-                        "default_backend"))
+        targets.append(
+            (px.default_backend, px.default_backend_where or px.where, "default_backend")
+        )
     elif px.default_backend is not None and px.cap.value == "listen":
-        diags.warning(f"listen '{px.name}' : 'default_backend' is ignored in a 'listen' "
-                      "section, whose own servers serve what no rule switches",
-                      px.default_backend_where or px.where)
+        diags.warning(
+            f"listen '{px.name}' : 'default_backend' is ignored in a 'listen' "
+            "section, whose own servers serve what no rule switches",
+            px.default_backend_where or px.where,
+        )
     acl_names = {a.name for a in px.acls}
     for rule in px.switch_rules:
         if rule.cond is not None:
@@ -53,23 +58,34 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
         if be is None:
             hint = catalog.suggestions(name, list(cfg.backends))
             more = f"; did you mean '{hint[0]}'?" if hint else ""
-            diags.alert(f"{px.cap} '{px.name}' : '{what}' names backend '{name}', "
-                        f"which does not exist{more}", where)
+            diags.alert(
+                f"{px.cap} '{px.name}' : '{what}' names backend '{name}', "
+                f"which does not exist{more}",
+                where,
+            )
             continue
         if be.mode is not px.mode and not (px.mode is Mode.TCP and be.mode is Mode.HTTP):
-            diags.alert(f"{px.mode} {px.cap} '{px.name}' ({px.where}) cannot use {be.mode} "
-                        f"backend '{be.name}' ({be.where}) in '{what}' (see 'mode')", where)
+            diags.alert(
+                f"{px.mode} {px.cap} '{px.name}' ({px.where}) cannot use {be.mode} "
+                f"backend '{be.name}' ({be.where}) in '{what}' (see 'mode')",
+                where,
+            )
         elif px.mode is Mode.TCP and be.mode is Mode.HTTP:
-            diags.alert(f"tcp {px.cap} '{px.name}' cannot use http backend '{be.name}' in "
-                        f"'{what}': switching a tcp frontend to http is not supported by weir "
-                        "yet", where)
+            diags.alert(
+                f"tcp {px.cap} '{px.name}' cannot use http backend '{be.name}' in "
+                f"'{what}': switching a tcp frontend to http is not supported by weir "
+                "yet",
+                where,
+            )
         if be.disabled:
-            diags.warning(f"{px.cap} '{px.name}' : '{what}' names backend '{name}', "
-                          "which is disabled", where)
+            diags.warning(
+                f"{px.cap} '{px.name}' : '{what}' names backend '{name}', which is disabled", where
+            )
 
 
-def _check_cond_acls(px: Proxy, words: list[str], acl_names: set[str], where: Where,
-                     diags: Diagnostics) -> None:
+def _check_cond_acls(
+    px: Proxy, words: list[str], acl_names: set[str], where: Where, diags: Diagnostics
+) -> None:
     depth = 0
     for w in words:
         if w == "{":
@@ -81,8 +97,11 @@ def _check_cond_acls(px: Proxy, words: list[str], acl_names: set[str], where: Wh
             if name not in acl_names and not _is_builtin_acl(name):
                 hint = catalog.suggestions(name, sorted(acl_names))
                 more = f"; did you mean '{hint[0]}'?" if hint else ""
-                diags.alert(f"{px.cap} '{px.name}' : condition uses ACL '{name}', which is "
-                            f"not declared{more}", where)
+                diags.alert(
+                    f"{px.cap} '{px.name}' : condition uses ACL '{name}', which is "
+                    f"not declared{more}",
+                    where,
+                )
 
 
 def _is_builtin_acl(name: str) -> bool:
@@ -93,16 +112,23 @@ def _is_builtin_acl(name: str) -> bool:
 
 def _check_backend(px: Proxy, diags: Diagnostics) -> None:
     if px.cookie is not None and px.mode is not Mode.HTTP:
-        diags.warning(f"backend '{px.name}' : 'cookie' has no effect without 'mode http'",
-                      px.cookie.where)
+        diags.warning(
+            f"backend '{px.name}' : 'cookie' has no effect without 'mode http'", px.cookie.where
+        )
     if px.httpchk is not None and px.servers and not any(s.check.enabled for s in px.servers):
-        diags.warning(f"backend '{px.name}' : 'option httpchk' is set but no server has "
-                      "'check', so no health check will run", px.where)
+        diags.warning(
+            f"backend '{px.name}' : 'option httpchk' is set but no server has "
+            "'check', so no health check will run",
+            px.where,
+        )
     if px.balance is not None and px.balance.algo == "first":
         for s in px.servers:
             if s.maxconn == 0:
-                diags.warning(f"backend '{px.name}' : 'balance first' needs 'maxconn' on "
-                              f"server '{s.name}', or it takes every connection", s.where)
+                diags.warning(
+                    f"backend '{px.name}' : 'balance first' needs 'maxconn' on "
+                    f"server '{s.name}', or it takes every connection",
+                    s.where,
+                )
 
 
 def _check_timeouts(px: Proxy, diags: Diagnostics) -> None:

@@ -25,9 +25,7 @@ def expand_paths(paths: Sequence[str], diags: Diagnostics) -> list[str]:
     return files
 
 
-def load(
-    paths: Sequence[str], diags: Diagnostics, env: Mapping[str, str] | None = None
-) -> Config:
+def load(paths: Sequence[str], diags: Diagnostics, env: Mapping[str, str] | None = None) -> Config:
     """Read every file in order into one Config. Check `diags.has_errors()` afterwards."""
     # Every concern registers its keywords when its module is imported; the list of those
     # modules lives in one place so that the registry is complete before the first line.

@@ -102,6 +102,8 @@ class CheckConf:
     fall: int = 3
     port: int = 0
     addr: str | None = None
+    # Added for weir.check: `addr` parsed (it may carry a port, used when `port` is unset).
+    address: Address | None = None
 
 
 @dataclass(slots=True)
@@ -157,6 +159,14 @@ class HttpCheckConf:
     uri: str = "/"
     version: str = "HTTP/1.0"
     host: str | None = None
+    # Added for weir.check. Headers and body come from the deprecated form that hides them
+    # after "\r\n" in the version; `expects` are the `http-check expect` rules as written,
+    # (match, pattern, negated), e.g. ("status", "200-399", False), checked in order (none:
+    # 2xx/3xx pass). `where` is the `option httpchk` line (tells own rules from inherited).
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: str = ""
+    expects: list[tuple[str, str, bool]] = field(default_factory=list)
+    where: Where | None = None
 
 
 @dataclass(slots=True)

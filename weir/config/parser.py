@@ -208,7 +208,7 @@ class Parser:
                     base = found
             rest = []
         if rest:
-            if head == "listen" or head == "frontend":
+            if head in {"listen", "frontend"}:
                 self.diags.alert(
                     f"'{head} {name}' : addresses go on a 'bind' line, not after the name "
                     "(HAProxy removed that form in 1.5)",
@@ -267,8 +267,18 @@ def _family_name(words: Sequence[str], section: Section) -> str | None:
     return first
 
 
-_FAMILIES = ("option", "timeout", "stats", "http-request", "http-response",
-             "http-after-response", "tcp-request", "tcp-response", "http-check", "tcp-check")
+_FAMILIES = (
+    "option",
+    "timeout",
+    "stats",
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "tcp-request",
+    "tcp-response",
+    "http-check",
+    "tcp-check",
+)
 
 
 def _haproxy_knows(name: str, section: Section) -> bool:

@@ -12,10 +12,22 @@ import sys
 
 from weir.config.registry import BIND_OPTIONS, REGISTRY, SERVER_OPTIONS, Section
 
-_ORDER = [Section.GLOBAL, Section.DEFAULTS, Section.FRONTEND, Section.BACKEND, Section.LISTEN,
-          Section.USERLIST]
-_LETTER = {Section.GLOBAL: "g", Section.DEFAULTS: "d", Section.FRONTEND: "f",
-           Section.BACKEND: "b", Section.LISTEN: "l", Section.USERLIST: "u"}
+_ORDER = [
+    Section.GLOBAL,
+    Section.DEFAULTS,
+    Section.FRONTEND,
+    Section.BACKEND,
+    Section.LISTEN,
+    Section.USERLIST,
+]
+_LETTER = {
+    Section.GLOBAL: "g",
+    Section.DEFAULTS: "d",
+    Section.FRONTEND: "f",
+    Section.BACKEND: "b",
+    Section.LISTEN: "l",
+    Section.USERLIST: "u",
+}
 
 
 def render() -> str:
@@ -29,8 +41,7 @@ def render() -> str:
         "keyword is refused by `weir -c` with a message saying that weir does not support it "
         "yet.",
         "",
-        "Sections: g = global, d = defaults, f = frontend, b = backend, l = listen, "
-        "u = userlist.",
+        "Sections: g = global, d = defaults, f = frontend, b = backend, l = listen, u = userlist.",
         "",
         "## Section keywords",
         "",
@@ -41,8 +52,10 @@ def render() -> str:
         letters = "".join(_LETTER[s] for s in _ORDER if s in kw.sections)
         name = f"[no] {kw.name}" if kw.negatable else kw.name
         out.append(f"| `{name}` | {letters} | {_cell(kw.usage)} | {_cell(kw.doc)} |")
-    for table, title in ((BIND_OPTIONS, "`bind` options"), (SERVER_OPTIONS,
-                                                             "`server` / `default-server` options")):
+    for table, title in (
+        (BIND_OPTIONS, "`bind` options"),
+        (SERVER_OPTIONS, "`server` / `default-server` options"),
+    ):
         out += ["", f"## {title}", "", "| option | arguments | what it does |", "|---|---|---|"]
         for opt in table.all():
             out.append(f"| `{opt.name}` | {_cell(opt.usage)} | {_cell(opt.doc)} |")

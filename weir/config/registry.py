@@ -96,8 +96,10 @@ class Registry:
         return None
 
     def all(self) -> list[Keyword]:
-        return sorted((k for ks in self._keywords.values() for k in ks),
-                      key=lambda k: (k.words, sorted(k.sections)))
+        return sorted(
+            (k for ks in self._keywords.values() for k in ks),
+            key=lambda k: (k.words, sorted(k.sections)),
+        )
 
     def names_in(self, section: Section) -> list[str]:
         return [k.name for k in self.all() if section in k.sections]

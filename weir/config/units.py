@@ -17,17 +17,19 @@ def parse_time(text: str, *, default_unit: str = "ms") -> int:
     """
     m = _NUMBER.match(text)
     if m is None:
-        raise ValueError(f"'{text}' is not a time value (a number with an optional unit "
-                         "us, ms, s, m, h or d)")
+        raise ValueError(
+            f"'{text}' is not a time value (a number with an optional unit us, ms, s, m, h or d)"
+        )
     unit = m.group(2).lower() or default_unit
     scale = _TIME_UNITS_US.get(unit)
     if scale is None:
-        raise ValueError(f"unknown time unit '{m.group(2)}' in '{text}' "
-                         "(use us, ms, s, m, h or d)")
+        raise ValueError(f"unknown time unit '{m.group(2)}' in '{text}' (use us, ms, s, m, h or d)")
     us = int(m.group(1)) * scale
     ms = -(-us // 1000)
     if ms >= 1 << 31:
-        raise ValueError(f"time value '{text}' is too large (at most 2147483647 ms, about 24.8 days)")
+        raise ValueError(
+            f"time value '{text}' is too large (at most 2147483647 ms, about 24.8 days)"
+        )
     return ms
 
 

@@ -8,9 +8,7 @@ by path prefix. Runs in the foreground until Ctrl-C, then stops everything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -62,24 +60,26 @@ async def _demo() -> int:
     with tempfile.TemporaryDirectory(prefix="weir-demo-") as tmp:
         cfg = Path(tmp) / "demo.cfg"
         cfg.write_text(demo_config())
-        proc = subprocess.Popen([sys.executable, "-m", "weir", "-db", "-f", str(cfg)])
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "weir", "-db", "-f", str(cfg)
+        )
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await asyncio.sleep(0.5)
-        if proc.poll() is None:
+        exited = asyncio.ensure_future(proc.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({exited}, timeout=0.5)
+        if not done:
             print(TRY.format(cfg=cfg), flush=True)
-        waiter = loop.run_in_executor(None, proc.wait)
-        stop_task = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({waiter, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-        if proc.poll() is None:
+        await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if proc.returncode is None:
             proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        stop_task.cancel()
+            try:
+                await asyncio.wait_for(exited, 5)
+            except TimeoutError:
+                proc.kill()
+                await exited
+        stopped.cancel()
         for s in servers:
             s.close()
         return 0 if stop.is_set() else (proc.returncode or 1)

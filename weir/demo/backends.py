@@ -49,7 +49,7 @@ class DemoServer(asyncio.Protocol):
 
     def _answer(self, path: str, close: bool) -> None:
         assert self.transport is not None
-        if path.split("?")[0].endswith("/healthCheck.html"):
+        if path.split("?", maxsplit=1)[0].endswith("/healthCheck.html"):
             body = b"OK\n"
         else:
             body = f"Hello! This is {self.name}!\n".encode()
@@ -57,9 +57,7 @@ class DemoServer(asyncio.Protocol):
             "HTTP/1.1 200 OK\r\n"
             "Content-Type: text/plain\r\n"
             f"Content-Length: {len(body)}\r\n"
-            f"X-Served-By: {self.name}\r\n"
-            + ("Connection: close\r\n" if close else "")
-            + "\r\n"
+            f"X-Served-By: {self.name}\r\n" + ("Connection: close\r\n" if close else "") + "\r\n"
         )
         self.transport.write(head.encode() + body)
         if close:

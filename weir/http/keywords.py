@@ -21,15 +21,22 @@ def _connection_mode(name: str, doc: str) -> None:
     keyword(f"option {name}", "dfbl", "", doc, negatable=True)(handler)
 
 
-_connection_mode("http-keep-alive", "Keep client and server connections open between requests "
-                 "(the default).")
-_connection_mode("http-server-close", "Close the server connection after each response; keep "
-                 "the client's.")
+_connection_mode(
+    "http-keep-alive", "Keep client and server connections open between requests (the default)."
+)
+_connection_mode(
+    "http-server-close", "Close the server connection after each response; keep the client's."
+)
 _connection_mode("httpclose", "Close both connections after each response.")
 
 
-@keyword("option forwardfor", "dfbl", "[except <network>] [header <name>] [if-none]",
-         "Add the client's address in an X-Forwarded-For header.", negatable=True)
+@keyword(
+    "option forwardfor",
+    "dfbl",
+    "[except <network>] [header <name>] [if-none]",
+    "Add the client's address in an X-Forwarded-For header.",
+    negatable=True,
+)
 def _forwardfor(ctx: Ctx, args: Args) -> None:
     px = ctx.px
     if ctx.negated:

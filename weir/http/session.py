@@ -28,9 +28,9 @@ the client connection closes, as HAProxy's do.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 import contextlib
 import socket
+from typing import cast
 
 from weir.backend.server import Server
 from weir.http.errors import error_page
@@ -82,8 +82,9 @@ class HttpClient(asyncio.Protocol):
         "waiting_slot",
     )
 
-    def __init__(self, fe: Frontend, loop: asyncio.AbstractEventLoop, max_size: int,
-                 max_hdr: int) -> None:
+    def __init__(
+        self, fe: Frontend, loop: asyncio.AbstractEventLoop, max_size: int, max_hdr: int
+    ) -> None:
         self.fe = fe
         self.loop = loop
         self.max_size = max_size
@@ -125,7 +126,7 @@ class HttpClient(asyncio.Protocol):
         fe.counters.tot_sess += 1
         fe.counters.max_sess = max(fe.counters.max_sess, fe.counters.cur_sess)
         if fe.limiter.full():
-            transport.pause_reading()
+            self.transport.pause_reading()
             self.paused = True
             fe.limiter.wait(self._admit)
             return
@@ -230,8 +231,7 @@ class HttpClient(asyncio.Protocol):
 
     def _parse(self) -> None:
         try:
-            found = parse_request_head(self.buf, max_size=self.max_size,
-                                       max_headers=self.max_hdr)
+            found = parse_request_head(self.buf, max_size=self.max_size, max_headers=self.max_hdr)
         except H1Error as e:
             self._fail(e.status)
             return
@@ -278,8 +278,9 @@ class HttpClient(asyncio.Protocol):
         self.retries_left = be.retries
         self._assign(persisted if persisted is not None else be.pick())
 
-    def _cookie_in(self, head: RequestHead, be: Backend, stream: Stream
-                   ) -> tuple[Server | None, list[bytes] | None]:
+    def _cookie_in(
+        self, head: RequestHead, be: Backend, stream: Stream
+    ) -> tuple[Server | None, list[bytes] | None]:
         """Cookie persistence on the way in: the server the cookie names (if usable and
         not full), and with `indirect` the Cookie header values to send instead."""
         ck = be.cookie
@@ -294,8 +295,9 @@ class HttpClient(asyncio.Protocol):
         stripped = ck.strip(values) if ck.rule.indirect and value is not None else None
         return srv, stripped
 
-    def _request_bytes(self, head: RequestHead, be: Backend,
-                       cookie_lines: list[bytes] | None = None) -> bytes:
+    def _request_bytes(
+        self, head: RequestHead, be: Backend, cookie_lines: list[bytes] | None = None
+    ) -> bytes:
         """The head as it goes to the server: its own bytes plus the lines weir adds."""
         from weir.proto.h1 import serialize_request
 
@@ -308,7 +310,8 @@ class HttpClient(asyncio.Protocol):
         if ff is not None and self._wants_xff(head, ff):
             add += ff.header + b": " + self.peer[0].encode() + b"\r\n"
         if be.conn_mode in ("httpclose", "http-server-close") or self.fe.conn_mode in (
-            "httpclose", "http-server-close"
+            "httpclose",
+            "http-server-close",
         ):
             add += b"Connection: close\r\n"
             drop.add(b"connection")
@@ -367,9 +370,7 @@ class HttpClient(asyncio.Protocol):
         self.connecting = True
         self._arm(be.timeout_connect, "connect")
         conn = ServerConn(self, srv)
-        task = self.loop.create_task(
-            self.loop.create_connection(lambda: conn, srv.host, srv.port)
-        )
+        task = self.loop.create_task(self.loop.create_connection(lambda: conn, srv.host, srv.port))
         task.add_done_callback(lambda t: self._connected(t, conn))
 
     def _connected(self, task: asyncio.Task[object], conn: ServerConn) -> None:
@@ -409,7 +410,8 @@ class HttpClient(asyncio.Protocol):
         conn.client = self
         conn.start_response(self.req.method if self.req is not None else b"GET")
         be = self.backend
-        assert be is not None and conn.transport is not None
+        assert be is not None
+        assert conn.transport is not None
         self._arm(be.timeout_server, "server")
         pending, self.pending = self.pending, []
         conn.transport.writelines(pending)
@@ -565,8 +567,17 @@ def _cacheable(head: ResponseHead) -> bool:
 class ServerConn(asyncio.Protocol):
     """One connection to a server; it belongs to one client session at a time."""
 
-    __slots__ = ("buf", "client", "closed", "framer", "keep_alive", "method", "srv",
-                 "started", "transport")
+    __slots__ = (
+        "buf",
+        "client",
+        "closed",
+        "framer",
+        "keep_alive",
+        "method",
+        "srv",
+        "started",
+        "transport",
+    )
 
     def __init__(self, client: HttpClient, srv: Server) -> None:
         self.client: HttpClient | None = client
@@ -622,8 +633,9 @@ class ServerConn(asyncio.Protocol):
             return
         self.buf += data
         try:
-            found = parse_response_head(self.buf, max_size=client.max_size,
-                                        max_headers=client.max_hdr)
+            found = parse_response_head(
+                self.buf, max_size=client.max_size, max_headers=client.max_hdr
+            )
         except H1Error as e:
             client.response_failed(self, e.status if e.status >= 500 else 502, False)
             return

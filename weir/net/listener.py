@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +19,9 @@ class BindError(OSError):
     """A listener could not be created; the message names the address."""
 
 
-def open_listening_sockets(addr: Address, *, backlog: int, v6only: bool | None
-                           ) -> list[socket.socket]:
+def open_listening_sockets(
+    addr: Address, *, backlog: int, v6only: bool | None
+) -> list[socket.socket]:
     """One socket per port of `addr` (a range gives several), bound and listening."""
     if addr.family is Family.FD:
         try:
@@ -34,7 +34,7 @@ def open_listening_sockets(addr: Address, *, backlog: int, v6only: bool | None
         path = addr.host
         with contextlib.suppress(FileNotFoundError):
             if Path(path).is_socket():
-                os.unlink(path)
+                Path(path).unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(path)
@@ -57,8 +57,9 @@ def open_listening_sockets(addr: Address, *, backlog: int, v6only: bool | None
             sock.close()
             for s in out:
                 s.close()
-            raise BindError(f"cannot bind socket [{addr.host or '0.0.0.0'}:{port}]: "
-                            f"{e.strerror}") from None
+            raise BindError(
+                f"cannot bind socket [{addr.host or '0.0.0.0'}:{port}]: {e.strerror}"
+            ) from None
         sock.setblocking(False)
         out.append(sock)
     return out
@@ -112,6 +113,9 @@ class ConnLimiter:
             self.waiting.pop(0)()
 
 
-async def serve(loop: asyncio.AbstractEventLoop, sock: socket.socket,
-                factory: Callable[[], asyncio.BaseProtocol]) -> asyncio.Server:
+async def serve(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    factory: Callable[[], asyncio.BaseProtocol],
+) -> asyncio.Server:
     return await loop.create_server(factory, sock=sock, start_serving=True)

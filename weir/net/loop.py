@@ -19,4 +19,5 @@ def loop_name() -> str:
         import uvloop
     except ImportError:  # pragma: no cover
         return "asyncio"
-    return f"uvloop {uvloop.__version__}"
+    version: str = getattr(uvloop, "__version__", "?")
+    return f"uvloop {version}"

@@ -27,8 +27,16 @@ class CookieRule:
     attrs: bytes  # "; path=/; HttpOnly" …
 
 
-def make_rule(name: str, *, indirect: bool, nocache: bool, httponly: bool, secure: bool,
-              domains: Sequence[str], attrs: Sequence[str]) -> CookieRule:
+def make_rule(
+    name: str,
+    *,
+    indirect: bool,
+    nocache: bool,
+    httponly: bool,
+    secure: bool,
+    domains: Sequence[str],
+    attrs: Sequence[str],
+) -> CookieRule:
     tail = "; path=/"
     for d in domains:
         tail += f"; domain={d}"
@@ -38,8 +46,9 @@ def make_rule(name: str, *, indirect: bool, nocache: bool, httponly: bool, secur
         tail += "; Secure"
     for a in attrs:
         tail += f"; {a}"
-    return CookieRule(name.encode(), indirect, nocache, b"Set-Cookie: " + name.encode() + b"=",
-                      tail.encode())
+    return CookieRule(
+        name.encode(), indirect, nocache, b"Set-Cookie: " + name.encode() + b"=", tail.encode()
+    )
 
 
 class CookiePersist:
@@ -69,8 +78,11 @@ class CookiePersist:
         name = self.rule.name
         out = []
         for header in cookie_headers:
-            kept = [p for p in header.split(b";")
-                    if p.strip().partition(b"=")[0] != name or b"=" not in p]
+            kept = [
+                p
+                for p in header.split(b";")
+                if p.strip().partition(b"=")[0] != name or b"=" not in p
+            ]
             value = b";".join(kept).strip()
             if value:
                 out.append(value)

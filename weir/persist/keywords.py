@@ -10,9 +10,12 @@ _FLAGS = {"indirect", "nocache", "httponly", "secure", "insert"}
 _NOT_YET = {"rewrite", "prefix", "postonly", "preserve", "dynamic", "maxidle", "maxlife"}
 
 
-@keyword("cookie", "dbl", "<name> insert [indirect] [nocache] [httponly] [secure] "
-         "[domain <d>]* [attr <a>]*",
-         "Persistence by a cookie weir inserts in responses and reads in requests.")
+@keyword(
+    "cookie",
+    "dbl",
+    "<name> insert [indirect] [nocache] [httponly] [secure] [domain <d>]* [attr <a>]*",
+    "Persistence by a cookie weir inserts in responses and reads in requests.",
+)
 def _cookie(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, None, "a cookie name and its mode"):
         return
@@ -40,16 +43,19 @@ def _cookie(ctx: Ctx, args: Args) -> None:
             setattr(conf, word, True)
         i += 1
     if conf.mode != "insert":
-        ctx.error("weir supports the 'insert' mode of 'cookie' (add 'insert'); 'rewrite' and "
-                  "'prefix' are not supported yet")
+        ctx.error(
+            "weir supports the 'insert' mode of 'cookie' (add 'insert'); 'rewrite' and "
+            "'prefix' are not supported yet"
+        )
         return
     if conf.indirect is False and conf.nocache is False:
         pass
     ctx.px.cookie = conf
 
 
-@SERVER_OPTIONS.option("cookie", 1, "<value>", "This server's value of the persistence cookie.",
-                       default_server=False)
+@SERVER_OPTIONS.option(
+    "cookie", 1, "<value>", "This server's value of the persistence cookie.", default_server=False
+)
 def _server_cookie(ctx: Ctx, target: object, args: Args) -> None:
     assert isinstance(target, ServerConf)
     target.cookie = args[0]

@@ -28,8 +28,12 @@ def _pidfile(ctx: Ctx, args: Args) -> None:
         ctx.cfg.global_.pidfile = args[0]
 
 
-@keyword("maxconn", "g", "<number>",
-         "Most concurrent connections for the whole process; accepting pauses at the limit.")
+@keyword(
+    "maxconn",
+    "g",
+    "<number>",
+    "Most concurrent connections for the whole process; accepting pauses at the limit.",
+)
 def _maxconn(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 1, 1, "a number"):
         try:
@@ -38,8 +42,13 @@ def _maxconn(ctx: Ctx, args: Args) -> None:
             ctx.error(str(e))
 
 
-@keyword("nbthread", "g", "1", "Worker threads; weir runs one event loop per process, so only 1 "
-         "is accepted until multi-process workers exist.")
+@keyword(
+    "nbthread",
+    "g",
+    "1",
+    "Worker threads; weir runs one event loop per process, so only 1 "
+    "is accepted until multi-process workers exist.",
+)
 def _nbthread(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, 1, "a number"):
         return
@@ -49,8 +58,10 @@ def _nbthread(ctx: Ctx, args: Args) -> None:
         ctx.error(str(e))
         return
     if n != 1:
-        ctx.error("weir runs one event loop per process; more than one worker is not "
-                  "supported yet (use 'nbthread 1')")
+        ctx.error(
+            "weir runs one event loop per process; more than one worker is not "
+            "supported yet (use 'nbthread 1')"
+        )
         return
     ctx.cfg.global_.nbthread = n
 
@@ -97,8 +108,9 @@ def _gid(ctx: Ctx, args: Args) -> None:
             ctx.error(str(e))
 
 
-@keyword("tune.bufsize", "g", "<size>",
-         "Largest request or response head weir reads (default 16384).")
+@keyword(
+    "tune.bufsize", "g", "<size>", "Largest request or response head weir reads (default 16384)."
+)
 def _bufsize(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 1, 1, "a size"):
         try:

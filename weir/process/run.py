@@ -41,18 +41,20 @@ def _say(opts: RunOptions, level: str, message: str) -> None:
     print(f"{tag:<10} ({os.getpid()}) : {message}", file=opts.err, flush=True)
 
 
-def _bind_all(rt: Runtime) -> list[tuple[Frontend, socket.socket]]:
-    out: list[tuple[Frontend, socket.socket]] = []
+def _bind_all(rt: Runtime) -> list[tuple[Frontend, socket.socket, int]]:
+    """Every listening socket, with its frontend and accept backlog."""
+    out: list[tuple[Frontend, socket.socket, int]] = []
     try:
         for fe in rt.frontends:
             for bind in fe.binds:
                 for addr in bind.addresses:
                     v6only = True if bind.v6only else (False if bind.v4v6 else None)
-                    socks = open_listening_sockets(addr, backlog=bind.backlog or fe.maxconn
-                                                   or 1024, v6only=v6only)
-                    out.extend((fe, s) for s in socks)
+                    # HAProxy's default backlog is the frontend's maxconn.
+                    backlog = bind.backlog or fe.maxconn or 1024
+                    socks = open_listening_sockets(addr, backlog=backlog, v6only=v6only)
+                    out.extend((fe, s, backlog) for s in socks)
     except BindError:
-        for _, s in out:
+        for _, s, _ in out:
             s.close()
         raise
     return out
@@ -69,8 +71,10 @@ def _daemonize(pidfile: str | None) -> None:
             try:
                 Path(pidfile).write_text(f"{pid}\n")
             except OSError as e:
-                print(f"[ALERT]    ({os.getpid()}) : cannot write pidfile '{pidfile}': "
-                      f"{e.strerror}", file=sys.stderr)
+                print(
+                    f"[ALERT]    ({os.getpid()}) : cannot write pidfile '{pidfile}': {e.strerror}",
+                    file=sys.stderr,
+                )
                 status = 1
         os._exit(status)
     os.setsid()
@@ -144,14 +148,18 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
-async def _serve(loop: asyncio.AbstractEventLoop, rt: Runtime,
-                 listeners: list[tuple[Frontend, socket.socket]], opts: RunOptions) -> int:
+async def _serve(
+    loop: asyncio.AbstractEventLoop,
+    rt: Runtime,
+    listeners: list[tuple[Frontend, socket.socket, int]],
+    opts: RunOptions,
+) -> int:
     from weir.http.session import HttpClient
     from weir.tcp.session import TcpClient
 
     g = rt.config.global_
     servers: list[asyncio.Server] = []
-    for fe, sock in listeners:
+    for fe, sock, backlog in listeners:
         if fe.mode is Mode.HTTP:
 
             def factory(fe: Frontend = fe) -> asyncio.Protocol:
@@ -162,7 +170,7 @@ async def _serve(loop: asyncio.AbstractEventLoop, rt: Runtime,
             def factory(fe: Frontend = fe) -> asyncio.Protocol:
                 return TcpClient(fe, loop)
 
-        servers.append(await loop.create_server(factory, sock=sock))
+        servers.append(await loop.create_server(factory, sock=sock, backlog=backlog))
 
     stop = asyncio.Event()
     soft = asyncio.Event()
@@ -180,7 +188,11 @@ async def _serve(loop: asyncio.AbstractEventLoop, rt: Runtime,
         srv.close()
     if soft.is_set() and not stop.is_set():
         # Soft stop: listeners are closed; wait for the connections in flight to end.
-        while any(fe.counters.cur_sess > 0 for fe in rt.frontends) and not stop.is_set():
+        # Polling a counter every 50 ms is simpler than an event per connection end and
+        # costs nothing on the data path.
+        while any(fe.counters.cur_sess > 0 for fe in rt.frontends):
+            if stop.is_set():
+                break
             await asyncio.sleep(0.05)
     stop_task.cancel()
     soft_task.cancel()

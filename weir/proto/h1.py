@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NoReturn, cast
+from typing import Any, NoReturn
 
 from weir.proto.h1_body import (
     BodyFramer,
@@ -115,26 +115,27 @@ _TOKEN = re.compile(_TCHAR + rb"+")
 _REQUEST_LINE = re.compile(rb"(" + _TCHAR + rb"++) ([\x21-\x7e]++) HTTP/1\.[01]\r\n")
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: ([^\r\n\x00]*+))?\r\n")
 
-# Header lines already validated, each mapped to what the parser needs from it: 0 for a
-# line it does not interpret, (kind, value without OWS) for the four fields it does.
-# Clients and servers send the same lines again and again (every request of a connection
-# repeats most of them, a load generator all of them), so most lines are checked once and
-# then cost one dict lookup. A memo of a pure function: bounded (cleared when full) and
-# holding only short lines.
-_CL, _TE, _CONN, _HOST = 1, 2, 3, 4
+# Header lines already validated, each mapped to what the parser needs from it: () for a
+# line it does not interpret, (kind, value) for the fields it does. Clients and servers
+# send the same lines again and again (every request of a connection repeats most of
+# them, a load generator all of them), so most lines are checked once and then cost one
+# dict lookup. It memoises a pure function: bounded (cleared when full), short lines only.
+_CL = 1  # Content-Length with one plain decimal value: value is the int
+_CLX = 2  # any other Content-Length: value is the bytes, parsed by _framing
+_TE = 3  # Transfer-Encoding: value is the bytes
+_CONN = 4  # Connection: value is (close, keep-alive, upgrade)
+_HOST = 5  # Host: value is the bytes
 _KINDS = {b"content-length": _CL, b"transfer-encoding": _TE, b"connection": _CONN, b"host": _HOST}
-_Field = tuple[int, bytes]
-_Info = int | _Field
-_MEMO: dict[bytes, _Info] = {}
+_MEMO: dict[bytes, Any] = {}
+_MEMO_GET = _MEMO.__getitem__
 _MEMO_ENTRIES = 4096
 _MEMO_LINE = 256
-
 _LEADING_EMPTY = re.compile(rb"(?:\r?\n)*+")
 _HEAD_END = re.compile(rb"\n\r?\n")
 _ANY_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 _TARGET = re.compile(rb"[\x21-\x7e]+")
 _ABSOLUTE = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*+)://([^/?#]*+)")
-_AUTHORITY = re.compile(rb"[^/?#@]++:[0-9]++")
+_AUTHORITY = re.compile(rb"(?:\[[^\]/?#@]*+\]|[^/?#@:]++):[0-9]++")
 _DEFAULT_PORT = {b"http": b":80", b"https": b":443", b"": b":443"}
 
 _BODYLESS_10 = frozenset((b"GET", b"HEAD", b"DELETE"))
@@ -375,7 +376,7 @@ def parse_response_head(
     return head, used
 
 
-def _learn(line: bytes) -> _Info | None:
+def _learn(line: bytes) -> Any:
     """Validate one header line (no CRLF): a token name, a colon, a value without CR, LF
     or NUL. Returns its memo entry (memorised if short), or None if the line is invalid."""
     c = line.find(b":")
@@ -384,7 +385,17 @@ def _learn(line: bytes) -> _Info | None:
     if b"\r" in line or b"\n" in line or b"\x00" in line:
         return None
     kind = _KINDS.get(line[:c].lower())
-    info: _Info = 0 if kind is None else (kind, line[c + 1 :].strip(b" \t"))
+    info: tuple[()] | tuple[int, Any]
+    if kind is None:
+        info = ()
+    else:
+        value = line[c + 1 :].strip(b" \t")
+        if kind == _CL:
+            info = (_CL, int(value)) if value.isdigit() and len(value) < 19 else (_CLX, value)
+        elif kind == _CONN:
+            info = (_CONN, _connection(value))
+        else:
+            info = (kind, value)
     if len(line) <= _MEMO_LINE:
         if len(_MEMO) >= _MEMO_ENTRIES:
             _MEMO.clear()
@@ -392,95 +403,72 @@ def _learn(line: bytes) -> _Info | None:
     return info
 
 
-def _fields(raw: bytes, p: int, end: int, max_headers: int, status: int) -> list[_Field] | None:
-    """The interpreted fields among the header lines raw[p + 1 : end], in order, or None
-    if a line is invalid (or not CRLF-terminated). Raises H1Error for too many lines."""
+def _fields(raw: bytes, p: int, end: int, max_headers: int, status: int) -> list[Any] | None:
+    """The interpreted fields among the header lines raw[p + 1 : end] (p: the LF ending the
+    start line, end: the CR starting the final CRLFCRLF), in order, as (kind, value); None
+    if a line is invalid or not CRLF-terminated. Raises H1Error for too many lines."""
     lines = raw[p + 1 : end].split(b"\r\n")
     if len(lines) >= max_headers:
         raise H1Error(status, "too many header fields")
-    infos = list(map(_MEMO.get, lines))
-    if None in infos:
-        for i, info in enumerate(infos):
+    try:
+        return list(filter(None, map(_MEMO_GET, lines)))
+    except KeyError:
+        pass
+    fields = []
+    for line in lines:
+        info = _MEMO.get(line)
+        if info is None:
+            info = _learn(line)
             if info is None:
-                learnt = _learn(lines[i])
-                if learnt is None:
-                    return None
-                infos[i] = learnt
-    return cast("list[_Field]", list(filter(None, infos)))
+                return None
+        if info:
+            fields.append(info)
+    return fields
 
 
 def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> RequestHead | None:
     """The fast path: `raw` is exactly one candidate head, `end` the index of its final
     CRLFCRLF. None when the bytes are not canonical and valid (the caller then normalises
-    or diagnoses); H1Error for a valid-looking head weir refuses."""
+    or diagnoses); H1Error for a well-formed head weir refuses."""
     m = _REQUEST_LINE.match(raw, 0, end + 2)
     if m is None:
         return None
     p = m.end() - 1
     method, target = m.group(1, 2)
-    version = V11 if raw[p - 2] == 49 else V10
+    v11 = raw[p - 2] == 49
     content_length: int | None = None
     chunked = close = keep = conn_upgrade = False
-    clean = True
     host: bytes | None = None
     if p + 1 < end:
         fields = _fields(raw, p, end, max_headers, 400)
         if fields is None:
             return None
-        if fields:
-            cls: list[bytes] | None = None
-            tes: list[bytes] | None = None
-            conn: bytes | None = None
-            drop: set[bytes] = set()
-            for kind, value in fields:
-                if kind == _HOST:
-                    if host is None:
-                        host = value
-                    elif value.lower() != host.lower():
-                        raise H1Error(400, "several different Host headers")
-                    else:
-                        drop.add(b"host")
-                elif kind == _CONN:
-                    conn = value if conn is None else conn + b"," + value
-                elif kind == _CL:
-                    cls = [value] if cls is None else [*cls, value]
-                else:
-                    tes = [value] if tes is None else [*tes, value]
-            if conn is not None:
-                close, keep, conn_upgrade = _connection(conn)
-            if tes is not None:
-                if version is V10:
-                    raise H1Error(400, "Transfer-Encoding in an HTTP/1.0 request")
-                _check_chunked(tes, 400, True)
-                chunked = True
-                if cls is not None:
-                    drop.add(b"content-length")
-                    close = True
-            elif cls is not None:
-                content_length, clean = _content_length(cls, 400)
-                if not clean:
-                    drop.add(b"content-length")
-            if method == b"CONNECT" and (tes is not None or cls is not None):
-                drop.update((b"content-length", b"transfer-encoding"))
-                content_length = None
-                chunked = False
-            elif content_length is not None and not clean:
-                raw = _rewrite(raw, p, drop, b"Content-Length: %d\r\n" % content_length)
-                drop.clear()
-            if drop:
-                raw = _rewrite(raw, p, drop, b"")
+        slow = False
+        for kind, value in fields:
+            if kind == _HOST and host is None:
+                host = value
+            elif kind == _CONN:
+                close |= value[0]
+                keep |= value[1]
+                conn_upgrade |= value[2]
+            elif kind == _CL and content_length is None:
+                content_length = value
+            else:  # any other framing field, or a second Host or Content-Length
+                slow = True
+        if slow or (content_length is not None and method == b"CONNECT"):
+            raw, content_length, chunked, forced = _framing(raw, p, fields, method, v11)
+            close |= forced
     if target[0] != 47:  # not origin-form
         _check_target(method, target, host)
-    expect = False
+    expect = upgrade = False
     if chunked or content_length:
-        if version is V10 and not any_payload and method in _BODYLESS_10:
+        if not v11 and not any_payload and method in _BODYLESS_10:
             raise H1Error(413, "HTTP/1.0 GET/HEAD/DELETE request with a body")
-        if version is V11:
+        if v11:
             e = _find_header(raw, p - 1, b"expect")
             expect = e is not None and e.lower() == b"100-continue"
-        conn_upgrade = False  # HAProxy ignores an upgrade on a request with a body
-    upgrade = False
-    if conn_upgrade:
+        # HAProxy ignores an upgrade on a request with a body.
+    elif conn_upgrade:
         up = _find_header(raw, p - 1, b"upgrade")
         if up is not None:
             upgrade = True
@@ -488,16 +476,15 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
                 key = _find_header(raw, p - 1, b"sec-websocket-key")
                 if key is None or len(key) != 24:
                     raise H1Error(400, "websocket upgrade without a valid Sec-WebSocket-Key")
-    keep_alive = not close and (version is V11 or keep)
     return RequestHead(
         method,
         target,
-        version,
+        V11 if v11 else V10,
         raw,
         p - 1,
         content_length,
         chunked,
-        keep_alive,
+        not close and (v11 or keep),
         upgrade,
         expect,
         host,
@@ -511,53 +498,94 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
         return None
     p = m.end() - 1
     status = int(m.group(1))
-    reason = m.group(2) or b""
-    version = V11 if raw[7] == 49 else V10
+    v11 = raw[7] == 49
     content_length: int | None = None
-    chunked = close = keep = False
+    chunked = close = keep = conn_upgrade = False
     if p + 1 < end:
         fields = _fields(raw, p, end, max_headers, 502)
         if fields is None:
             return None
-        if fields:
-            cls: list[bytes] | None = None
-            tes: list[bytes] | None = None
-            conn: bytes | None = None
-            for kind, value in fields:
-                if kind == _CONN:
-                    conn = value if conn is None else conn + b"," + value
-                elif kind == _CL:
-                    cls = [value] if cls is None else [*cls, value]
-                elif kind == _TE:
-                    tes = [value] if tes is None else [*tes, value]
-            conn_upgrade = False
-            if conn is not None:
-                close, keep, conn_upgrade = _connection(conn)
-            if tes is not None:
-                _check_chunked(tes, 502, False)
-                chunked = True
-                if version is V10:
-                    close = True
-                if cls is not None:
-                    raw = _rewrite(raw, p, {b"content-length"}, b"")
-                    close = True
-            elif cls is not None:
-                content_length, clean = _content_length(cls, 502)
-                if not clean:
-                    line = b"Content-Length: %d\r\n" % content_length
-                    raw = _rewrite(raw, p, {b"content-length"}, line)
-            if conn_upgrade:
-                up = _find_header(raw, p - 1, b"upgrade")
-                if (
-                    up is not None
-                    and b"websocket" in _tokens(up)
-                    and _find_header(raw, p - 1, b"sec-websocket-accept") is None
-                ):
-                    raise H1Error(502, "websocket upgrade without Sec-WebSocket-Accept")
+        slow = False
+        for kind, value in fields:
+            if kind == _CONN:
+                close |= value[0]
+                keep |= value[1]
+                conn_upgrade |= value[2]
+            elif kind == _CL and content_length is None:
+                content_length = value
+            elif kind != _HOST:
+                slow = True
+        if slow:
+            raw, content_length, chunked, forced = _framing(raw, p, fields, None, v11)
+            close |= forced
+        if conn_upgrade:
+            up = _find_header(raw, p - 1, b"upgrade")
+            if (
+                up is not None
+                and b"websocket" in _tokens(up)
+                and _find_header(raw, p - 1, b"sec-websocket-accept") is None
+            ):
+                raise H1Error(502, "websocket upgrade without Sec-WebSocket-Accept")
     if content_length is None and not chunked and status >= 200 and status not in (204, 304):
         close = True  # close-delimited body
-    keep_alive = not close and (version is V11 or keep)
-    return ResponseHead(version, status, reason, raw, p - 1, content_length, chunked, keep_alive)
+    return ResponseHead(
+        V11 if v11 else V10,
+        status,
+        m.group(2) or b"",
+        raw,
+        p - 1,
+        content_length,
+        chunked,
+        not close and (v11 or keep),
+    )
+
+
+def _framing(
+    raw: bytes, p: int, fields: list[Any], method: bytes | None, v11: bool
+) -> tuple[bytes, int | None, bool, bool]:
+    """Framing from every Content-Length, Transfer-Encoding and Host field, for the heads
+    the fast loop does not settle (method None: a response). Returns the head to forward
+    (rewritten when a field must go), the length, chunked, and whether the connection
+    must close afterwards."""
+    request = method is not None
+    status = 400 if request else 502
+    hosts = [v for k, v in fields if k == _HOST]
+    cls = [(k, v) for k, v in fields if k in {_CL, _CLX}]
+    tes = [v for k, v in fields if k == _TE]
+    drop: set[bytes] = set()
+    extra = b""
+    if request and len(hosts) > 1:
+        first = hosts[0].lower()
+        if any(h.lower() != first for h in hosts):
+            raise H1Error(400, "several different Host headers")
+        drop.add(b"host")
+    content_length: int | None = None
+    chunked = close = False
+    if tes:
+        if request and not v11:
+            raise H1Error(400, "Transfer-Encoding in an HTTP/1.0 request")
+        _check_chunked(tes, status, request)
+        chunked = True
+        close = not v11
+        if cls:
+            drop.add(b"content-length")
+            close = True
+    elif cls:
+        lengths = {v if k == _CL else _content_length(v, status) for k, v in cls}
+        if len(lengths) > 1:
+            raise H1Error(status, "conflicting Content-Length values")
+        content_length = lengths.pop()
+        if len(cls) > 1 or cls[0][0] == _CLX:
+            drop.add(b"content-length")
+            extra = b"Content-Length: %d\r\n" % content_length
+    if method == b"CONNECT" and (tes or cls):
+        drop.update((b"content-length", b"transfer-encoding"))
+        extra = b""
+        content_length = None
+        chunked = False
+    if drop:
+        raw = _rewrite(raw, p, drop, extra)
+    return raw, content_length, chunked, close
 
 
 def _connection(value: bytes) -> tuple[bool, bool, bool]:
@@ -590,14 +618,10 @@ def _check_chunked(values: list[bytes], status: int, request: bool) -> None:
     raise H1Error(422 if request else 502, "transfer coding other than chunked")
 
 
-def _content_length(values: list[bytes], status: int) -> tuple[int, bool]:
-    """(length, clean): clean when one header holds one plain value (then it is kept)."""
-    if len(values) == 1:
-        v = values[0]
-        if v.isdigit() and len(v) < 19:
-            return int(v), True
+def _content_length(value: bytes, status: int) -> int:
+    """The length a Content-Length value gives: one or more equal decimal numbers."""
     length = -1
-    for element in b",".join(values).split(b","):
+    for element in value.split(b","):
         item = element.strip(b" \t")
         if not item.isdigit():
             raise H1Error(status, "invalid Content-Length")
@@ -607,7 +631,7 @@ def _content_length(values: list[bytes], status: int) -> tuple[int, bool]:
             length = x
         elif x != length:
             raise H1Error(status, "conflicting Content-Length values")
-    return length, False
+    return length
 
 
 def _check_target(method: bytes, target: bytes, host: bytes | None) -> None:

@@ -155,8 +155,12 @@ def _bind_v6only(ctx: Ctx, target: object, args: Args) -> None:
 # ---- ACLs and content switching -----------------------------------------------------------
 
 
-@keyword("acl", "fbl", "<name> <criterion> [flags] [operator] <value>…",
-         "Name a condition on the request for use in 'if'/'unless'.")
+@keyword(
+    "acl",
+    "fbl",
+    "<name> <criterion> [flags] [operator] <value>…",
+    "Name a condition on the request for use in 'if'/'unless'.",
+)
 def _acl(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 2, None, "a name and a criterion"):
         return
@@ -169,32 +173,38 @@ def _acl(ctx: Ctx, args: Args) -> None:
     ctx.px.acls.append(AclDef(ctx.where, args[0], list(args[1:])))
 
 
-def parse_cond(ctx: Ctx, args: Args) -> CondDef | None | bool:
-    """`if|unless COND…` at the end of a rule → CondDef; no condition → None; error → False."""
+def parse_cond(ctx: Ctx, args: Args) -> tuple[bool, CondDef | None]:
+    """`if|unless COND…` at the end of a rule: (True, CondDef), (True, None) when there is
+    no condition, (False, None) after reporting an error."""
     if not args:
-        return None
+        return True, None
     if args[0] not in ("if", "unless"):
         ctx.error(f"expects 'if' or 'unless' followed by a condition, got '{args[0]}'")
-        return False
+        return False, None
     if len(args) < 2:
         ctx.error(f"missing condition after '{args[0]}'")
-        return False
-    return CondDef(ctx.where, args[0] == "unless", list(args[1:]))
+        return False, None
+    return True, CondDef(ctx.where, args[0] == "unless", list(args[1:]))
 
 
-@keyword("use_backend", "fl", "<backend> [{if | unless} <condition>]",
-         "Send the request to this backend when the condition holds.")
+@keyword(
+    "use_backend",
+    "fl",
+    "<backend> [{if | unless} <condition>]",
+    "Send the request to this backend when the condition holds.",
+)
 def _use_backend(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, None, "a backend name"):
         return
-    cond = parse_cond(ctx, args[1:])
-    if cond is False:
+    ok, cond = parse_cond(ctx, args[1:])
+    if not ok:
         return
     if "%[" in args[0]:
-        ctx.error("dynamic backend names ('%[...]') are HAProxy's but weir does not support "
-                  "them yet")
+        ctx.error(
+            "dynamic backend names ('%[...]') are HAProxy's but weir does not support them yet"
+        )
         return
-    ctx.px.switch_rules.append(SwitchRule(ctx.where, args[0], cond or None))
+    ctx.px.switch_rules.append(SwitchRule(ctx.where, args[0], cond))
 
 
 @keyword("default_backend", "dfl", "<backend>", "The backend for requests no rule switched.")

@@ -25,8 +25,16 @@ from weir.stream import Stream
 class Counters:
     """Per-proxy traffic counters, plain ints bumped on the data path."""
 
-    __slots__ = ("bytes_in", "bytes_out", "cur_sess", "denied", "errors", "max_sess",
-                 "requests", "tot_sess")
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "cur_sess",
+        "denied",
+        "errors",
+        "max_sess",
+        "requests",
+        "tot_sess",
+    )
 
     def __init__(self) -> None:
         self.cur_sess = self.max_sess = self.tot_sess = 0
@@ -35,10 +43,24 @@ class Counters:
 
 
 class Backend:
-    __slots__ = ("balancer", "conf", "conn_mode", "cookie", "counters", "forwardfor", "mode",
-                 "name",
-                 "queue", "redispatch", "retries", "servers", "timeout_connect",
-                 "timeout_queue", "timeout_server", "timeout_tunnel")
+    __slots__ = (
+        "balancer",
+        "conf",
+        "conn_mode",
+        "cookie",
+        "counters",
+        "forwardfor",
+        "mode",
+        "name",
+        "queue",
+        "redispatch",
+        "retries",
+        "servers",
+        "timeout_connect",
+        "timeout_queue",
+        "timeout_server",
+        "timeout_tunnel",
+    )
 
     def __init__(self, px: Proxy) -> None:
         self.conf = px  # the model, for builders of other concerns (checks, stats, logs)
@@ -46,8 +68,15 @@ class Backend:
         self.mode = px.mode
         # servers[i] is built from conf.servers[i]
         self.servers = [
-            Server(s.name, s.address.host, s.address.port_low, puid=s.puid, weight=s.weight,
-                   backup=s.backup, maxconn=s.maxconn)
+            Server(
+                s.name,
+                s.address.host,
+                s.address.port_low,
+                puid=s.puid,
+                weight=s.weight,
+                backup=s.backup,
+                maxconn=s.maxconn,
+            )
             for s in px.servers
             if s.address is not None
         ]
@@ -70,12 +99,19 @@ class Backend:
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:
-            rule = make_rule(ck.name, indirect=ck.indirect, nocache=ck.nocache,
-                             httponly=ck.httponly, secure=ck.secure, domains=ck.domains,
-                             attrs=ck.attrs)
+            rule = make_rule(
+                ck.name,
+                indirect=ck.indirect,
+                nocache=ck.nocache,
+                httponly=ck.httponly,
+                secure=ck.secure,
+                domains=ck.domains,
+                attrs=ck.attrs,
+            )
             self.cookie = CookiePersist(
-                rule, [(srv, conf.cookie) for srv, conf in zip(self.servers, px.servers,
-                                                              strict=True)])
+                rule,
+                [(srv, conf.cookie) for srv, conf in zip(self.servers, px.servers, strict=True)],
+            )
         # Requests waiting for a server slot: callbacks called with the server to use.
         self.queue: deque[Callable[[Server], bool]] = deque()
 
@@ -132,9 +168,22 @@ def _forwardfor(px: Proxy) -> ForwardFor | None:
 
 
 class Frontend:
-    __slots__ = ("binds", "conf", "conn_mode", "counters", "default_backend", "forwardfor",
-                 "limiter", "maxconn", "mode", "name", "rules", "timeout_client",
-                 "timeout_http_keep_alive", "timeout_http_request")
+    __slots__ = (
+        "binds",
+        "conf",
+        "conn_mode",
+        "counters",
+        "default_backend",
+        "forwardfor",
+        "limiter",
+        "maxconn",
+        "mode",
+        "name",
+        "rules",
+        "timeout_client",
+        "timeout_http_keep_alive",
+        "timeout_http_request",
+    )
 
     def __init__(self, px: Proxy, backends: dict[str, Backend], limiter: ConnLimiter) -> None:
         self.conf = px

@@ -222,8 +222,9 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
         elif flag == "-n":
             pass  # forbid DNS resolution of patterns: weir never resolves them anyway
         else:
-            raise AclError(f"ACL flag '{flag}' is HAProxy's or unknown, and weir does not "
-                           "support it yet")
+            raise AclError(
+                f"ACL flag '{flag}' is HAProxy's or unknown, and weir does not support it yet"
+            )
         i += 1
     patterns.extend(w.encode("latin-1") for w in words[i:])
     method = method or default_method
@@ -252,8 +253,8 @@ def _read_patterns(name: str, base_dir: Path | None) -> list[bytes]:
     except OSError as e:
         raise AclError(f"cannot open pattern file '{name}': {e.strerror}") from None
     out = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if line and not line.startswith(b"#"):
             out.append(line)
     return out
@@ -268,9 +269,7 @@ def check_acl_words(words: list[str]) -> str | None:
     return None
 
 
-def compile_cond(
-    words: Sequence[str], unless: bool, acls: dict[str, list[Predicate]]
-) -> Predicate:
+def compile_cond(words: Sequence[str], unless: bool, acls: dict[str, list[Predicate]]) -> Predicate:
     """Compile `if`/`unless` words. `acls` maps each name to its predicates (an ACL declared
     several times matches when any declaration matches, as in HAProxy)."""
     groups: list[list[Predicate]] = [[]]

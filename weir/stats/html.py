@@ -24,12 +24,18 @@ MINUTE, HOUR, DAY = 60, 3600, 86400
 _STATUS_MESSAGES = {
     "DONE": ("act-up", "Action processed successfully."),
     "NONE": ("act-going-down", "Nothing has changed."),
-    "PART": ("act-going-down", "Action partially processed: some server names are unknown "
-             "or ambiguous."),
-    "ERRP": ("act-down", "Action not processed: invalid parameters (unknown action, backend "
-             "or server)."),
-    "EXCD": ("act-down", "<b>Action not processed: too much data at once; retry with fewer "
-             "servers.</b>"),
+    "PART": (
+        "act-going-down",
+        "Action partially processed: some server names are unknown or ambiguous.",
+    ),
+    "ERRP": (
+        "act-down",
+        "Action not processed: invalid parameters (unknown action, backend or server).",
+    ),
+    "EXCD": (
+        "act-down",
+        "<b>Action not processed: too much data at once; retry with fewer servers.</b>",
+    ),
     "DENY": ("act-down", "<b>Action denied.</b>"),
     "IVAL": ("act-down", "<b>Invalid request (unsupported method or chunked body).</b>"),
 }
@@ -100,7 +106,7 @@ def num(value: Value) -> str:
     if len(digits) <= 3:
         return digits
     head = len(digits) % 3 or 3
-    groups = [digits[:head]] + [digits[i:i + 3] for i in range(head, len(digits), 3)]
+    groups = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
     return "".join(f'<span class="k">{g}</span>' for g in groups[:-1]) + groups[-1]
 
 
@@ -135,10 +141,14 @@ def _anchor(px: str, what: str, label: str) -> str:
 def _http_lines(row: Row) -> list[tuple[str, str]]:
     req = _int(row, "req_tot")
     lines = [("Cum. HTTP requests:", num(req))]
-    for label, name in (("- HTTP 1xx responses:", "hrsp_1xx"), ("- HTTP 2xx responses:",
-                        "hrsp_2xx"), ("- HTTP 3xx responses:", "hrsp_3xx"),
-                        ("- HTTP 4xx responses:", "hrsp_4xx"), ("- HTTP 5xx responses:",
-                        "hrsp_5xx"), ("- other responses:", "hrsp_other")):
+    for label, name in (
+        ("- HTTP 1xx responses:", "hrsp_1xx"),
+        ("- HTTP 2xx responses:", "hrsp_2xx"),
+        ("- HTTP 3xx responses:", "hrsp_3xx"),
+        ("- HTTP 4xx responses:", "hrsp_4xx"),
+        ("- HTTP 5xx responses:", "hrsp_5xx"),
+        ("- other responses:", "hrsp_other"),
+    ):
         lines.append((label, f"{num(_int(row, name))} {_pct(_int(row, name), req)}"))
     return lines
 
@@ -148,12 +158,15 @@ def _http_lines(row: Row) -> list[tuple[str, str]]:
 
 def _frontend(px: str, r: Row) -> str:
     http = r.get("mode") == "http"
-    now = [("Current connection rate:", f"{num(r.get('conn_rate'))}/s"),
-           ("Current session rate:", f"{num(r.get('rate'))}/s")]
-    top = [("Max connection rate:", f"{num(r.get('conn_rate_max'))}/s"),
-           ("Max session rate:", f"{num(r.get('rate_max'))}/s")]
-    total = [("Cum. connections:", num(r.get("conn_tot"))),
-             ("Cum. sessions:", num(r.get("stot")))]
+    now = [
+        ("Current connection rate:", f"{num(r.get('conn_rate'))}/s"),
+        ("Current session rate:", f"{num(r.get('rate'))}/s"),
+    ]
+    top = [
+        ("Max connection rate:", f"{num(r.get('conn_rate_max'))}/s"),
+        ("Max session rate:", f"{num(r.get('rate_max'))}/s"),
+    ]
+    total = [("Cum. connections:", num(r.get("conn_tot"))), ("Cum. sessions:", num(r.get("stot")))]
     if http:
         now.append(("Current request rate:", f"{num(r.get('req_rate'))}/s"))
         top.append(("Max request rate:", f"{num(r.get('req_rate_max'))}/s"))
@@ -236,21 +249,32 @@ def _last_check(r: Row) -> str:
 
 def _server(px: str, r: Row) -> str:
     http = r.get("mode") == "http"
-    conns = [("Current active connections:", num(r.get("scur"))),
-             ("Current used connections:", num(r.get("used_conn_cur"))),
-             ("Current idle connections:", num(r.get("srv_icur"))),
-             ("Active connections limit:", lim(r.get("slim")))]
+    conns = [
+        ("Current active connections:", num(r.get("scur"))),
+        ("Current used connections:", num(r.get("used_conn_cur"))),
+        ("Current idle connections:", num(r.get("srv_icur"))),
+        ("Active connections limit:", lim(r.get("slim"))),
+    ]
     total = [("Cum. sessions:", num(r.get("stot")))]
     if http:
         total.append(("New connections:", num(r.get("connect"))))
-        total.append(("Reused connections:", f"{num(r.get('reuse'))} "
-                      f"{_pct(_int(r, 'reuse'), _int(r, 'connect') + _int(r, 'reuse'))}"))
+        total.append(
+            (
+                "Reused connections:",
+                f"{num(r.get('reuse'))} "
+                f"{_pct(_int(r, 'reuse'), _int(r, 'connect') + _int(r, 'reuse'))}",
+            )
+        )
         total += _http_lines(r)
-    resets = (f"Connection resets during transfers: {_int(r, 'cli_abrt')} client, "
-              f"{_int(r, 'srv_abrt')} server")
+    resets = (
+        f"Connection resets during transfers: {_int(r, 'cli_abrt')} client, "
+        f"{_int(r, 'srv_abrt')} server"
+    )
     if "chkfail" in r:
-        checks = (f"<td>{_tip_text(num(r.get('chkfail')), 'Failed health checks')}</td>"
-                  f"<td>{num(r.get('chkdown'))}</td><td>{human_time(r.get('downtime'))}</td>")
+        checks = (
+            f"<td>{_tip_text(num(r.get('chkfail')), 'Failed health checks')}</td>"
+            f"<td>{num(r.get('chkdown'))}</td><td>{human_time(r.get('downtime'))}</td>"
+        )
     else:
         checks = '<td colspan="3"></td>'
     name = str(r.get("svname"))
@@ -281,8 +305,10 @@ def _backend(px: str, r: Row) -> str:
     if r.get("mode") == "http":
         total.append(("New connections:", num(r.get("connect"))))
         total += _http_lines(r)
-    resets = (f"Connection resets during transfers: {_int(r, 'cli_abrt')} client, "
-              f"{_int(r, 'srv_abrt')} server")
+    resets = (
+        f"Connection resets during transfers: {_int(r, 'cli_abrt')} client, "
+        f"{_int(r, 'srv_abrt')} server"
+    )
     status = str(r.get("status"))
     shown = '<b class="dead">DOWN</b>' if status == "DOWN" else escape(status)
     downtime = r.get("downtime")
@@ -325,8 +351,11 @@ _COLUMNS = (
 def _proxy(ps: ProxyStats) -> str:
     name = escape(ps.name)
     ref = escape(ps.name, quote=True)
-    desc = (f'<th class="desc">{escape(ps.description)}</th>' if ps.description
-            else '<th class="empty"></th>')
+    desc = (
+        f'<th class="desc">{escape(ps.description)}</th>'
+        if ps.description
+        else '<th class="empty"></th>'
+    )
     out = [
         '<table class="title"><tr>'
         f'<th class="pxname"><a id="{ref}"></a><a class="px" href="#{ref}">{name}</a></th>'
@@ -357,7 +386,7 @@ ul.opts { margin: .25em 0 0 0; } ul.opts li { margin: .25em 2em 0 0; }
 table.info td { vertical-align: top; white-space: nowrap; padding-right: 1em; }
 table.legend { border-collapse: collapse; border-left: 1px solid #000; margin: 0 auto; }
 table.legend td { border: 1px solid #888; padding: 2px; width: 14px; }
-table.legend td.txt { border: none; width: auto; white-space: nowrap; }
+table.legend td.txt { border: none; width: auto; white-space: nowrap; text-align: left; }
 table.title, table.px { border-collapse: collapse; width: 100%; }
 table.title th.pxname { width: 10%; background: #ad0041; color: #ffff44; font-weight: bold;
      padding: 2px 3px; white-space: nowrap; border: 1px solid #888; border-bottom: none;
@@ -445,15 +474,19 @@ def _options(view: PageView) -> str:
     if view.hide_down:
         items.append(f'<li><a href="{h(view.link(up=False))}">Show all servers</a></li>')
     else:
-        items.append(f'<li><a href="{h(view.link(up=True))}">Hide \'DOWN\' servers</a></li>')
+        items.append(f"<li><a href=\"{h(view.link(up=True))}\">Hide 'DOWN' servers</a></li>")
     if view.refresh > 0:
         if view.no_refresh:
             items.append(f'<li><a href="{h(view.link(norefresh=False))}">Enable refresh</a></li>')
         else:
             items.append(f'<li><a href="{h(view.link(norefresh=True))}">Disable refresh</a></li>')
     items.append(f'<li><a href="{h(view.link())}">Refresh now</a></li>')
-    csv_link = (view.uri + ";csv" + (";norefresh" if view.refresh > 0 else "")
-                + (f"?scope={view.scope}" if view.scope else ""))
+    csv_link = (
+        view.uri
+        + ";csv"
+        + (";norefresh" if view.refresh > 0 else "")
+        + (f"?scope={view.scope}" if view.scope else "")
+    )
     items.append(f'<li><a href="{h(csv_link)}">CSV export</a></li>')
     return '<b>Display option:</b><ul class="opts">' + "".join(items) + "</ul>"
 
@@ -463,15 +496,17 @@ def _message(view: PageView) -> str:
         return ""
     cls, text = _STATUS_MESSAGES.get(view.status_code, ("act-no-check", "Unexpected result."))
     close = escape(view.link(), quote=True)
-    return (f'<div class="msg {cls}"><a href="{close}" title="Remove this message">[X]</a> '
-            f"{text}</div>\n")
+    return (
+        f'<div class="msg {cls}"><a href="{close}" title="Remove this message">[X]</a> '
+        f"{text}</div>\n"
+    )
 
 
 def render_html(info: PageInfo, view: PageView, proxies: Iterable[ProxyStats]) -> str:
     """The whole page."""
     product = escape(info.product)
     head = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">\n'
         f"<title>Statistics Report for {product}</title>\n"
         '<link rel="icon" href="data:,">\n'
         f"<style>{_CSS}</style></head>\n<body>\n"
@@ -482,7 +517,7 @@ def render_html(info: PageInfo, view: PageView, proxies: Iterable[ProxyStats]) -
         f"<td>{_process_block(info)}</td>"
         f'<td style="text-align:center">{_LEGEND}</td>'
         f"<td>{_options(view)}</td>"
-        "<td><b>External resources:</b><ul class=\"opts\">"
+        '<td><b>External resources:</b><ul class="opts">'
         '<li><a href="https://docs.haproxy.org/2.6/configuration.html">HAProxy 2.6 '
         "configuration manual</a></li></ul></td>"
         "</tr></table>\n"

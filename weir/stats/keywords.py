@@ -47,19 +47,28 @@ def _extra(ctx: Ctx, args: Args, used: int) -> None:
     # HAProxy reads only the words it needs and says nothing about the rest; a word that
     # does nothing deserves a word from us, but not a refusal of a config HAProxy runs.
     if len(args) > used:
-        ctx.warn(f"extra argument{'s' if len(args) - used > 1 else ''} "
-                 f"'{' '.join(args[used:])}' ignored")
+        ctx.warn(
+            f"extra argument{'s' if len(args) - used > 1 else ''} '{' '.join(args[used:])}' ignored"
+        )
 
 
-@keyword("stats enable", "dfbl", "",
-         "Serve the statistics page (URI /haproxy?stats unless 'stats uri' says otherwise).")
+@keyword(
+    "stats enable",
+    "dfbl",
+    "",
+    "Serve the statistics page (URI /haproxy?stats unless 'stats uri' says otherwise).",
+)
 def _enable(ctx: Ctx, args: Args) -> None:
     _stats(ctx)
     _extra(ctx, args, 0)
 
 
-@keyword("stats uri", "dfbl", "<prefix>",
-         "Serve the statistics page on every request whose path starts with <prefix>.")
+@keyword(
+    "stats uri",
+    "dfbl",
+    "<prefix>",
+    "Serve the statistics page on every request whose path starts with <prefix>.",
+)
 def _uri(ctx: Ctx, args: Args) -> None:
     if not args:
         ctx.error("expects a URI prefix such as '/stats' or '/haproxy?stats'")
@@ -68,8 +77,12 @@ def _uri(ctx: Ctx, args: Args) -> None:
     _extra(ctx, args, 1)
 
 
-@keyword("stats realm", "dfbl", "<realm>",
-         "The realm the browser shows when it asks for the 'stats auth' credentials.")
+@keyword(
+    "stats realm",
+    "dfbl",
+    "<realm>",
+    "The realm the browser shows when it asks for the 'stats auth' credentials.",
+)
 def _realm(ctx: Ctx, args: Args) -> None:
     if not args:
         ctx.error("expects a realm name (escape spaces with '\\')")
@@ -78,8 +91,12 @@ def _realm(ctx: Ctx, args: Args) -> None:
     _extra(ctx, args, 1)
 
 
-@keyword("stats auth", "dfbl", "<user>:<passwd>",
-         "Require HTTP Basic authentication with this account (repeat for more accounts).")
+@keyword(
+    "stats auth",
+    "dfbl",
+    "<user>:<passwd>",
+    "Require HTTP Basic authentication with this account (repeat for more accounts).",
+)
 def _auth(ctx: Ctx, args: Args) -> None:
     if not args:
         ctx.error("expects a '<user>:<password>' account")
@@ -95,8 +112,12 @@ def _auth(ctx: Ctx, args: Args) -> None:
     _extra(ctx, args, 1)
 
 
-@keyword("stats refresh", "dfbl", "<delay>",
-         "Ask the browser to reload the page every <delay> (seconds unless a unit is given).")
+@keyword(
+    "stats refresh",
+    "dfbl",
+    "<delay>",
+    "Ask the browser to reload the page every <delay> (seconds unless a unit is given).",
+)
 def _refresh(ctx: Ctx, args: Args) -> None:
     if not args:
         ctx.error("expects a delay such as '30s' or '1m'")
@@ -111,8 +132,7 @@ def _refresh(ctx: Ctx, args: Args) -> None:
     _extra(ctx, args, 1)
 
 
-@keyword("stats hide-version", "dfbl", "",
-         "Leave the version out of the statistics page.")
+@keyword("stats hide-version", "dfbl", "", "Leave the version out of the statistics page.")
 def _hide_version(ctx: Ctx, args: Args) -> None:
     _stats(ctx).hide_version = True
     _extra(ctx, args, 0)

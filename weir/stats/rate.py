@@ -33,7 +33,7 @@ class RateCounter:
             self._curr = 0
             self._sec = sec
         self._curr += n
-        if self._curr > self.max:
+        if self._curr > self.max:  # noqa: PLR1730 -- on the data path; a call to max() costs more
             self.max = self._curr
 
     def read(self, now: float | None = None) -> int:

@@ -74,11 +74,20 @@ class Options:
 class StatsService:
     """The statistics page of one proxy section (`stats enable`, `stats uri` …)."""
 
-    __slots__ = ("auth", "hide_version", "prefix", "prefix_is_path", "refresh", "runtime",
-                 "started", "uri")
+    __slots__ = (
+        "auth",
+        "hide_version",
+        "prefix",
+        "prefix_is_path",
+        "refresh",
+        "runtime",
+        "started",
+        "uri",
+    )
 
-    def __init__(self, conf: StatsConf, runtime: Runtime,
-                 *, started: tuple[float, float] = STARTED) -> None:
+    def __init__(
+        self, conf: StatsConf, runtime: Runtime, *, started: tuple[float, float] = STARTED
+    ) -> None:
         self.runtime = runtime
         self.uri = conf.uri
         self.prefix = conf.uri.encode("utf-8", "surrogateescape")
@@ -94,8 +103,9 @@ class StatsService:
         """True when this request is for the stats page (see the module docstring)."""
         return method in _METHODS and self._path(target).startswith(self.prefix)
 
-    def handle(self, method: bytes, target: bytes, authorization: bytes | None,
-               *, close: bool = False) -> bytes:
+    def handle(
+        self, method: bytes, target: bytes, authorization: bytes | None, *, close: bool = False
+    ) -> bytes:
         """The whole HTTP/1.1 response to a request `matches` accepted.
 
         `authorization` is the value of the request's Authorization header, if any.
@@ -106,11 +116,15 @@ class StatsService:
         if not path.startswith(self.prefix):
             return _response(b"404 Not Found", [], _ERROR_404, method, close)
         if self.auth is not None and not self.auth.allows(authorization):
-            return _response(b"401 Unauthorized",
-                             [(b"www-authenticate", self.auth.challenge)],
-                             _ERROR_401, method, close)
+            return _response(
+                b"401 Unauthorized",
+                [(b"www-authenticate", self.auth.challenge)],
+                _ERROR_401,
+                method,
+                close,
+            )
         opts = Options(path[len(self.prefix) :].decode("latin-1"), refresh=self.refresh > 0)
-        if method != b"GET" and method != b"HEAD":
+        if method not in (b"GET", b"HEAD"):
             return self._redirect("DENY" if method == b"POST" else "IVAL", opts, close)
         headers: list[tuple[bytes, bytes]] = []
         if self.refresh > 0 and not opts.no_refresh:
@@ -135,8 +149,9 @@ class StatsService:
     def html(self, opts: Options | None = None) -> str:
         opts = opts or Options("", refresh=False)
         clock = self.clock()
-        view = PageView(self.uri, self.refresh, opts.no_refresh, opts.hide_down, opts.scope,
-                        opts.status_code)
+        view = PageView(
+            self.uri, self.refresh, opts.no_refresh, opts.hide_down, opts.scope, opts.status_code
+        )
         return render_html(self._info(clock), view, collect(self.runtime, clock, _filter(opts)))
 
     # -- helpers --------------------------------------------------------------------------
@@ -170,13 +185,21 @@ class StatsService:
         )
 
     def _redirect(self, code: str, opts: Options, close: bool) -> bytes:
-        location = (f"{self.uri};st={code}{';up' if opts.hide_down else ''}"
-                    f"{';norefresh' if opts.no_refresh else ''}"
-                    f"{'?scope=' + opts.scope if opts.scope else ''}")
-        return _response(b"303 See Other",
-                         [(b"content-type", b"text/plain"),
-                          (b"location", location.encode("utf-8", "surrogateescape"))],
-                         b"", b"GET", close)
+        location = (
+            f"{self.uri};st={code}{';up' if opts.hide_down else ''}"
+            f"{';norefresh' if opts.no_refresh else ''}"
+            f"{'?scope=' + opts.scope if opts.scope else ''}"
+        )
+        return _response(
+            b"303 See Other",
+            [
+                (b"content-type", b"text/plain"),
+                (b"location", location.encode("utf-8", "surrogateescape")),
+            ],
+            b"",
+            b"GET",
+            close,
+        )
 
 
 def _filter(opts: Options) -> Filter:
@@ -187,13 +210,15 @@ def _error_body(status: str, text: str) -> bytes:
     return f"<html><body><h1>{status}</h1>\n{text}\n</body></html>\n".encode()
 
 
-_ERROR_401 = _error_body("401 Unauthorized",
-                         "You need a valid user and password to access this content.")
+_ERROR_401 = _error_body(
+    "401 Unauthorized", "You need a valid user and password to access this content."
+)
 _ERROR_404 = _error_body("404 Not Found", "The requested resource could not be found.")
 
 
-def _response(status: bytes, headers: list[tuple[bytes, bytes]], body: bytes, method: bytes,
-              close: bool) -> bytes:
+def _response(
+    status: bytes, headers: list[tuple[bytes, bytes]], body: bytes, method: bytes, close: bool
+) -> bytes:
     """Status line, headers, and the body unless the request was a HEAD."""
     lines = [b"HTTP/1.1 " + status, b"cache-control: no-cache"]
     if not any(name == b"content-type" for name, _ in headers):

@@ -10,18 +10,32 @@ Inactivity beyond `timeout client` / `timeout server` closes both sides.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 import contextlib
 import socket
+from typing import cast
 
 from weir.backend.server import Server
 from weir.proxy.runtime import Backend, Frontend
 
 
 class TcpClient(asyncio.Protocol):
-    __slots__ = ("backend", "cli_eof", "closed", "deadline", "fe", "holds_slot", "last",
-                 "loop", "pending", "retries_left", "server", "srv", "srv_eof", "timer",
-                 "transport")
+    __slots__ = (
+        "backend",
+        "cli_eof",
+        "closed",
+        "deadline",
+        "fe",
+        "holds_slot",
+        "last",
+        "loop",
+        "pending",
+        "retries_left",
+        "server",
+        "srv",
+        "srv_eof",
+        "timer",
+        "transport",
+    )
 
     def __init__(self, fe: Frontend, loop: asyncio.AbstractEventLoop) -> None:
         self.fe = fe
@@ -47,7 +61,7 @@ class TcpClient(asyncio.Protocol):
         self.fe.counters.tot_sess += 1
         self.fe.counters.max_sess = max(self.fe.counters.max_sess, self.fe.counters.cur_sess)
         if self.fe.limiter.full():
-            transport.pause_reading()
+            self.transport.pause_reading()
             self.fe.limiter.wait(self._admit)
             return
         self._admit()
@@ -108,7 +122,8 @@ class TcpClient(asyncio.Protocol):
                 self.srv.close()
             return
         srv_conn = self.srv
-        assert srv_conn is not None and srv_conn.transport is not None
+        assert srv_conn is not None
+        assert srv_conn.transport is not None
         if self.pending:
             srv_conn.transport.writelines(self.pending)
             self.pending = []

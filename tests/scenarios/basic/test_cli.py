@@ -13,22 +13,33 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def weir(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "weir", *args], capture_output=True,
-                          text=True, timeout=30, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "weir", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def test_version() -> None:
     r = weir("-v")
-    assert r.returncode == 0 and r.stdout.startswith("weir version ")
+    assert r.returncode == 0
+    assert r.stdout.startswith("weir version ")
     rr = weir("-vv")
-    assert rr.returncode == 0 and "Python" in rr.stdout and "uvloop" in rr.stdout
+    assert rr.returncode == 0
+    assert "Python" in rr.stdout
+    assert "uvloop" in rr.stdout
 
 
 def test_check_valid_and_invalid(tmp_path: Path) -> None:
     good = tmp_path / "good.cfg"
-    good.write_text("defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n"
-                    "    timeout server 1s\nlisten l\n    bind 127.0.0.1:1\n"
-                    "    server s 127.0.0.1:2\n")
+    good.write_text(
+        "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n"
+        "    timeout server 1s\nlisten l\n    bind 127.0.0.1:1\n"
+        "    server s 127.0.0.1:2\n"
+    )
     r = weir("-c", "-f", str(good))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "Configuration file is valid"
@@ -63,15 +74,21 @@ def test_sigterm_and_sigint_stop_cleanly(tmp_path: Path) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         port = free_port()
         cfg = tmp_path / "c.cfg"
-        cfg.write_text("defaults\n    mode tcp\n    timeout client 1s\n    timeout connect 1s\n"
-                       f"    timeout server 1s\nlisten l\n    bind 127.0.0.1:{port}\n"
-                       "    server s 127.0.0.1:9\n")
-        p = subprocess.Popen([sys.executable, "-m", "weir", "-db", "-f", str(cfg)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cfg.write_text(
+            "defaults\n    mode tcp\n    timeout client 1s\n    timeout connect 1s\n"
+            f"    timeout server 1s\nlisten l\n    bind 127.0.0.1:{port}\n"
+            "    server s 127.0.0.1:9\n"
+        )
+        p = subprocess.Popen(
+            [sys.executable, "-m", "weir", "-db", "-f", str(cfg)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert wait_port(port, timeout=10)
             p.send_signal(sig)
-            out, err = p.communicate(timeout=10)
+            _out, err = p.communicate(timeout=10)
         finally:
             if p.poll() is None:
                 p.kill()
@@ -84,9 +101,11 @@ def test_daemon_mode_writes_pidfile_and_detaches(tmp_path: Path) -> None:
     port = free_port()
     pidfile = tmp_path / "weir.pid"
     cfg = tmp_path / "c.cfg"
-    cfg.write_text("defaults\n    mode tcp\n    timeout client 1s\n    timeout connect 1s\n"
-                   f"    timeout server 1s\nlisten l\n    bind 127.0.0.1:{port}\n"
-                   "    server s 127.0.0.1:9\n")
+    cfg.write_text(
+        "defaults\n    mode tcp\n    timeout client 1s\n    timeout connect 1s\n"
+        f"    timeout server 1s\nlisten l\n    bind 127.0.0.1:{port}\n"
+        "    server s 127.0.0.1:9\n"
+    )
     r = weir("-D", "-p", str(pidfile), "-f", str(cfg))
     assert r.returncode == 0, r.stderr
     assert wait_port(port, timeout=10)

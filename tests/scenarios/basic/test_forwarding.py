@@ -19,7 +19,9 @@ defaults
 def test_roundrobin_alternates_between_two_backends(weir, http_backend) -> None:
     a, b = http_backend("a"), http_backend("b")
     port = free_port()
-    weir(DEFAULTS + f"""
+    weir(
+        DEFAULTS
+        + f"""
 frontend fe
     bind 127.0.0.1:{port}
     default_backend be
@@ -27,23 +29,30 @@ backend be
     balance roundrobin
     server a {a.address}
     server b {b.address}
-""", wait_ports=[port])
+""",
+        wait_ports=[port],
+    )
     bodies = [curl(f"http://127.0.0.1:{port}/x").body for _ in range(6)]
     assert set(bodies) == {b"Hello! This is a!", b"Hello! This is b!"}
     assert all(bodies[i] != bodies[i + 1] for i in range(5))
-    assert len(a.requests) == 3 and len(b.requests) == 3
+    assert len(a.requests) == 3
+    assert len(b.requests) == 3
 
 
 def test_dead_backend_is_a_503_not_a_hang(weir) -> None:
     port, dead = free_port(), free_port()
-    weir(DEFAULTS + f"""
+    weir(
+        DEFAULTS
+        + f"""
 frontend fe
     bind 127.0.0.1:{port}
     default_backend be
 backend be
     retries 1
     server gone 127.0.0.1:{dead}
-""", wait_ports=[port])
+""",
+        wait_ports=[port],
+    )
     r = curl(f"http://127.0.0.1:{port}/", max_time=10)
     assert r.status == 503
 
@@ -51,7 +60,9 @@ backend be
 def test_seed_routing_by_path_prefix(weir, http_backend) -> None:
     ms1, ms2, default = http_backend("ms1.srv1"), http_backend("ms2.srv1"), http_backend("def")
     port = free_port()
-    weir(DEFAULTS + f"""
+    weir(
+        DEFAULTS
+        + f"""
 frontend http-in
     bind 127.0.0.1:{port}
     acl url_ms1 path_beg -i /ms1/
@@ -65,7 +76,9 @@ backend ms2
     server ms2.srv1 {ms2.address}
 backend default_servers
     server def.srv1 {default.address}
-""", wait_ports=[port])
+""",
+        wait_ports=[port],
+    )
     base = f"http://127.0.0.1:{port}"
     assert curl(base + "/ms1/demo.html").body == b"Hello! This is ms1.srv1!"
     assert curl(base + "/MS1/demo.html").body == b"Hello! This is ms1.srv1!"  # -i
@@ -77,14 +90,18 @@ backend default_servers
 def test_forwardfor_and_keep_alive_reuse(weir, http_backend) -> None:
     be = http_backend("a")
     port = free_port()
-    weir(DEFAULTS + f"""
+    weir(
+        DEFAULTS
+        + f"""
     option forwardfor
 frontend fe
     bind 127.0.0.1:{port}
     default_backend be
 backend be
     server a {be.address}
-""", wait_ports=[port])
+""",
+        wait_ports=[port],
+    )
     base = f"http://127.0.0.1:{port}"
     # curl's extra arguments come before its URL: /one, then /two, on one connection.
     r = curl(base + "/two", base + "/one")
@@ -97,13 +114,17 @@ backend be
 def test_malformed_request_never_reaches_the_server(weir, http_backend) -> None:
     be = http_backend("a")
     port = free_port()
-    weir(DEFAULTS + f"""
+    weir(
+        DEFAULTS
+        + f"""
 frontend fe
     bind 127.0.0.1:{port}
     default_backend be
 backend be
     server a {be.address}
-""", wait_ports=[port])
+""",
+        wait_ports=[port],
+    )
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n")
         answer = s.recv(4096)
@@ -114,7 +135,8 @@ backend be
 def test_tcp_mode_relays_both_ways_with_half_close(weir, tcp_backend) -> None:
     echo = tcp_backend("echo")
     port = free_port()
-    weir(f"""
+    weir(
+        f"""
 defaults
     mode tcp
     timeout connect 2s
@@ -125,7 +147,9 @@ frontend fe
     default_backend be
 backend be
     server e {echo.address}
-""", wait_ports=[port])
+""",
+        wait_ports=[port],
+    )
     payload = b"x" * 200_000
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(payload)

@@ -31,7 +31,10 @@ def alerts(diags: Diagnostics) -> list[str]:
 
 
 def test_seed_style_config_loads(tmp_path: Path) -> None:
-    cfg, diags = load_text(tmp_path, BASE + """
+    cfg, diags = load_text(
+        tmp_path,
+        BASE
+        + """
 frontend http-in
     bind 127.0.0.1:9001
     acl url_ms1 path_beg -i /ms1/
@@ -43,7 +46,8 @@ backend ms1
 
 backend def
     server b 127.0.0.1:8082
-""")
+""",
+    )
     assert alerts(diags) == []
     fe = cfg.frontends["http-in"]
     assert fe.mode is Mode.HTTP
@@ -57,7 +61,8 @@ backend def
 def test_unknown_keyword_suggests_and_names_file_and_line(tmp_path: Path) -> None:
     _, diags = load_text(tmp_path, BASE + "backend b\n    balanse roundrobin\n")
     [msg] = alerts(diags)
-    assert "parsing [" in msg and "haproxy.cfg:7]" in msg
+    assert "parsing [" in msg
+    assert "haproxy.cfg:7]" in msg
     assert "unknown keyword 'balanse' in 'backend' section" in msg
     assert "did you mean 'balance'" in msg
 
@@ -72,7 +77,8 @@ def test_haproxy_keyword_not_supported_yet(tmp_path: Path) -> None:
 def test_removed_keyword_says_what_replaced_it(tmp_path: Path) -> None:
     _, diags = load_text(tmp_path, "defaults\n    contimeout 5000\n")
     [msg] = alerts(diags)
-    assert "'contimeout'" in msg and "timeout connect" in msg
+    assert "'contimeout'" in msg
+    assert "timeout connect" in msg
 
 
 def test_keyword_in_wrong_section(tmp_path: Path) -> None:
@@ -82,7 +88,9 @@ def test_keyword_in_wrong_section(tmp_path: Path) -> None:
 
 
 def test_five_mistakes_all_reported_with_their_lines(tmp_path: Path) -> None:
-    text = BASE + """
+    text = (
+        BASE
+        + """
 frontend f
     bind 127.0.0.1:99999
     use_backend nowhere if { path_beg /x }
@@ -93,6 +101,7 @@ backend b
     server s1 127.0.0.1:80 wieght 3
     server s1 127.0.0.1:81
 """
+    )
     _, diags = load_text(tmp_path, text)
     found = alerts(diags)
     assert len(found) == 5, found
@@ -101,7 +110,9 @@ backend b
 
 
 def test_defaults_inheritance_and_named_from(tmp_path: Path) -> None:
-    cfg, diags = load_text(tmp_path, """\
+    cfg, diags = load_text(
+        tmp_path,
+        """\
 defaults base
     mode tcp
     timeout client 1s
@@ -119,7 +130,8 @@ backend c from base
     server s 127.0.0.1:3
 backend d
     server s 127.0.0.1:4
-""")
+""",
+    )
     assert alerts(diags) == []
     assert cfg.frontends["a"].mode is Mode.TCP
     assert cfg.frontends["b"].mode is Mode.HTTP
@@ -129,16 +141,20 @@ backend d
 
 
 def test_listen_is_frontend_and_backend(tmp_path: Path) -> None:
-    cfg, diags = load_text(tmp_path, BASE + "listen l\n    bind 127.0.0.1:5\n"
-                           "    server s 127.0.0.1:6\n")
+    cfg, diags = load_text(
+        tmp_path, BASE + "listen l\n    bind 127.0.0.1:5\n    server s 127.0.0.1:6\n"
+    )
     assert alerts(diags) == []
     assert cfg.frontends["l"] is cfg.backends["l"]
     assert cfg.frontends["l"].cap is Cap.LISTEN
 
 
 def test_frontend_and_backend_may_share_a_name(tmp_path: Path) -> None:
-    cfg, diags = load_text(tmp_path, BASE + "frontend www\n    bind 127.0.0.1:5\n"
-                           "    default_backend www\nbackend www\n    server s 127.0.0.1:6\n")
+    cfg, diags = load_text(
+        tmp_path,
+        BASE + "frontend www\n    bind 127.0.0.1:5\n"
+        "    default_backend www\nbackend www\n    server s 127.0.0.1:6\n",
+    )
     assert alerts(diags) == []
     assert cfg.frontends["www"] is not cfg.backends["www"]
 
@@ -146,20 +162,28 @@ def test_frontend_and_backend_may_share_a_name(tmp_path: Path) -> None:
 def test_duplicate_proxy_name(tmp_path: Path) -> None:
     _, diags = load_text(tmp_path, BASE + "backend b\nbackend b\n")
     [msg] = alerts(diags)
-    assert "haproxy.cfg:7" in msg and "same name" in msg
+    assert "haproxy.cfg:7" in msg
+    assert "same name" in msg
 
 
 def test_mode_mismatch_between_frontend_and_backend(tmp_path: Path) -> None:
-    _, diags = load_text(tmp_path, BASE + "frontend f\n    bind 127.0.0.1:5\n"
-                         "    default_backend b\nbackend b\n    mode tcp\n"
-                         "    server s 127.0.0.1:6\n")
+    _, diags = load_text(
+        tmp_path,
+        BASE + "frontend f\n    bind 127.0.0.1:5\n"
+        "    default_backend b\nbackend b\n    mode tcp\n"
+        "    server s 127.0.0.1:6\n",
+    )
     [msg] = alerts(diags)
-    assert "http frontend 'f'" in msg and "tcp backend 'b'" in msg
+    assert "http frontend 'f'" in msg
+    assert "tcp backend 'b'" in msg
 
 
 def test_warnings_for_missing_timeouts_and_bind(tmp_path: Path) -> None:
-    _, diags = load_text(tmp_path, "frontend f\n    mode http\n    default_backend b\n"
-                         "backend b\n    mode http\n    server s 127.0.0.1:6\n")
+    _, diags = load_text(
+        tmp_path,
+        "frontend f\n    mode http\n    default_backend b\n"
+        "backend b\n    mode http\n    server s 127.0.0.1:6\n",
+    )
     assert alerts(diags) == []
     texts = [d.message for d in diags.warnings]
     assert any("has no 'bind' line" in t for t in texts)
@@ -168,11 +192,15 @@ def test_warnings_for_missing_timeouts_and_bind(tmp_path: Path) -> None:
 
 
 def test_unknown_acl_in_condition(tmp_path: Path) -> None:
-    _, diags = load_text(tmp_path, BASE + "frontend f\n    bind 127.0.0.1:5\n"
-                         "    acl is_api path_beg /api\n    use_backend b if is_apj\n"
-                         "backend b\n    server s 127.0.0.1:6\n")
+    _, diags = load_text(
+        tmp_path,
+        BASE + "frontend f\n    bind 127.0.0.1:5\n"
+        "    acl is_api path_beg /api\n    use_backend b if is_apj\n"
+        "backend b\n    server s 127.0.0.1:6\n",
+    )
     [msg] = alerts(diags)
-    assert "ACL 'is_apj'" in msg and "did you mean 'is_api'" in msg
+    assert "ACL 'is_apj'" in msg
+    assert "did you mean 'is_api'" in msg
 
 
 @pytest.mark.parametrize(
@@ -200,14 +228,16 @@ def test_dir_loads_cfg_files_in_lexical_order(tmp_path: Path) -> None:
     d.mkdir()
     (d / "20-backend.cfg").write_text("backend b\n    server s 127.0.0.1:6\n")
     (d / "10-defaults.cfg").write_text(BASE)
-    (d / "30-frontend.cfg").write_text("frontend f\n    bind 127.0.0.1:5\n"
-                                        "    default_backend b\n")
+    (d / "30-frontend.cfg").write_text("frontend f\n    bind 127.0.0.1:5\n    default_backend b\n")
     (d / "notes.txt").write_text("this is not a config\n")
     diags = Diagnostics()
     cfg = load([str(d)], diags, env={})
     assert alerts(diags) == []
-    assert [Path(f).name for f in cfg.files] == ["10-defaults.cfg", "20-backend.cfg",
-                                                "30-frontend.cfg"]
+    assert [Path(f).name for f in cfg.files] == [
+        "10-defaults.cfg",
+        "20-backend.cfg",
+        "30-frontend.cfg",
+    ]
     # The defaults of the first file applied to the proxies of the later ones.
     assert cfg.backends["b"].mode is Mode.HTTP
 
@@ -226,8 +256,10 @@ def test_unsupported_section_is_refused_once(tmp_path: Path) -> None:
 
 def test_env_expansion_reaches_keywords(tmp_path: Path) -> None:
     path = tmp_path / "e.cfg"
-    path.write_text(BASE + 'frontend f\n    bind "127.0.0.1:${PORT}"\n    default_backend b\n'
-                    "backend b\n    server s 127.0.0.1:6\n")
+    path.write_text(
+        BASE + 'frontend f\n    bind "127.0.0.1:${PORT}"\n    default_backend b\n'
+        "backend b\n    server s 127.0.0.1:6\n"
+    )
     diags = Diagnostics()
     cfg = load([str(path)], diags, env={"PORT": "8123"})
     assert alerts(diags) == []

@@ -111,7 +111,10 @@ def test_datagram_keeps_len_bytes_then_lf() -> None:
     # HAProxy 2.6, `log 127.0.0.1:27522 len 80 local0 debug emerg`: 80 bytes, then LF.
     framer = Framer(Format.LOCAL, LOCAL0, "haproxy", None)
     data = framer.frame(INFO, MSG, now_at(0), 80)
-    assert data == b"<134>Nov 23 22:22:08 haproxy[7583]: 127.0.0.1:34334 [23/Nov/2026:22:22:08.862] f\n"
+    assert (
+        data
+        == b"<134>Nov 23 22:22:08 haproxy[7583]: 127.0.0.1:34334 [23/Nov/2026:22:22:08.862] f\n"
+    )
     assert len(data) == 81
 
 
@@ -123,7 +126,9 @@ def test_descriptor_line_keeps_len_minus_one_bytes_then_lf(
     framer = Framer(Format.RFC3164, LOCAL0, "hap2", "myhost")
     msg = b"127.0.0.1:49492 [23/Nov/2026:22:22:33.278] fe_stdout be_http/s1 0/0/0/0/0 200 77"
     data = framer.frame(INFO, msg, utc(2026, 11, 23, 22, 22, 33), 79)
-    assert data == b"<134>Nov 23 22:22:33 myhost hap2[15453]: 127.0.0.1:49492 [23/Nov/2026:22:22:33.\n"
+    assert (
+        data == b"<134>Nov 23 22:22:33 myhost hap2[15453]: 127.0.0.1:49492 [23/Nov/2026:22:22:33.\n"
+    )
     assert len(data) == 80
 
 
