@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weir.backend.server import Server  # noqa: E402
-from weir.balance import make_balancer, parse_balance  # noqa: E402
-from weir.balance.base import BalanceParams  # noqa: E402
+from weir.backend.server import Server
+from weir.balance import make_balancer, parse_balance
+from weir.balance.base import BalanceParams
 
 SIZES = (10, 100, 1000)
 CASES: list[tuple[str, BalanceParams]] = [
@@ -59,8 +59,10 @@ def servers(n: int) -> list[Server]:
 def keys_for(params: BalanceParams) -> list[bytes | None]:
     rng = random.Random(0)
     if params.algo == "source":
-        return [bytes([10, rng.randrange(256), rng.randrange(256), rng.randrange(256)])
-                for _ in range(1024)]
+        return [
+            bytes([10, rng.randrange(256), rng.randrange(256), rng.randrange(256)])
+            for _ in range(1024)
+        ]
     if params.is_hash:
         return [f"/static/{rng.randrange(10**9)}/img{i}.png".encode() for i in range(1024)]
     return [None] * 1024

@@ -36,6 +36,8 @@ from tests.helpers.procs import (  # noqa: E402
     weir_argv,
 )
 
+pytest_plugins = ["pytester"]  # tests of these fixtures run an inner pytest
+
 _PROXIES = pytest.StashKey[list[ProxyProcess]]()
 
 

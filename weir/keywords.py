@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import weir.backend.keywords
 import weir.http.keywords
+import weir.log.keywords
 import weir.persist.keywords
 import weir.process.keywords
-import weir.proxy.keywords  # noqa: F401
+import weir.proxy.keywords
+import weir.stats.keywords  # noqa: F401

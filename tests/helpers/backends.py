@@ -400,18 +400,27 @@ class _LoopServer:
             self._max_concurrent = max(self._max_concurrent, self._concurrent)
             self._peer_ports.append(peer[1] if peer else 0)
             conn = self._accepted
+        graceful = False
         try:
             await self._serve(reader, writer, conn, peer[1] if peer else 0)
+            graceful = True
         except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # the peer went away, or stop() cancelled us
         except Exception as e:  # a bug in this helper: keep it visible to the test
             with self._lock:
                 self._errors.append(f"{type(e).__name__}: {e}")
+        try:
+            # drain() only waits down to the high-water mark: close gracefully so that the
+            # end of a large response still buffered here is sent before the FIN.
+            if graceful and not writer.transport.is_closing():
+                await _close(writer)
+        except asyncio.CancelledError:
+            pass
         finally:
-            with self._lock:
-                self._concurrent -= 1
             if not writer.transport.is_closing():
                 writer.transport.abort()
+            with self._lock:
+                self._concurrent -= 1
             self._tasks.discard(task)
 
     async def _serve(
@@ -455,13 +464,9 @@ class HttpBackend(_LoopServer):
         respond: Callable[[RecordedRequest], ResponseSpec | None] | None = None,
     ) -> None:
         super().__init__(name, host=host, port=port)
-        self.body: bytes = (
-            f"Hello! This is {name}!".encode()
-            if body is None
-            else body.encode()
-            if isinstance(body, str)
-            else body
-        )
+        if body is None:
+            body = f"Hello! This is {name}!"
+        self.body: bytes = body.encode() if isinstance(body, str) else body
         self.status = status
         self.delay = delay
         self.mode = mode

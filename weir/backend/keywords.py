@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from weir.balance import parse_balance, parse_hash_type
 from weir.balance.base import BalanceParams
 from weir.config.address import AddressError, parse_address
@@ -26,10 +28,15 @@ def _balance(ctx: Ctx, args: Args) -> None:
     except ValueError as e:
         ctx.error(str(e))
         return
+    if params.algo == "hash":
+        ctx.error("'balance hash <expression>' is HAProxy's but weir does not support it yet "
+                  "(it needs the sample-expression engine)")
+        return
+    if params.check_post:
+        ctx.error("'url_param ... check_post' is HAProxy's but weir does not support it yet")
+        return
     old = ctx.px.balance
     if old is not None:
-        from dataclasses import replace
-
         params = replace(
             params,
             hash_type=old.hash_type,
@@ -55,8 +62,6 @@ def _hash_type(ctx: Ctx, args: Args) -> None:
     except ValueError as e:
         ctx.error(str(e))
         return
-    from dataclasses import replace
-
     ctx.px.balance = replace(
         _balance_or_default(ctx), hash_type=kind, hash_function=function, avalanche=avalanche
     )
@@ -64,6 +69,22 @@ def _hash_type(ctx: Ctx, args: Args) -> None:
 
 def _balance_or_default(ctx: Ctx) -> BalanceParams:
     return ctx.px.balance if ctx.px.balance is not None else parse_balance(["roundrobin"])
+
+
+@keyword(
+    "hash-balance-factor",
+    "dbl",
+    "<factor>",
+    "Bounded-load consistent hashing: no server takes more than factor% of the average.",
+)
+def _hash_balance_factor(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, 1, "a percentage (0 to disable, or more than 100)"):
+        return
+    try:
+        factor = parse_int(args[0], what="hash-balance-factor")
+        ctx.px.balance = replace(_balance_or_default(ctx), hash_balance_factor=factor)
+    except ValueError as e:
+        ctx.error(str(e))
 
 
 @keyword(
@@ -75,8 +96,6 @@ def _balance_or_default(ctx: Ctx) -> BalanceParams:
 )
 def _allbackups(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 0, 0, ""):
-        from dataclasses import replace
-
         ctx.px.balance = replace(_balance_or_default(ctx), allbackups=not ctx.negated)
 
 

@@ -5,7 +5,7 @@ Theory of operation
 The usable servers of a group are spread over a table with one slot per unit of weight
 (weights first divided by their greatest common divisor, as HAProxy does). A hash picks
 slot `hash % len(table)`; static round robin walks the table. The table interleaves
-servers smoothly (weights 3:1:1 give A B A C A ...), built by HAProxy's rule: at each
+servers smoothly (weights 3:1:1 give A A B A C), built by HAProxy's rule: at each
 slot every server earns its weight, the one whose earnings are the highest (in whole
 multiples of the table size; the first declared wins ties) takes the slot and pays the
 table size back. That is why the same servers in the same order give the same table as

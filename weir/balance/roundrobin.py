@@ -17,11 +17,11 @@ A pick takes the head of `curr` if it is due (`npos <= curr_pos`), else the head
 `init`, advances that server's position by W / w, and puts it back in `curr` or `next`.
 When both are exhausted the trees switch (`next` becomes `init`) and a new window starts.
 Because heavier servers sit first at equal positions and everybody advances by W / w,
-weights interleave (3:1:1 gives A A B A C, A B A A C, ...) instead of coming in bursts.
+weights interleave (3:1:1 gives A A B A C, repeated) instead of coming in bursts.
 
-This is a line-for-line behavioural port of HAProxy 2.6's lb_fwrr.c (positions, keys,
-tie-breaking, the handling of saturated and avoided servers, the re-placement on weight
-changes), so a backend picks servers in the same order as HAProxy does. HAProxy's ebtrees
+This reproduces the behaviour of HAProxy 2.6's FWRR (lb_fwrr.c): the same positions, keys,
+tie-breaking, handling of saturated and avoided servers, and re-placement on weight
+changes, so that a backend picks servers in the same order as HAProxy does. HAProxy's ebtrees
 are binary heaps here: entries are `(sort_key, record)` with a unique sort key (the tree
 key, then an insertion counter: equal keys come out first-in first-out, as in an ebtree);
 a removed record simply stops pointing at its entry, which is discarded when it surfaces

@@ -22,6 +22,11 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
         if px.cap.is_backend:
             _check_backend(px, diags)
         _check_timeouts(px, diags)
+    from weir.log import check_logging
+    from weir.stats import check_stats
+
+    check_logging(cfg, diags)
+    check_stats(cfg, diags)
     if not any(not px.disabled for px in cfg.proxies) and not diags.has_errors():
         diags.alert(
             "no proxy is configured: there is nothing to run "
@@ -111,6 +116,9 @@ def _is_builtin_acl(name: str) -> bool:
 
 
 def _check_backend(px: Proxy, diags: Diagnostics) -> None:
+    if px.balance is not None and px.balance.needs_http and px.mode is not Mode.HTTP:
+        diags.warning(f"backend '{px.name}' : 'balance {px.balance.algo}' hashes HTTP data "
+                      "and needs 'mode http'; falling back to round robin", px.where)
     if px.cookie is not None and px.mode is not Mode.HTTP:
         diags.warning(
             f"backend '{px.name}' : 'cookie' has no effect without 'mode http'", px.cookie.where

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from typing import cast
 
 from weir.backend.server import Server
@@ -42,8 +43,10 @@ from weir.proto.h1 import (
     body_framer,
     parse_request_head,
     parse_response_head,
+    serialize_request,
 )
 from weir.proxy.runtime import Backend, Frontend
+from weir.stats import StatsService
 from weir.stream import Stream
 
 # Client-connection states.
@@ -51,7 +54,8 @@ _IDLE = 0  # waiting for a request head
 _REQ = 1  # a request is being served (head sent or queued; body maybe flowing)
 _CLOSING = 2
 
-_EMPTY_FRAMER_DONE = None
+# Connection modes in which a server connection is closed after each response.
+_SERVER_CLOSE = ("httpclose", "http-server-close")
 
 
 class HttpClient(asyncio.Protocol):
@@ -59,7 +63,7 @@ class HttpClient(asyncio.Protocol):
         "backend",
         "buf",
         "close_after",
-        "connecting",
+        "date_start",
         "deadline",
         "deadline_kind",
         "fe",
@@ -77,6 +81,8 @@ class HttpClient(asyncio.Protocol):
         "srv_conn",
         "state",
         "stream",
+        "t_first",
+        "t_start",
         "timer",
         "transport",
         "waiting_slot",
@@ -100,7 +106,6 @@ class HttpClient(asyncio.Protocol):
         self.srv_conn: ServerConn | None = None
         self.idle: dict[Server, ServerConn] = {}
         self.pending: list[bytes] = []  # request bytes waiting for the server connection
-        self.connecting = False
         self.close_after = False
         self.paused = False
         self.retries_left = 0
@@ -109,6 +114,12 @@ class HttpClient(asyncio.Protocol):
         self.deadline = 0.0
         self.deadline_kind = ""
         self.waiting_slot = False
+        # When the current request's wait began (accept, or the end of the previous
+        # response on a kept-alive connection), on the loop's clock and the wall clock,
+        # and when its first byte arrived (0.0: not yet).
+        self.t_start = loop.time()
+        self.date_start = time.time()
+        self.t_first = 0.0
 
     # -- connection ------------------------------------------------------------------------
 
@@ -122,9 +133,11 @@ class HttpClient(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         fe = self.fe
-        fe.counters.cur_sess += 1
-        fe.counters.tot_sess += 1
-        fe.counters.max_sess = max(fe.counters.max_sess, fe.counters.cur_sess)
+        c = fe.counters
+        c.cur_sess += 1
+        c.tot_sess += 1
+        c.max_sess = max(c.max_sess, c.cur_sess)
+        c.sess_rate.hit(1, self.t_start)
         if fe.limiter.full():
             self.transport.pause_reading()
             self.paused = True
@@ -146,19 +159,23 @@ class HttpClient(asyncio.Protocol):
         self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state = _CLOSING
+        if self.state != _CLOSING:
+            self.state = _CLOSING
+            if self.stream is not None:
+                # The client went away mid-exchange: in the request, or while the
+                # response was on its way.
+                self._end_stream("CD" if self.srv_conn is not None else "CR", 0)
+        self.transport = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        for conn in self.idle.values():
+            conn.close()
+        self.idle.clear()
         self.fe.counters.cur_sess -= 1
         if self.waiting_slot:
             self.waiting_slot = False
             self.fe.limiter.release()
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self._end_stream(abort=True)
-        for conn in self.idle.values():
-            conn.close()
-        self.idle.clear()
-        self.transport = None
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -184,27 +201,31 @@ class HttpClient(asyncio.Protocol):
             self._close()
         elif kind == "request":
             if self.buf:
-                self._fail(408)
+                self._fail(408, "cR")
             else:
                 self._close()
-        elif kind in ("connect", "queue"):
-            self._fail(503)
+        elif kind == "connect":
+            self._fail(503, "sC")
+        elif kind == "queue":
+            self._fail(503, "sQ")
         elif kind == "server":
-            self._fail(504)
+            self._fail(504, "sH")
         else:
             self._close()
 
     # -- client bytes ----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        fe_counters = self.fe.counters
-        fe_counters.bytes_in += len(data)
+        self.fe.counters.bytes_in += len(data)
+        stream = self.stream
+        if stream is not None:
+            stream.bytes_in += len(data)
         framer = self.req_framer
         if framer is not None:
             try:
                 n = framer.feed(data)
             except H1Error as e:
-                self._fail(e.status)
+                self._fail(e.status, "PR")
                 return
             self._to_server(data if n == len(data) else data[:n])
             if framer.done:
@@ -212,12 +233,15 @@ class HttpClient(asyncio.Protocol):
                 if n < len(data):
                     self.buf += data[n:]
             return
-        self.buf += data
         if self.state == _IDLE:
-            if self.deadline_kind == "keepalive":
-                self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
-            self._parse()
-        elif len(self.buf) > self.max_size and self.transport is not None:
+            if not self.t_first:
+                self.t_first = self.loop.time()
+                if self.deadline_kind == "keepalive":
+                    self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
+            self._parse(data)
+            return
+        self.buf += data
+        if len(self.buf) > self.max_size and self.transport is not None:
             # Pipelined requests pile up while one is served: stop reading for now.
             self.transport.pause_reading()
 
@@ -229,54 +253,109 @@ class HttpClient(asyncio.Protocol):
             return True
         return None
 
-    def _parse(self) -> None:
+    def _parse(self, data: bytes) -> None:
+        """Look for a request head in what is buffered plus `data`. A head that arrives
+        whole (the common case) is parsed from `data` itself, without a copy."""
+        buf = self.buf
+        if buf:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
         try:
-            found = parse_request_head(self.buf, max_size=self.max_size, max_headers=self.max_hdr)
+            found = parse_request_head(data, max_size=self.max_size, max_headers=self.max_hdr)
         except H1Error as e:
-            self._fail(e.status)
+            self.buf += data
+            self._fail(e.status, "PR")
             return
         if found is None:
+            buf += data
             return
         head, used = found
-        rest = bytes(self.buf[used:])
-        self.buf.clear()
+        rest = data[used:]
+        fe = self.fe
         self.state = _REQ
         self.req = head
-        self.fe.counters.requests += 1
-        stream = Stream(self.peer[0], self.peer[1], self.fe)
+        fe.counters.requests += 1
+        stream = self._new_stream()
         stream.req = head
-        self.stream = stream
-        if not head.keep_alive or self.fe.conn_mode == "httpclose":
+        stream.bytes_in = used
+        if not head.keep_alive or fe.conn_mode == "httpclose":
             self.close_after = True
-        be = self.fe.route(stream)
+        if fe.stats is not None and fe.stats.matches(head.method, head.target):
+            self._stats(fe.stats, head, rest)
+            return
+        be = fe.route(stream)
         if be is None:
-            self._fail(503)
+            self._fail(503, "SC")
             return
         self.backend = be
         stream.backend = be
+        st = be.stats
+        if st is not None and st is not fe.stats and st.matches(head.method, head.target):
+            self._stats(st, head, rest)
+            return
         if be.conn_mode == "httpclose":
             self.close_after = True
-        be.counters.tot_sess += 1
-        framer = body_framer(head.content_length, head.chunked, False)
+        bc = be.counters
+        bc.tot_sess += 1
+        bc.cur_sess += 1
+        bc.max_sess = max(bc.max_sess, bc.cur_sess)
+        bc.sess_rate.hit(1, stream.t_head)
+        framer = (
+            body_framer(head.content_length, head.chunked, False)
+            if head.chunked or head.content_length
+            else None
+        )
         persisted: Server | None = None
         cookie_lines: list[bytes] | None = None
         if be.cookie is not None:
             persisted, cookie_lines = self._cookie_in(head, be, stream)
         out = self._request_bytes(head, be, cookie_lines)
-        if not framer.done and rest:
+        if framer is not None and rest:
             try:
                 n = framer.feed(rest)
             except H1Error as e:
-                self._fail(e.status)
+                self._fail(e.status, "PR")
                 return
             out += rest[:n]
+            stream.bytes_in += n
             rest = rest[n:]
-        self.req_framer = None if framer.done else framer
+        self.req_framer = None if framer is None or framer.done else framer
         if rest:
             self.buf += rest
         self.pending = [out]
         self.retries_left = be.retries
-        self._assign(persisted if persisted is not None else be.pick())
+        self._assign(persisted if persisted is not None else be.pick(stream))
+
+    def _new_stream(self) -> Stream:
+        """The Stream of the request being started, with its timestamps so far."""
+        now = self.loop.time()
+        stream = Stream(self.peer[0], self.peer[1], self.fe)
+        stream.t_accept = self.t_start
+        stream.accept_date = self.date_start
+        stream.t_request = self.t_first or now
+        stream.t_head = now
+        self.t_first = 0.0
+        self.stream = stream
+        self.fe.counters.req_rate.hit(1, now)
+        return stream
+
+    def _stats(self, service: StatsService, head: RequestHead, rest: bytes) -> None:
+        """Answer the stats page instead of a server. A request body cannot be skipped
+        reliably here, so a request that has one closes the connection afterwards."""
+        if head.chunked or head.content_length:
+            self.close_after = True
+        elif rest:
+            self.buf += rest
+        page = service.handle(
+            head.method, head.target, head.header(b"authorization"), close=self.close_after
+        )
+        stream = self.stream
+        assert stream is not None
+        stream.res_status = int(page[9:12])
+        stream.t_response = self.loop.time()
+        self.write(page)
+        self._finish()
 
     def _cookie_in(
         self, head: RequestHead, be: Backend, stream: Stream
@@ -291,7 +370,9 @@ class HttpClient(asyncio.Protocol):
         if srv is not None and (not srv.usable or srv.full):
             state, srv = "D", None
         stream.persist = srv is not None
-        stream.termination = stream.termination[:2] + state + stream.termination[3]
+        stream.termination = "--" + state + "N"
+        if value is not None:
+            stream.cookie_cli = value.decode("latin-1")
         stripped = ck.strip(values) if ck.rule.indirect and value is not None else None
         return srv, stripped
 
@@ -299,58 +380,40 @@ class HttpClient(asyncio.Protocol):
         self, head: RequestHead, be: Backend, cookie_lines: list[bytes] | None = None
     ) -> bytes:
         """The head as it goes to the server: its own bytes plus the lines weir adds."""
-        from weir.proto.h1 import serialize_request
-
         add = b""
         drop: set[bytes] = set()
         if cookie_lines is not None:
             drop.add(b"cookie")
             add += b"".join(b"Cookie: " + v + b"\r\n" for v in cookie_lines)
         ff = self.fe.forwardfor or be.forwardfor
-        if ff is not None and self._wants_xff(head, ff):
+        if ff is not None and ff.wanted(head, self.peer[0]):
             add += ff.header + b": " + self.peer[0].encode() + b"\r\n"
-        if be.conn_mode in ("httpclose", "http-server-close") or self.fe.conn_mode in (
-            "httpclose",
-            "http-server-close",
-        ):
+        if be.conn_mode in _SERVER_CLOSE or self.fe.conn_mode in _SERVER_CLOSE:
             add += b"Connection: close\r\n"
             drop.add(b"connection")
         if drop:
             return serialize_request(head, add=add, drop=frozenset(drop))
         return serialize_request(head, add=add)
 
-    def _wants_xff(self, head: RequestHead, ff: object) -> bool:
-        from weir.proxy.runtime import ForwardFor
-
-        assert isinstance(ff, ForwardFor)
-        if ff.if_none and head.header(ff.header_lower) is not None:
-            return False
-        if ff.except_net is not None:
-            import ipaddress
-
-            try:
-                if ipaddress.ip_address(self.peer[0]) in ff.except_net:
-                    return False
-            except ValueError:
-                pass
-        return True
-
     # -- server side -----------------------------------------------------------------------
 
     def _assign(self, srv: Server | None) -> None:
         be = self.backend
+        stream = self.stream
         assert be is not None
+        assert stream is not None
         if srv is None:
             if be.has_usable():
                 be.queue.append(self._dequeued)
+                stream.queue_be = len(be.queue)
                 self._arm(be.timeout_queue, "queue")
                 return
-            self._fail(503)
+            self._fail(503, "SC")
             return
         be.take(srv)
         self.server = srv
-        if self.stream is not None:
-            self.stream.server = srv
+        stream.server = srv
+        stream.t_queue = self.loop.time()
         conn = self.idle.pop(srv, None)
         if conn is not None and not conn.closed:
             self._use(conn)
@@ -367,18 +430,16 @@ class HttpClient(asyncio.Protocol):
     def _connect(self, srv: Server) -> None:
         be = self.backend
         assert be is not None
-        self.connecting = True
         self._arm(be.timeout_connect, "connect")
         conn = ServerConn(self, srv)
         task = self.loop.create_task(self.loop.create_connection(lambda: conn, srv.host, srv.port))
         task.add_done_callback(lambda t: self._connected(t, conn))
 
     def _connected(self, task: asyncio.Task[object], conn: ServerConn) -> None:
-        self.connecting = False
-        exc = None if task.cancelled() else task.exception()
-        if task.cancelled() or exc is not None:
+        if task.cancelled() or task.exception() is not None:
             conn.closed = True
-            self._connect_failed()
+            if conn.client is self:
+                self._connect_failed()
             return
         if self.state != _REQ or conn.client is not self:
             conn.close()
@@ -386,24 +447,28 @@ class HttpClient(asyncio.Protocol):
         self._use(conn)
 
     def _connect_failed(self) -> None:
-        be, srv = self.backend, self.server
-        if be is None or srv is None or self.state != _REQ:
+        be, srv, stream = self.backend, self.server, self.stream
+        if be is None or srv is None or stream is None or self.state != _REQ:
             return
-        be.counters.errors += 1
+        be.counters.econ += 1
         if self.retries_left > 0:
             self.retries_left -= 1
+            stream.retries += 1
+            be.counters.wretr += 1
             if be.redispatch:
                 be.release(srv)
                 self.server = None
-                other = be.pick(avoid=srv)
+                other = be.pick(stream, avoid=srv)
+                if other is not None and other is not srv:
+                    be.counters.wredis += 1
                 if other is not None:
                     self._assign(other)
                     return
-                self._fail(503)
+                self._fail(503, "SC")
                 return
             self._connect(srv)
             return
-        self._fail(503)
+        self._fail(503, "SC")
 
     def _use(self, conn: ServerConn) -> None:
         self.srv_conn = conn
@@ -412,6 +477,8 @@ class HttpClient(asyncio.Protocol):
         be = self.backend
         assert be is not None
         assert conn.transport is not None
+        if self.stream is not None:
+            self.stream.t_connect = self.loop.time()
         self._arm(be.timeout_server, "server")
         pending, self.pending = self.pending, []
         conn.transport.writelines(pending)
@@ -428,19 +495,27 @@ class HttpClient(asyncio.Protocol):
 
     # -- response --------------------------------------------------------------------------
 
-    def response_head(self, head: ResponseHead, close_delimited: bool) -> None:
-        """The server's response head: forwarded as received, plus the persistence cookie
-        when one must be set."""
+    def response_head(self, head: ResponseHead, close_delimited: bool) -> bytes:
+        """The server's response head as it goes to the client: as received, plus the
+        persistence cookie when one must be set."""
         if close_delimited:
             self.close_after = True
         be = self.backend
-        self._arm(be.timeout_server if be else None, "server")
+        stream = self.stream
+        if stream is not None:
+            stream.t_response = self.loop.time()
+            stream.res_status = head.status
+        status = head.status
+        self.fe.counters.hrsp[status // 100 if status < 600 else 0] += 1
         raw = head.raw
-        if be is not None and be.cookie is not None:
-            add = self._cookie_out(head, be)
-            if add:
-                raw = raw[:-2] + add + b"\r\n"
-        self.write(raw)
+        if be is not None:
+            self._arm(be.timeout_server, "server")
+            be.counters.hrsp[status // 100 if status < 600 else 0] += 1
+            if be.cookie is not None:
+                add = self._cookie_out(head, be)
+                if add:
+                    raw = raw[:-2] + add + b"\r\n"
+        return raw
 
     def _cookie_out(self, head: ResponseHead, be: Backend) -> bytes:
         """Set-Cookie (and Cache-Control: private with nocache) unless the client already
@@ -448,20 +523,25 @@ class HttpClient(asyncio.Protocol):
         ck, srv, stream = be.cookie, self.server, self.stream
         if ck is None or srv is None or stream is None or stream.persist:
             return b""
-        value = next((v for s, v in ck.values if s is srv), None)
+        value = ck.value_of(srv)
         if value is None:
             return b""
         stream.termination = stream.termination[:3] + "I"
+        stream.cookie_srv = value
         return ck.set_cookie(value, cacheable=_cacheable(head))
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         t = self.transport
         if t is not None:
             t.write(data)
-            self.fe.counters.bytes_out += len(data)
+            n = len(data)
+            self.fe.counters.bytes_out += n
+            stream = self.stream
+            if stream is not None:
+                stream.bytes_out += n
 
     def response_done(self, conn: ServerConn, reusable: bool) -> None:
-        srv, be = self.server, self.backend
+        srv = self.server
         self.srv_conn = None
         if self.req_framer is not None:
             # The server answered before the whole request body arrived: the rest of
@@ -476,62 +556,82 @@ class HttpClient(asyncio.Protocol):
             conn.park()
         else:
             conn.close()
-        self.server = None
-        if be is not None and srv is not None:
-            be.release(srv)
         self._finish()
 
-    def response_failed(self, conn: ServerConn, status: int, started: bool) -> None:
+    def response_failed(self, conn: ServerConn, status: int, started: bool, term: str) -> None:
         """The server connection failed mid-exchange. Before any response byte went to the
         client it gets `status`; after, the only honest signal left is closing."""
         self.srv_conn = None
-        srv, be = self.server, self.backend
         conn.close()
+        be = self.backend
         if be is not None:
-            be.counters.errors += 1
+            be.counters.eresp += 1
         if not started:
-            self._fail(status)
+            self._fail(status, term)
             return
-        self.server = None
-        if be is not None and srv is not None:
-            be.release(srv)
+        self._end_stream(term, 0)
         self._close()
 
     def _finish(self) -> None:
-        self.stream = None
-        self.req = None
-        self.backend = None
+        """The response went out whole: end the stream, then wait for the next request."""
+        self._end_stream("--", 0)
         if self.close_after or self.transport is None:
             self._close()
             return
         self.state = _IDLE
+        self.t_start = self.loop.time()
+        self.date_start = time.time()
         self._arm(self.fe.timeout_http_keep_alive, "keepalive")
         if self.transport is not None:
             self.transport.resume_reading()
         if self.buf:
-            self._parse()
+            self.t_first = self.t_start
+            self._parse(b"")
 
-    def _end_stream(self, *, abort: bool) -> None:
-        conn, srv, be = self.srv_conn, self.server, self.backend
+    def _end_stream(self, term: str, status: int) -> None:
+        """Release what the stream held (server slot, server connection) and log it.
+        `term` is the first two characters of the termination state; `status`, when not 0,
+        the error status sent to the client."""
+        conn, srv, be, stream = self.srv_conn, self.server, self.backend, self.stream
         self.srv_conn = None
         self.server = None
+        self.backend = None
+        self.stream = None
+        self.req = None
         if conn is not None:
             conn.client = None
             conn.close()
-        if be is not None and srv is not None:
-            be.release(srv)
-        self.backend = None
-        self.stream = None
+        if be is not None:
+            if srv is not None:
+                be.release(srv)
+            if stream is not None and stream.backend is be and stream.t_head:
+                be.counters.cur_sess -= 1
+        if stream is None:
+            return
+        stream.t_close = self.loop.time()
+        if status:
+            stream.res_status = status
+        if term != "--":
+            stream.termination = term + stream.termination[2:]
+        logger = self.fe.logger
+        if logger is not None:
+            logger.log(stream)
 
     # -- errors and closing ----------------------------------------------------------------
 
-    def _fail(self, status: int) -> None:
+    def _fail(self, status: int, term: str) -> None:
+        """Answer `status` with weir's error page and close. A request that failed before
+        its head was whole still gets a stream, so that it is logged (`<BADREQ>`)."""
         if self.state == _CLOSING:
             return
-        if status == 400:
+        if status in (400, 408, 413, 414, 431, 501):
             self.fe.counters.errors += 1
-        self._end_stream(abort=True)
-        self.write(error_page(status))
+        if self.stream is None and (self.buf or self.t_first):
+            stream = self._new_stream()
+            stream.bytes_in = len(self.buf)
+        page = error_page(status)
+        self.write(page)
+        self._end_stream(term, status)
         self._close()
 
     def _close(self) -> None:
@@ -603,8 +703,6 @@ class ServerConn(asyncio.Protocol):
         self.framer = None
         self.started = False
         self.buf.clear()
-        if self.transport is not None:
-            self.transport.resume_reading()
 
     def park(self) -> None:
         """Idle in a session: nothing is expected; a close from the server just drops it."""
@@ -622,7 +720,7 @@ class ServerConn(asyncio.Protocol):
             try:
                 n = framer.feed(data)
             except H1Error:
-                client.response_failed(self, 502, True)
+                client.response_failed(self, 502, True, "SD")
                 return
             client.write(data if n == len(data) else data[:n])
             be = client.backend
@@ -631,22 +729,25 @@ class ServerConn(asyncio.Protocol):
             if framer.done:
                 self._done(n == len(data))
             return
-        self.buf += data
+        # Fast path: a head that arrives whole is parsed from `data` without a copy.
+        buf = self.buf
+        if buf:
+            buf += data
+            data = bytes(buf)
+            buf.clear()
         try:
-            found = parse_response_head(
-                self.buf, max_size=client.max_size, max_headers=client.max_hdr
-            )
-        except H1Error as e:
-            client.response_failed(self, e.status if e.status >= 500 else 502, False)
+            found = parse_response_head(data, max_size=client.max_size, max_headers=client.max_hdr)
+        except H1Error:
+            client.response_failed(self, 502, False, "PH")
             return
         if found is None:
+            buf += data
             return
         head, used = found
-        rest = bytes(self.buf[used:])
-        self.buf.clear()
+        rest = data[used:]
         if 100 <= head.status < 200:
             if head.status == 101:
-                client.response_failed(self, 502, False)  # upgrades: not in this slice
+                client.response_failed(self, 502, False, "PH")  # upgrades: not in this slice
                 return
             client.write(head.raw)  # interim response: forward and read the final one
             if rest:
@@ -656,16 +757,26 @@ class ServerConn(asyncio.Protocol):
         has_body = head.has_body(self.method)
         close_delimited = has_body and head.content_length is None and not head.chunked
         self.keep_alive = head.keep_alive and not close_delimited
-        client.response_head(head, close_delimited)
+        out = client.response_head(head, close_delimited)
         if not has_body:
+            client.write(out)
             self._done(not rest)
             return
         framer = body_framer(head.content_length, head.chunked, close_delimited, response=True)
-        self.framer = framer
+        n = 0
         if rest:
-            self.data_received(rest)
-        elif framer.done:
-            self._done(True)
+            try:
+                n = framer.feed(rest)
+            except H1Error:
+                client.response_failed(self, 502, False, "PH")
+                return
+            # Head and the body bytes that came with it leave in one write (one syscall).
+            out += rest if n == len(rest) else rest[:n]
+        client.write(out)
+        if framer.done:
+            self._done(n == len(rest))
+        else:
+            self.framer = framer
 
     def _done(self, clean: bool) -> None:
         self.framer = None
@@ -694,7 +805,7 @@ class ServerConn(asyncio.Protocol):
             self.keep_alive = False
             self._done(False)
             return
-        client.response_failed(self, 502, self.started)
+        client.response_failed(self, 502, self.started, "SD" if self.started else "SH")
 
     def close(self) -> None:
         self.client = None

@@ -59,10 +59,8 @@ class Target:
         self.max_level = conf.max_level
         self.min_level = conf.min_level
         self.period = conf.sample_size if conf.sample_ranges else 0
-        # 0-based positions within each period that are sent.
-        self.positions = frozenset(
-            i - 1 for low, high in conf.sample_ranges for i in range(low, high + 1)
-        )
+        # 0-based [first, last] positions within each period that are sent.
+        self.positions = tuple((low - 1, high - 1) for low, high in conf.sample_ranges)
         self.count = 0
 
     def takes(self, level: int) -> bool:
@@ -72,7 +70,7 @@ class Target:
         if self.period:
             pos = self.count
             self.count = pos + 1 if pos + 1 < self.period else 0
-            return pos in self.positions
+            return any(first <= pos <= last for first, last in self.positions)
         return True
 
     def emit(self, level: int, message: bytes, now: float) -> None:

@@ -72,6 +72,13 @@ class CookiePersist:
                     return v, self.by_value.get(v)
         return None, None
 
+    def value_of(self, srv: Server) -> str | None:
+        """The cookie value of `srv`, or None when it has none."""
+        for s, v in self.values:
+            if s is srv:
+                return v
+        return None
+
     def strip(self, cookie_headers: Sequence[bytes]) -> list[bytes]:
         """The Cookie header values without the persistence cookie (indirect mode); empty
         headers disappear."""

@@ -403,17 +403,9 @@ def _learn(line: bytes) -> Any:
     return info
 
 
-def _fields(raw: bytes, p: int, end: int, max_headers: int, status: int) -> list[Any] | None:
-    """The interpreted fields among the header lines raw[p + 1 : end] (p: the LF ending the
-    start line, end: the CR starting the final CRLFCRLF), in order, as (kind, value); None
-    if a line is invalid or not CRLF-terminated. Raises H1Error for too many lines."""
-    lines = raw[p + 1 : end].split(b"\r\n")
-    if len(lines) >= max_headers:
-        raise H1Error(status, "too many header fields")
-    try:
-        return list(filter(None, map(_MEMO_GET, lines)))
-    except KeyError:
-        pass
+def _learn_lines(lines: list[bytes]) -> list[Any] | None:
+    """The interpreted fields among header lines some of which the memo lacks, in order
+    as (kind, value); None if a line is invalid."""
     fields = []
     for line in lines:
         info = _MEMO.get(line)
@@ -430,19 +422,27 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
     """The fast path: `raw` is exactly one candidate head, `end` the index of its final
     CRLFCRLF. None when the bytes are not canonical and valid (the caller then normalises
     or diagnoses); H1Error for a well-formed head weir refuses."""
-    m = _REQUEST_LINE.match(raw, 0, end + 2)
+    m = _REQUEST_LINE.match(raw)
     if m is None:
         return None
     p = m.end() - 1
-    method, target = m.group(1, 2)
+    method, target = m.groups()
     v11 = raw[p - 2] == 49
     content_length: int | None = None
     chunked = close = keep = conn_upgrade = False
     host: bytes | None = None
     if p + 1 < end:
-        fields = _fields(raw, p, end, max_headers, 400)
-        if fields is None:
-            return None
+        # The header lines (p: the LF ending the start line, end: the final CRLFCRLF).
+        lines = raw[p + 1 : end].split(b"\r\n")
+        if len(lines) >= max_headers:
+            raise H1Error(400, "too many header fields")
+        fields: list[Any] | None
+        try:
+            fields = list(filter(None, map(_MEMO_GET, lines)))
+        except KeyError:
+            fields = _learn_lines(lines)
+            if fields is None:
+                return None
         slow = False
         for kind, value in fields:
             if kind == _HOST and host is None:
@@ -458,7 +458,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
         if slow or (content_length is not None and method == b"CONNECT"):
             raw, content_length, chunked, forced = _framing(raw, p, fields, method, v11)
             close |= forced
-    if target[0] != 47:  # not origin-form
+    if target[0] != 47 or method == b"CONNECT":  # not origin-form
         _check_target(method, target, host)
     expect = upgrade = False
     if chunked or content_length:
@@ -493,18 +493,27 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
 
 def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     """The fast path for a response; same contract as `_request`, errors are 502."""
-    m = _STATUS_LINE.match(raw, 0, end + 2)
+    m = _STATUS_LINE.match(raw)
     if m is None:
         return None
     p = m.end() - 1
-    status = int(m.group(1))
+    code, reason = m.groups()
+    status = int(code)
     v11 = raw[7] == 49
     content_length: int | None = None
     chunked = close = keep = conn_upgrade = False
     if p + 1 < end:
-        fields = _fields(raw, p, end, max_headers, 502)
-        if fields is None:
-            return None
+        # The header lines (p: the LF ending the start line, end: the final CRLFCRLF).
+        lines = raw[p + 1 : end].split(b"\r\n")
+        if len(lines) >= max_headers:
+            raise H1Error(502, "too many header fields")
+        fields: list[Any] | None
+        try:
+            fields = list(filter(None, map(_MEMO_GET, lines)))
+        except KeyError:
+            fields = _learn_lines(lines)
+            if fields is None:
+                return None
         slow = False
         for kind, value in fields:
             if kind == _CONN:
@@ -531,7 +540,7 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     return ResponseHead(
         V11 if v11 else V10,
         status,
-        m.group(2) or b"",
+        reason or b"",
         raw,
         p - 1,
         content_length,
@@ -819,15 +828,19 @@ def serialize_response(
 def _rebuild(
     raw: bytes, lstart: int, add: bytes, drop: frozenset[bytes], start_line: bytes | None
 ) -> bytes:
-    out = [raw[:lstart] if start_line is None else start_line]
-    block = raw[lstart + 2 : len(raw) - 4]
-    if block:
-        if drop:
-            lines = block.split(b"\r\n")
-            out.extend(x for x in lines if x[: x.find(b":")].lower() not in drop)
-        else:
-            out.append(block)
-    return b"\r\n".join(out) + b"\r\n" + add + b"\r\n"
+    """`raw` without the lines named in `drop`, with `start_line` and `add` (rule path)."""
+    if drop:
+        # raw is canonical: every header line is "CRLF name:value" up to the next CR.
+        raw = _drop_pattern(drop).sub(b"", raw)
+    if start_line is not None:
+        raw = start_line + raw[raw.find(b"\r\n") :]
+    return raw[:-2] + add + b"\r\n" if add else raw
+
+
+@lru_cache(maxsize=256)
+def _drop_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    alternatives = b"|".join(re.escape(n) for n in sorted(names))
+    return re.compile(rb"\r\n(?:" + alternatives + rb"):[^\r]*+", re.IGNORECASE)
 
 
 def build_response(

@@ -51,6 +51,7 @@ MAX_TRAILERS = 16384
 _TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 # The size line as it must appear: hex size, optional blanks, optional extensions, CRLF.
 _SIZE_LINE = re.compile(rb"([0-9A-Fa-f]++)[ \t]*+(?:;[\t\x20-\x7e\x80-\xff]*+)?\r\n")
+_NEXT_SIZE_LINE = re.compile(rb"\r\n" + _SIZE_LINE.pattern)
 _TRAILER_LINE = re.compile(_TCHAR + rb"++:[^\r\n\x00]*+\r\n")
 _LF = re.compile(rb"\n")
 
@@ -156,16 +157,21 @@ class ChunkedBody(BodyFramer):
                 rem = self._remaining
                 if n - pos < rem:
                     self._remaining = rem - (n - pos)
+                    self._state = _DATA
                     return n
                 pos += rem
                 self._remaining = 0
                 state = _DATA_CR
-                # The common case: CRLF and the next size line are already here.
-                if n - pos >= 2 and data[pos] == 13 and data[pos + 1] == 10:
-                    m = _SIZE_LINE.match(data, pos + 2)
-                    if m is not None:
-                        pos = m.end()
-                        state = self._chunk_size(m.group(1))
+                # The common case: the CRLF and the next size line are already here.
+                m = _NEXT_SIZE_LINE.match(data, pos)
+                if m is not None and m.end() - pos <= MAX_CHUNK_LINE:
+                    pos = m.end()
+                    hexdigits = m.group(1)
+                    if len(hexdigits) < 13 and (size := int(hexdigits, 16)):
+                        self._remaining = size
+                        state = _DATA
+                    else:
+                        state = self._chunk_size(hexdigits)
                 continue
             if state == _DATA_CR:
                 if data[pos] != 13:
@@ -183,7 +189,7 @@ class ChunkedBody(BodyFramer):
             if not self._line:
                 if state == _SIZE:
                     m = _SIZE_LINE.match(data, pos)
-                    if m is not None:
+                    if m is not None and m.end() - pos <= MAX_CHUNK_LINE:
                         pos = m.end()
                         state = self._chunk_size(m.group(1))
                         continue

@@ -14,32 +14,48 @@ from dataclasses import dataclass, field
 
 from weir.backend.server import Server, SrvState
 from weir.balance import make_balancer, parse_balance
-from weir.balance.base import Balancer
+from weir.balance.base import BalanceParams, Balancer
+from weir.balance.keys import hdr_key, source_key, uri_key, url_param_key
 from weir.config.model import Config, Mode, Proxy
+from weir.log import Logger, LogHub
 from weir.net.listener import ConnLimiter
 from weir.persist.cookie import CookiePersist, make_rule
+from weir.proto.h1 import RequestHead
 from weir.sample.acl import Predicate, compile_acl, compile_cond
+from weir.stats import RateCounter, StatsService, make_stats
 from weir.stream import Stream
 
 
 class Counters:
-    """Per-proxy traffic counters, plain ints bumped on the data path."""
+    """Per-proxy traffic counters, plain ints bumped on the data path, named like the
+    stats CSV fields they feed (weir.stats.fields reads them by those names)."""
 
     __slots__ = (
         "bytes_in",
         "bytes_out",
         "cur_sess",
         "denied",
+        "econ",
+        "eresp",
         "errors",
+        "hrsp",
         "max_sess",
+        "req_rate",
         "requests",
+        "sess_rate",
         "tot_sess",
+        "wredis",
+        "wretr",
     )
 
     def __init__(self) -> None:
         self.cur_sess = self.max_sess = self.tot_sess = 0
         self.bytes_in = self.bytes_out = 0
         self.requests = self.denied = self.errors = 0
+        self.econ = self.eresp = self.wretr = self.wredis = 0
+        self.hrsp = [0] * 6  # responses by status // 100; index 0 for anything else
+        self.sess_rate = RateCounter()
+        self.req_rate = RateCounter()
 
 
 class Backend:
@@ -50,12 +66,15 @@ class Backend:
         "cookie",
         "counters",
         "forwardfor",
+        "key_of",
+        "logger",
         "mode",
         "name",
         "queue",
         "redispatch",
         "retries",
         "servers",
+        "stats",
         "timeout_connect",
         "timeout_queue",
         "timeout_server",
@@ -86,6 +105,8 @@ class Backend:
                 srv.state = SrvState.MAINT
         params = px.balance if px.balance is not None else parse_balance(["roundrobin"])
         self.balancer: Balancer = make_balancer(self.servers, params)
+        # What a hash-based algorithm hashes, compiled once; None: nothing to extract.
+        self.key_of: Callable[[Stream], bytes | None] | None = _key_function(params, px.mode)
         t = px.timeouts
         self.timeout_connect = t.connect / 1000 if t.connect else None
         self.timeout_server = t.server / 1000 if t.server else None
@@ -96,6 +117,8 @@ class Backend:
         self.conn_mode = px.http_connection_mode
         self.forwardfor = _forwardfor(px)
         self.counters = Counters()
+        self.logger: Logger | None = None  # set by build()
+        self.stats: StatsService | None = None  # set by build()
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:
@@ -115,21 +138,16 @@ class Backend:
         # Requests waiting for a server slot: callbacks called with the server to use.
         self.queue: deque[Callable[[Server], bool]] = deque()
 
-    def pick(self, avoid: Server | None = None) -> Server | None:
-        """A usable server with a free slot, or None (no usable server at all, or all full:
-        the caller tells these apart with `has_usable`)."""
-        bal = self.balancer
-        srv = bal.pick(None, avoid=avoid)
-        if srv is None or not srv.full:
-            return srv
-        first = srv
-        for _ in range(len(self.servers)):
-            srv = bal.pick(None, avoid=avoid)
-            if srv is None or not srv.full:
-                return srv
-            if srv is first:
-                break
-        return None
+    def pick(self, stream: Stream | None = None, avoid: Server | None = None) -> Server | None:
+        """A usable server with a free slot for `stream`, or None (no usable server at all,
+        or all full: the caller tells these apart with `has_usable`). Hash algorithms may
+        return a full server: the request then waits for that one."""
+        key_of = self.key_of
+        key = key_of(stream) if key_of is not None and stream is not None else None
+        srv = self.balancer.pick(key, avoid=avoid)
+        if srv is not None and srv.full and key is not None:
+            return None
+        return srv
 
     def has_usable(self) -> bool:
         return any(s.usable for s in self.servers)
@@ -145,19 +163,76 @@ class Backend:
         srv.cur_sess -= 1
         self.balancer.released(srv)
         while self.queue:
-            nxt = self.pick()
+            nxt = self.pick()  # the waiter's own key is not known here: any free server
             if nxt is None:
                 return
             if self.queue.popleft()(nxt):
                 return
 
 
+def _key_function(params: BalanceParams, mode: Mode) -> Callable[[Stream], bytes | None] | None:
+    """The request key of a hash-based `balance`, as a closure over the Stream."""
+    algo = params.algo
+    if algo == "source":
+
+        def source(s: Stream) -> bytes | None:
+            try:
+                return source_key(s.client_ip)
+            except ValueError:  # a UNIX-socket client has no address to hash
+                return None
+
+        return source
+    if mode is not Mode.HTTP or not params.needs_http:
+        return None
+    if algo == "uri":
+        whole, length, depth = params.uri_whole, params.uri_len, params.uri_depth
+        path_only = params.uri_path_only
+
+        def uri(s: Stream) -> bytes | None:
+            return uri_key(
+                s.req.target, whole=whole, length=length, depth=depth, path_only=path_only
+            )
+
+        return uri
+    if algo == "url_param":
+        name = params.url_param.encode()
+
+        def url_param(s: Stream) -> bytes | None:
+            _, sep, query = s.req.target.partition(b"?")
+            return url_param_key(query, name) if sep else None
+
+        return url_param
+    if algo == "hdr":
+        header = params.hdr_name.lower().encode()
+        domain_only = params.use_domain_only
+
+        def hdr(s: Stream) -> bytes | None:
+            return hdr_key(s.req.header(header), use_domain_only=domain_only)
+
+        return hdr
+    return None
+
+
 @dataclass(slots=True)
 class ForwardFor:
+    """`option forwardfor`, compiled: the header to add and when to add it."""
+
     header: bytes
     header_lower: bytes
     except_net: ipaddress.IPv4Network | ipaddress.IPv6Network | None
     if_none: bool
+
+    def wanted(self, head: RequestHead, client_ip: str) -> bool:
+        """Whether this request gets the header: not when `if-none` and the client sent
+        one, nor when the client is in the `except` network."""
+        if self.if_none and head.header(self.header_lower) is not None:
+            return False
+        if self.except_net is not None:
+            try:
+                return ipaddress.ip_address(client_ip) not in self.except_net
+            except ValueError:
+                return True
+        return True
 
 
 def _forwardfor(px: Proxy) -> ForwardFor | None:
@@ -176,10 +251,12 @@ class Frontend:
         "default_backend",
         "forwardfor",
         "limiter",
+        "logger",
         "maxconn",
         "mode",
         "name",
         "rules",
+        "stats",
         "timeout_client",
         "timeout_http_keep_alive",
         "timeout_http_request",
@@ -200,6 +277,8 @@ class Frontend:
         self.forwardfor = _forwardfor(px)
         self.limiter = ConnLimiter(px.maxconn, parent=limiter)
         self.counters = Counters()
+        self.logger: Logger | None = None  # set by build()
+        self.stats: StatsService | None = None  # set by build()
         acls: dict[str, list[Predicate]] = {}
         for a in px.acls:
             acls.setdefault(a.name, []).append(compile_acl(a.words))
@@ -226,21 +305,37 @@ class Frontend:
 class Runtime:
     config: Config
     limiter: ConnLimiter
+    log_hub: LogHub
     frontends: list[Frontend] = field(default_factory=list)
     backends: dict[str, Backend] = field(default_factory=dict)
 
 
 def build(cfg: Config) -> Runtime:
     """Turn a checked Config into runtime objects. The config must have loaded without errors."""
-    rt = Runtime(cfg, ConnLimiter(cfg.global_.maxconn or _default_maxconn()))
+    limiter = ConnLimiter(cfg.global_.maxconn or _default_maxconn())
+    rt = Runtime(cfg, limiter, LogHub(cfg, actconn=limiter))
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_backend:
             continue
-        rt.backends[px.name] = Backend(px)
+        be = Backend(px)
+        be.logger = rt.log_hub.logger(px)
+        rt.backends[px.name] = be
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_frontend:
             continue
-        rt.frontends.append(Frontend(px, rt.backends, rt.limiter))
+        fe = Frontend(px, rt.backends, rt.limiter)
+        fe.logger = rt.log_hub.logger(px)
+        rt.frontends.append(fe)
+    # Stats services read the whole runtime, so they come last; a listen's two halves
+    # share one.
+    for fe in rt.frontends:
+        fe.stats = make_stats(fe.conf, rt)
+        own = rt.backends.get(fe.name)
+        if own is not None and own.conf is fe.conf:
+            own.stats = fe.stats
+    for be in rt.backends.values():
+        if be.stats is None:
+            be.stats = make_stats(be.conf, rt)
     return rt
 
 

@@ -11,16 +11,17 @@ server and its BACKEND row; the CSV and HTML renderers only format those.
 
 What the runtime does not keep yet reads as zero. A few optional attributes are read when
 present, named like the CSV fields they feed, so a concern that starts counting something
-only has to add the attribute (see `_OPT` and the report in `__init__`):
+only has to add the attribute:
 - on `Counters` and `Server`: `econ`, `eresp`, `dresp`, `wretr`, `wredis`, `lbtot`,
   `connect`, `reuse`, `cli_abrt`, `srv_abrt`, `qmax`, `hrsp` (6 ints indexed by
   status // 100, index 0 for other codes), `sess_rate` / `req_rate` / `conn_rate`
-  (`weir.stats.rate.RateCounter`), `bytes_in` / `bytes_out` on servers;
+  (`weir.stats.rate.RateCounter`), `intercepted` on frontends, `bytes_in` / `bytes_out`
+  and `req_tot` on servers;
 - on `Server`, from health checks: `check_status` (e.g. "L7OK"), `check_code`,
   `check_duration_ms`, `check_desc`, `check_health`, `chkfail`, `chkdown`, `downtime`
   (seconds), `last_change` and `last_sess` (timestamps: `time.time()` or
   `time.monotonic()`, told apart by size);
-- on `Backend`: `last_change`, `chkdown`, `downtime`.
+- on `Backend`: `last_change`, `last_sess`, `chkdown`, `downtime`.
 """
 
 from __future__ import annotations

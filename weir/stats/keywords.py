@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from weir.config.model import Cap, Proxy, StatsConf
 from weir.config.parser import Ctx
-from weir.config.registry import Args, keyword
+from weir.config.registry import REGISTRY, Args, Keyword, keyword
 from weir.config.units import parse_time
 
 DEFAULT_URI = "/haproxy?stats"
@@ -136,3 +136,8 @@ def _refresh(ctx: Ctx, args: Args) -> None:
 def _hide_version(ctx: Ctx, args: Args) -> None:
     _stats(ctx).hide_version = True
     _extra(ctx, args, 0)
+
+
+# The keywords registered above, for tests that must register and withdraw them on their
+# own (the registry is process-wide).
+KEYWORDS: tuple[Keyword, ...] = tuple(k for k in REGISTRY.all() if k.handler.__module__ == __name__)

@@ -56,7 +56,7 @@ def algo(request: pytest.FixtureRequest) -> tuple[str, dict[str, object]]:
 
 def test_backups_only_when_all_active_are_down(mk: Mk, algo: tuple[str, dict]) -> None:
     name, kw = algo
-    b, (a1, a2, b1, b2) = mk("A1", "A2", "B1:1:backup", "B2:1:backup", algo=name, **kw)
+    b, (a1, a2, b1, _b2) = mk("A1", "A2", "B1:1:backup", "B2:1:backup", algo=name, **kw)
     assert set(served(b)) <= {"A1", "A2"}
     assert not b.using_backup
     down(b, a1)
@@ -74,8 +74,9 @@ def test_backups_only_when_all_active_are_down(mk: Mk, algo: tuple[str, dict]) -
 
 def test_allbackups_balances_over_all_of_them(mk: Mk, algo: tuple[str, dict]) -> None:
     name, kw = algo
-    b, servers = mk("A1", "B1:1:backup", "B2:1:backup", "B3:1:backup", algo=name,
-                    allbackups=True, **kw)
+    b, servers = mk(
+        "A1", "B1:1:backup", "B2:1:backup", "B3:1:backup", algo=name, allbackups=True, **kw
+    )
     down(b, servers[0])
     got = served(b, 300)
     if name == "first":
@@ -98,7 +99,7 @@ def test_nothing_usable(mk: Mk, algo: tuple[str, dict]) -> None:
 
 def test_weight_zero_gets_nothing_and_comes_back(mk: Mk, algo: tuple[str, dict]) -> None:
     name, kw = algo
-    b, (a, bb, c) = mk("A", "B:0", "C", algo=name, **kw)
+    b, (a, _, c) = mk("A", "B:0", "C", algo=name, **kw)
     assert "B" not in served(b)
     b.set_weight(a, 0)
     assert set(served(b)) == {"C"}

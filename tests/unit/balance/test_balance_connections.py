@@ -76,7 +76,7 @@ def test_leastconn_distribution_with_weights(mk: Mk) -> None:
 
 
 def test_leastconn_full_servers_wait_for_a_release(mk: Mk) -> None:
-    b, (a, bb) = mk("A:1:maxconn=1", "B:1:maxconn=2", algo="leastconn")
+    b, (a, _) = mk("A:1:maxconn=1", "B:1:maxconn=2", algo="leastconn")
     assert [take(b).name for _ in range(3)] == ["A", "B", "B"]
     assert b.pick() is None  # all full: the caller queues
     release(b, a)

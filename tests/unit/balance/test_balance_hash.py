@@ -52,12 +52,10 @@ def set_state(b: Balancer, s: Server, up: bool) -> None:
 # -- recorded from HAProxy ----------------------------------------------------------------
 
 HAPROXY_SOURCE_CONSISTENT = (
-    "DDCADACAADBDDCAAADAAADBACCAD|DCADACAADADDCAAADAAADAACCADD|"
-    "CADACAADBDDCAAADAAADBACCADDD"
+    "DDCADACAADBDDCAAADAAADBACCAD|DCADACAADADDCAAADAAADAACCADD|CADACAADBDDCAAADAAADBACCADDD"
 )
 HAPROXY_SOURCE_MAP = (
-    "BCDABCDABCDABCDABCDABCDADABB|ACDACDACDACDACDACDACDACCCCCD|"
-    "DABCDABCDABCDABCDABCDADABBBC"
+    "BCDABCDABCDABCDABCDABCDADABB|ACDACDACDACDACDACDACDACCCCCD|DABCDABCDABCDABCDABCDADABBBC"
 )
 
 
@@ -72,9 +70,26 @@ def test_source_map_based_matches_haproxy(mk: Mk, script: Script) -> None:
     assert script(b, servers, "p28 dB p28 uB p28", key_for=by_source) == HAPROXY_SOURCE_MAP
 
 
+HAPROXY_CONSISTENT_WEIGHTS = (
+    "CACACCCACCCCCCCAACACABBACCAC|ACACACACACCCCCAACACAABACCAAC|"
+    "CAAACAAABCACAAAAAAAABACCAAAA|AAACAAAACACAAAAAAAAAACCAAAAC"
+)
+
+
+def test_consistent_weight_changes_match_haproxy(mk: Mk, script: Script) -> None:
+    b, servers = mk("A:2", "B:1", "C:3", algo="source", hash_type="consistent", avalanche=True)
+    got = script(b, servers, "p28 wA=5 p28 wC=1 p28 dB p28", key_for=by_source)
+    assert got == HAPROXY_CONSISTENT_WEIGHTS
+
+
 def test_bounded_load_matches_haproxy(mk: Mk, script: Script) -> None:
     b, servers = mk(
-        "A", "B", "C", algo="source", hash_type="consistent", avalanche=True,
+        "A",
+        "B",
+        "C",
+        algo="source",
+        hash_type="consistent",
+        avalanche=True,
         hash_balance_factor=150,
     )
     same = source_key("127.0.0.1")
@@ -86,8 +101,7 @@ def test_bounded_load_matches_haproxy(mk: Mk, script: Script) -> None:
 
 
 def test_consistent_removal_moves_only_that_servers_keys(mk: Mk) -> None:
-    b, servers = mk("A", "B", "C", "D", "E", algo="uri", hash_type="consistent",
-                    avalanche=True)
+    b, servers = mk("A", "B", "C", "D", "E", algo="uri", hash_type="consistent", avalanche=True)
     before = mapping(b)
     set_state(b, servers[2], up=False)
     after = mapping(b)
@@ -160,7 +174,7 @@ def test_map_based_fallback_is_static_rr(mk: Mk) -> None:
 
 
 def test_consistent_avoid_walks_to_the_next_server(mk: Mk) -> None:
-    b, servers = mk("A", "B", "C", algo="uri", hash_type="consistent", avalanche=True)
+    b, _ = mk("A", "B", "C", algo="uri", hash_type="consistent", avalanche=True)
     for k in KEYS[:200]:
         first = b.pick(k)
         second = b.pick(k, avoid=first)
@@ -176,8 +190,16 @@ def test_map_based_hash_ignores_avoid(mk: Mk) -> None:
 
 
 def test_bounded_load_caps_a_hot_key(mk: Mk) -> None:
-    b, servers = mk("A", "B", "C", "D", algo="uri", hash_type="consistent", avalanche=True,
-                    hash_balance_factor=125)
+    b, servers = mk(
+        "A",
+        "B",
+        "C",
+        "D",
+        algo="uri",
+        hash_type="consistent",
+        avalanche=True,
+        hash_balance_factor=125,
+    )
     for _ in range(400):  # one hot key, every request kept
         s = b.pick(b"/hot")
         assert s is not None
@@ -189,7 +211,7 @@ def test_bounded_load_caps_a_hot_key(mk: Mk) -> None:
 
 
 def test_hash_full_server_is_still_returned(mk: Mk) -> None:
-    b, servers = mk("A:1:maxconn=1", "B:1:maxconn=1", algo="uri")
+    b, _ = mk("A:1:maxconn=1", "B:1:maxconn=1", algo="uri")
     s = b.pick(b"/x")
     assert s is not None
     s.cur_sess = 1

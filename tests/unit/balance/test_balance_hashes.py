@@ -50,9 +50,7 @@ def _sdbm_c_form(data: bytes) -> int:
     return h
 
 
-@pytest.mark.parametrize(
-    ("key", "expected"), [(b"", 0), (b"a", 97), (b"ab", 97 * 65599 + 98)]
-)
+@pytest.mark.parametrize(("key", "expected"), [(b"", 0), (b"a", 97), (b"ab", 97 * 65599 + 98)])
 def test_sdbm_by_hand(key: bytes, expected: int) -> None:
     assert hash_sdbm(key) == expected
 
@@ -150,8 +148,13 @@ def _four_servers() -> list[Server]:
 
 @pytest.mark.parametrize(
     ("uri", "server"),
-    [("/url1", "srv2"), ("/url1?ignore=this-arg", "srv2"), ("/url2", "srv3"),
-     ("/url3", "srv4"), ("/url4", "srv1")],
+    [
+        ("/url1", "srv2"),
+        ("/url1?ignore=this-arg", "srv2"),
+        ("/url2", "srv3"),
+        ("/url3", "srv4"),
+        ("/url4", "srv1"),
+    ],
 )
 def test_haproxy_regtest_balance_uri(uri: str, server: str) -> None:
     b = make_balancer(_four_servers(), BalanceParams(algo="uri"))

@@ -20,7 +20,11 @@ def test_simple_algorithms(algo: str) -> None:
 def test_uri_options() -> None:
     p = parse_balance(["uri", "whole", "depth", "3", "len", "10", "path-only"])
     assert (p.algo, p.uri_whole, p.uri_depth, p.uri_len, p.uri_path_only) == (
-        "uri", True, 3, 10, True,
+        "uri",
+        True,
+        3,
+        10,
+        True,
     )
     assert p.needs_http
     assert p.is_hash

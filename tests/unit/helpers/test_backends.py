@@ -33,8 +33,6 @@ from tests.helpers import (
 )
 from tests.helpers.backends import MALFORMED_RESPONSE, BadRequestError, parse_request_head
 
-pytest_plugins = ["pytester"]
-
 HttpFactory = Callable[..., HttpBackend]
 TcpFactory = Callable[..., TcpEchoBackend]
 IO_TIMEOUT = 5.0
@@ -286,6 +284,22 @@ def test_expect_100_continue(http_backend: HttpFactory) -> None:
     assert b.requests[0].body == payload
 
 
+def test_large_response_is_complete_when_the_client_half_closes(http_backend: HttpFactory) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB: more than the transport buffers at once
+    b = http_backend("web1", body=body)
+    with connect(b.port) as s:
+        s.sendall(GET)
+        s.shutdown(socket.SHUT_WR)
+        data = read_until_eof(s)
+    assert data.endswith(b"\r\n\r\n" + body)
+
+
+def test_binds_other_loopback_addresses(http_backend: HttpFactory) -> None:
+    b = http_backend("web2", host="127.0.0.2")
+    assert b.address == f"127.0.0.2:{b.port}"
+    assert curl(b.url).body == b"Hello! This is web2!"
+
+
 def test_concurrent_connection_counts(http_backend: HttpFactory) -> None:
     b = http_backend("web1")
     socks = [connect(b.port) for _ in range(3)]
@@ -377,7 +391,7 @@ def test_mode_malformed_answers_garbage(http_backend: HttpFactory) -> None:
 
 
 def test_mode_slow_headers_sends_the_status_line_first(http_backend: HttpFactory) -> None:
-    b = http_backend("web1", mode="slow-headers", delay=0.5)
+    b = http_backend("web1", mode="slow-headers", delay=1.0)
     with connect(b.port) as s:
         s.sendall(GET)
         first = s.recv(65536)

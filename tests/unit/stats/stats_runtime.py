@@ -14,6 +14,8 @@ attributes the stats code reads when the check scheduler provides them.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from weir.backend.server import Server, SrvState
 from weir.config.address import parse_address
@@ -34,13 +36,35 @@ FILE = "intro.cfg"
 
 
 class CheckedServer(Server):
-    __slots__ = ("check_code", "check_desc", "check_duration_ms", "check_health",
-                 "check_status", "chkdown", "chkfail", "last_change")
+    __slots__ = (
+        "check_code",
+        "check_desc",
+        "check_duration_ms",
+        "check_health",
+        "check_status",
+        "chkdown",
+        "chkfail",
+        "last_change",
+    )
 
-    def __init__(self, base: Server, status: str, code: int | None, duration: int,
-                 health: int, last_change: float) -> None:
-        super().__init__(base.name, base.host, base.port, puid=base.puid, weight=base.uweight,
-                         backup=base.backup, maxconn=base.maxconn)
+    def __init__(
+        self,
+        base: Server,
+        status: str,
+        code: int | None,
+        duration: int,
+        health: int,
+        last_change: float,
+    ) -> None:
+        super().__init__(
+            base.name,
+            base.host,
+            base.port,
+            puid=base.puid,
+            weight=base.uweight,
+            backup=base.backup,
+            maxconn=base.maxconn,
+        )
         self.state = base.state
         self.check_status = status
         self.check_code = code
@@ -52,25 +76,42 @@ class CheckedServer(Server):
         self.last_change = last_change
 
 
-def _server(line: int, name: str, port: int, *, check: bool = False, backup: bool = False,
-            puid: int) -> ServerConf:
-    return ServerConf(Where(FILE, line), name, parse_address(f"127.0.0.1:{port}",
-                                                             for_bind=False),
-                      backup=backup, puid=puid, check=CheckConf(enabled=check))
+def _server(
+    line: int, name: str, port: int, *, check: bool = False, backup: bool = False, puid: int
+) -> ServerConf:
+    return ServerConf(
+        Where(FILE, line),
+        name,
+        parse_address(f"127.0.0.1:{port}", for_bind=False),
+        backup=backup,
+        puid=puid,
+        check=CheckConf(enabled=check),
+    )
 
 
 def intro_config(*, stats: StatsConf | None = None) -> Config:
     cfg = Config(files=[FILE])
     st = Proxy(Cap.LISTEN, "stats", Where(FILE, 10), mode=Mode.HTTP)
     st.binds.append(Bind(Where(FILE, 11), [parse_address("*:1080", for_bind=True)]))
-    st.stats = stats if stats is not None else StatsConf(
-        enabled=True, uri="/stats", realm="HAProxy Stats", auths=[("admin", "admin")],
-        refresh=30, where=Where(FILE, 12))
-    fe = Proxy(Cap.FRONTEND, "web", Where(FILE, 20), mode=Mode.HTTP, default_backend="app",
-               maxconn=2000)
+    st.stats = (
+        stats
+        if stats is not None
+        else StatsConf(
+            enabled=True,
+            uri="/stats",
+            realm="HAProxy Stats",
+            auths=[("admin", "admin")],
+            refresh=30,
+            where=Where(FILE, 12),
+        )
+    )
+    fe = Proxy(
+        Cap.FRONTEND, "web", Where(FILE, 20), mode=Mode.HTTP, default_backend="app", maxconn=2000
+    )
     fe.binds.append(Bind(Where(FILE, 21), [parse_address("*:8080", for_bind=True)]))
-    be = Proxy(Cap.BACKEND, "app", Where(FILE, 30), mode=Mode.HTTP,
-               description="the application servers")
+    be = Proxy(
+        Cap.BACKEND, "app", Where(FILE, 30), mode=Mode.HTTP, description="the application servers"
+    )
     be.servers = [
         _server(31, "web1", 8001, check=True, puid=1),
         _server(32, "web2", 8002, puid=2),
@@ -89,7 +130,7 @@ def intro_runtime() -> Runtime:
     rt = build(intro_config())
     app = rt.backends["app"]
     now = time.time()
-    web1, web2, web3, web4, web5, web6 = app.servers
+    web1, web2, _web3, web4, web5, web6 = app.servers
     web4.state = SrvState.DOWN
     web5.state = SrvState.MAINT
     app.servers[0] = CheckedServer(web1, "L7OK", 200, 1, 4, now - (20 * 3600 + 28 * 60))
@@ -105,3 +146,26 @@ def intro_runtime() -> Runtime:
     app.counters.tot_sess, app.counters.max_sess = 1234609, 16
     app.counters.bytes_in, app.counters.bytes_out = 9876543, 123456789
     return rt
+
+
+@contextmanager
+def stats_keywords() -> Iterator[None]:
+    """The `stats` keywords registered for the duration of the block, then the registry
+    as it was: until `weir.keywords` imports `weir.stats.keywords`, other tests (the
+    generated reference) must not see them."""
+    import weir.keywords  # noqa: F401  (the project's own list of keyword modules)
+    from weir.config.registry import REGISTRY
+
+    # The registry has no removal API; tests restore its table as they found it.
+    table = REGISTRY._keywords
+    saved = {words: list(kws) for words, kws in table.items()}
+    from weir.stats.keywords import KEYWORDS  # the first import registers them
+
+    for kw in KEYWORDS:
+        if kw not in table.get(kw.words, []):
+            REGISTRY.add(kw)
+    try:
+        yield
+    finally:
+        table.clear()
+        table.update(saved)

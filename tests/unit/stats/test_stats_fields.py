@@ -58,7 +58,8 @@ def test_header_is_haproxy_26_csv_order() -> None:
 def test_every_field_says_which_rows_carry_it() -> None:
     assert len(set(NAMES)) == len(NAMES)
     for f in FIELDS:
-        assert f.kinds and set(f.kinds) <= set("LFBS"), f.name
+        assert f.kinds, f.name
+        assert set(f.kinds) <= set("LFBS"), f.name
         assert f.doc
 
 
@@ -78,10 +79,16 @@ def test_one_row_per_frontend_server_and_backend_in_config_order() -> None:
     text = render_csv(collect(intro_runtime(), _clock()))
     keys = [tuple(line.split(",")[:2]) for line in text.splitlines()[1:]]
     assert keys == [
-        ("stats", "FRONTEND"), ("stats", "BACKEND"),
+        ("stats", "FRONTEND"),
+        ("stats", "BACKEND"),
         ("web", "FRONTEND"),
-        ("app", "web1"), ("app", "web2"), ("app", "web3"), ("app", "web4"),
-        ("app", "web5"), ("app", "web6"), ("app", "BACKEND"),
+        ("app", "web1"),
+        ("app", "web2"),
+        ("app", "web3"),
+        ("app", "web4"),
+        ("app", "web5"),
+        ("app", "web6"),
+        ("app", "BACKEND"),
     ]
     assert all(line.endswith(",-,") for line in text.splitlines())
 
@@ -140,7 +147,8 @@ def test_filters_hide_down_and_maint_servers_and_scope_proxies() -> None:
     rt = intro_runtime()
     [app] = [ps for ps in collect(rt, _clock(), Filter(hide_down=True)) if ps.name == "app"]
     assert [r["svname"] for r in app.servers] == ["web1", "web2", "web3", "web6"]
-    assert app.backend is not None and app.backend["status"] == "UP (4/6)"
+    assert app.backend is not None
+    assert app.backend["status"] == "UP (4/6)"
     [app] = [ps for ps in collect(rt, _clock(), Filter(hide_maint=True)) if ps.name == "app"]
     assert "web5" not in [r["svname"] for r in app.servers]
     assert "web4" in [r["svname"] for r in app.servers]
@@ -175,8 +183,17 @@ def test_server_status(state: SrvState, checked: bool, health: int, expected: st
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0s"), (59, "59s"), (60, "1m"), (90, "1m30s"), (73680, "20h28m"),
-     (3600 + 5, "1h5s"), (86400 * 5 + 3 * 3600 + 7, "5d3h"), (86400, "1d"), (-1, "?")],
+    [
+        (0, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (90, "1m30s"),
+        (73680, "20h28m"),
+        (3600 + 5, "1h5s"),
+        (86400 * 5 + 3 * 3600 + 7, "5d3h"),
+        (86400, "1d"),
+        (-1, "?"),
+    ],
 )
 def test_human_time(seconds: int, text: str) -> None:
     assert human_time(seconds) == text

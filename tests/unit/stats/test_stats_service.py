@@ -94,8 +94,11 @@ def test_wrong_credentials_get_401(authorization: bytes) -> None:
 
 def test_right_credentials_get_the_page() -> None:
     svc = _service(realm="HAProxy Stats", auths=[("admin", "admin"), ("ops", "s3:cret")])
-    for auth in (_basic("admin", "admin"), _basic("ops", "s3:cret"),
-                 b"basic " + base64.b64encode(b"admin:admin")):
+    for auth in (
+        _basic("admin", "admin"),
+        _basic("ops", "s3:cret"),
+        b"basic " + base64.b64encode(b"admin:admin"),
+    ):
         status, headers, body = _split(svc.handle(b"GET", b"/stats", auth))
         assert status == "HTTP/1.1 200 OK"
         assert headers["content-type"] == "text/html"
@@ -123,11 +126,30 @@ def test_html_page_has_haproxy_structure() -> None:
     assert headers["cache-control"] == "no-cache"
     assert int(headers["content-length"]) == len(body)
     assert "refresh" not in headers
-    for text in ("General process information", "Queue", "Session rate", "Sessions",
-                 "Bytes", "Denied", "Errors", "Warnings", "Server", "LbTot", "LastChk",
-                 "Dwntme", "Thrtle", "Frontend", "Backend", "20h28m UP",
-                 "L7OK/200 in 1ms", "<i>no check</i>", "1m30s DOWN", "MAINT", "UP 1/3",
-                 "weir version"):
+    for text in (
+        "General process information",
+        "Queue",
+        "Session rate",
+        "Sessions",
+        "Bytes",
+        "Denied",
+        "Errors",
+        "Warnings",
+        "Server",
+        "LbTot",
+        "LastChk",
+        "Dwntme",
+        "Thrtle",
+        "Frontend",
+        "Backend",
+        "20h28m UP",
+        "L7OK/200 in 1ms",
+        "<i>no check</i>",
+        "1m30s DOWN",
+        "MAINT",
+        "UP 1/3",
+        "weir version",
+    ):
         assert text in page, text
     assert page.index(">stats<") < page.index(">web<") < page.index(">app<")
 
@@ -165,7 +187,9 @@ def test_refresh_header_and_norefresh() -> None:
 def test_up_hides_down_servers() -> None:
     _, _, body = _split(_service().handle(b"GET", b"/stats;up;csv", None))
     names = [line.split(b",")[1] for line in body.splitlines()[1:]]
-    assert b"web4" not in names and b"web5" not in names and b"web1" in names
+    assert b"web4" not in names
+    assert b"web5" not in names
+    assert b"web1" in names
 
 
 def test_scope_limits_the_proxies() -> None:
