@@ -150,25 +150,30 @@ class ProxyProcess:
         ports = list(self.wait_ports if wait_ports is None else wait_ports)
         busy = [p for p in ports if is_listening(p)]
         if busy:
+            self.stop()
             raise ProxyStartError(f"{self.name}: ports {busy} already listen before the start")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.cfg_path.write_text(self.cfg_text)
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.dir,
-                env=self.env if self.env is not None else _env(),
-                start_new_session=True,  # a ^C to pytest must not reach the proxy directly
-            )
+        try:
+            with self.log_path.open("wb") as log:
+                self.proc = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.dir,
+                    env=self.env if self.env is not None else _env(),
+                    start_new_session=True,  # a ^C to pytest must not reach the proxy directly
+                )
+        except OSError as e:
+            self.stop()
+            raise ProxyStartError(f"{self.name}: cannot run {self.argv}: {e}") from e
         deadline = time.monotonic() + timeout
         pending = ports
         while True:
             rc = self.proc.poll()
             if rc is not None:
-                self.returncode = rc
+                self.stop()
                 raise ProxyStartError(
                     f"{self.name} exited with status {rc} before listening on {pending}\n"
                     f"--- {self.name} log ---\n{self.log}"
@@ -205,22 +210,22 @@ class ProxyProcess:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
         """SIGTERM, wait up to `timeout`, then SIGKILL. Returns the exit status (negative:
-        killed by that signal). Idempotent; a process that was never started returns 0."""
-        if self.proc is None:
-            return 0 if self.returncode is None else self.returncode
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.killed = True
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
-        self.returncode = self.proc.returncode
+        killed by that signal). Removes a temporary directory this object created (the log
+        text stays readable). Idempotent; a process that was never started returns 0."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.killed = True
+                    self.proc.kill()
+                    self.proc.wait(STOP_TIMEOUT)
+            self.returncode = self.proc.returncode
         _ = self.log  # keep the text for reports after the directory goes
         if self._own_dir and not self.keep_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
-        return self.returncode
+        return 0 if self.returncode is None else self.returncode
 
     def wait_log(
         self, pattern: str | re.Pattern[str], timeout: float = 5.0

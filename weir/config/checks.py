@@ -22,9 +22,11 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
         if px.cap.is_backend:
             _check_backend(px, diags)
         _check_timeouts(px, diags)
+    from weir.check import check_config as check_health_checks
     from weir.log import check_logging
     from weir.stats import check_stats
 
+    check_health_checks(cfg, diags)
     check_logging(cfg, diags)
     check_stats(cfg, diags)
     if not any(not px.disabled for px in cfg.proxies) and not diags.has_errors():

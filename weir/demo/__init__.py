@@ -31,6 +31,8 @@ weir demo is running. Try:
   curl http://127.0.0.1:9001/ms1/demo.html     # ms1 group (ms1.srv1 / ms1.srv2 in turn)
   curl http://127.0.0.1:9001/ms2/demo.html     # ms2 group
   curl http://127.0.0.1:9001/def/demo.html     # anything else: the def group
+  curl -i http://127.0.0.1:9001/ms1/demo.html  # Set-Cookie: HA_STICKY_ms1=... (persistence)
+  http://127.0.0.1:1080/stats                  # the stats page (user admin, password admin)
 weir's configuration: {cfg}
 Press Ctrl-C to stop.
 """

@@ -355,6 +355,7 @@ class HttpClient(asyncio.Protocol):
         stream.res_status = int(page[9:12])
         stream.t_response = self.loop.time()
         self.write(page)
+        stream.termination = "LR" + stream.termination[2:]  # answered by weir itself
         self._finish()
 
     def _cookie_in(
@@ -371,8 +372,6 @@ class HttpClient(asyncio.Protocol):
             state, srv = "D", None
         stream.persist = srv is not None
         stream.termination = "--" + state + "N"
-        if value is not None:
-            stream.cookie_cli = value.decode("latin-1")
         stripped = ck.strip(values) if ck.rule.indirect and value is not None else None
         return srv, stripped
 
@@ -527,7 +526,6 @@ class HttpClient(asyncio.Protocol):
         if value is None:
             return b""
         stream.termination = stream.termination[:3] + "I"
-        stream.cookie_srv = value
         return ck.set_cookie(value, cacheable=_cacheable(head))
 
     def write(self, data: bytes | bytearray | memoryview) -> None:

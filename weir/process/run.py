@@ -172,6 +172,14 @@ async def _serve(
 
         servers.append(await loop.create_server(factory, sock=sock, backlog=backlog))
 
+    from weir.check import start_checks
+
+    checks = start_checks(
+        loop,
+        rt.backends.values(),
+        say=lambda level, message: _say(opts, level, message),
+        bufsize=g.tune_bufsize,
+    )
     stop = asyncio.Event()
     soft = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -196,4 +204,7 @@ async def _serve(
             await asyncio.sleep(0.05)
     stop_task.cancel()
     soft_task.cancel()
+    checks.stop()
+    await checks.wait_stopped()
+    rt.log_hub.close()
     return 0

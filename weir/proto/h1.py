@@ -2,28 +2,37 @@
 
 Theory of operation
 -------------------
-A head is parsed in one pass over the whole header block, never line by line in Python:
+A head is parsed in one pass over its bytes, never byte by byte in Python and without one
+Python call per header:
 
 1. find the end of the head (the buffer usually ends with it: `endswith`, else `find`);
 2. match the start line with one precompiled pattern;
-3. validate every header line at once: one regex search for a line that is not
-   `token ":"` or whose LF has no CR before it, two counts (CR == LF: no lone CR, and the
-   number of header lines), one `find` for NUL;
-4. pull out, with one more search, only the fields the proxy must understand
-   (Content-Length, Transfer-Encoding, Connection, Host) and decide framing, keep-alive and
-   the rest from those few values.
+3. split the header block once on CRLF and look every line up, in one C-level pipeline
+   (`filter(None, map(memo.__getitem__, lines))`), in a memo of lines already validated.
+   The memo maps a valid line to () when the parser does not interpret it, or to
+   (kind, value) for Content-Length, Transfer-Encoding, Connection and Host. Clients and
+   servers repeat the same lines on every request, so a line is checked once (token name,
+   colon, no CR/LF/NUL in the value) and afterwards costs one dict lookup. The memo only
+   holds valid lines, is bounded and only keeps short lines; a line it lacks is checked
+   on the spot. A lone CR or LF inside a line makes the line invalid, so the split on
+   CRLF can be trusted;
+4. decide framing, keep-alive, upgrade and expect from those few fields; anything
+   unusual (a second Host or Content-Length, Transfer-Encoding, CONNECT) goes to
+   `h1_checks.framing`.
 
-Nothing else is built: `headers` (the full list) is split from the bytes only when someone
-asks, and `header(name)` searches the bytes. The head keeps its bytes in `raw`, and
-`serialize_request` forwards an unmodified head as those bytes plus inserted lines.
+Nothing else is built: `headers` (the full list) is split from the bytes only when asked
+for, and `header(name)` searches the bytes with a cached pattern. The head keeps its bytes
+in `raw`; `serialize_request` forwards an unmodified head as those bytes plus inserted
+lines, and a head with dropped lines through one cached `re.sub`.
 
-Any head the fast path cannot take as it is (bare LF line ends, leading empty lines,
-folded lines, a lone CR...) goes through `_normalise`, which rebuilds the canonical CRLF
-form, runs the same fast path on it and, if that still fails, names the error. Then `raw`
-is the normalised form, because that is what may be forwarded. The same happens, in the
-fast path, to the few heads weir must edit to follow HAProxy: a duplicate Content-Length
-or Host dropped, Content-Length dropped beside Transfer-Encoding, framing headers of a
-CONNECT dropped. So `raw` is always the safe head to forward.
+A head the fast path cannot take as it is (bare LF line ends, leading empty lines, folded
+lines, a lone CR...) goes through `h1_checks.normalise`, which rebuilds the canonical
+CRLF form; the same fast path then runs on it and, if that still fails,
+`h1_checks.diagnose` names the error.
+Then `raw` is the normalised form, because that is what may be forwarded. The same holds
+for the few heads weir must edit to follow HAProxy: a duplicate Content-Length or Host
+dropped, Content-Length dropped beside Transfer-Encoding, framing fields of a CONNECT
+dropped. `raw` is always the head to forward: canonical, each line valid.
 
 Strictness (HAProxy 2.6.12 was run on 127.0.0.1 to observe each case)
 -----------------------------------------------------------------------
@@ -72,7 +81,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, NoReturn
+from typing import Any
 
 from weir.proto.h1_body import (
     BodyFramer,
@@ -81,6 +90,23 @@ from weir.proto.h1_body import (
     EmptyBody,
     UntilCloseBody,
     body_framer,
+)
+from weir.proto.h1_checks import (
+    ABSOLUTE,
+    CL,
+    CLX,
+    CONN,
+    HOST,
+    REQUEST_LINE,
+    STATUS_LINE,
+    TE,
+    TOKEN,
+    check_target,
+    connection_tokens,
+    diagnose,
+    framing,
+    list_tokens,
+    normalise,
 )
 from weir.proto.h1_errors import H1Error
 
@@ -110,33 +136,17 @@ V11 = b"HTTP/1.1"
 _END = b"\r\n\r\n"
 _EMPTY: frozenset[bytes] = frozenset()
 
-_TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-_TOKEN = re.compile(_TCHAR + rb"+")
-_REQUEST_LINE = re.compile(rb"(" + _TCHAR + rb"++) ([\x21-\x7e]++) HTTP/1\.[01]\r\n")
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: ([^\r\n\x00]*+))?\r\n")
 
 # Header lines already validated, each mapped to what the parser needs from it: () for a
 # line it does not interpret, (kind, value) for the fields it does. Clients and servers
 # send the same lines again and again (every request of a connection repeats most of
 # them, a load generator all of them), so most lines are checked once and then cost one
 # dict lookup. It memoises a pure function: bounded (cleared when full), short lines only.
-_CL = 1  # Content-Length with one plain decimal value: value is the int
-_CLX = 2  # any other Content-Length: value is the bytes, parsed by _framing
-_TE = 3  # Transfer-Encoding: value is the bytes
-_CONN = 4  # Connection: value is (close, keep-alive, upgrade)
-_HOST = 5  # Host: value is the bytes
-_KINDS = {b"content-length": _CL, b"transfer-encoding": _TE, b"connection": _CONN, b"host": _HOST}
+_KINDS = {b"content-length": CL, b"transfer-encoding": TE, b"connection": CONN, b"host": HOST}
 _MEMO: dict[bytes, Any] = {}
 _MEMO_GET = _MEMO.__getitem__
 _MEMO_ENTRIES = 4096
 _MEMO_LINE = 256
-_LEADING_EMPTY = re.compile(rb"(?:\r?\n)*+")
-_HEAD_END = re.compile(rb"\n\r?\n")
-_ANY_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
-_TARGET = re.compile(rb"[\x21-\x7e]+")
-_ABSOLUTE = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*+)://([^/?#]*+)")
-_AUTHORITY = re.compile(rb"(?:\[[^\]/?#@]*+\]|[^/?#@:]++):[0-9]++")
-_DEFAULT_PORT = {b"http": b":80", b"https": b":443", b"": b":443"}
 
 _BODYLESS_10 = frozenset((b"GET", b"HEAD", b"DELETE"))
 
@@ -214,7 +224,7 @@ class RequestHead:
         if t[:1] != b"/":
             if t == b"*":
                 return t
-            m = _ABSOLUTE.match(t)
+            m = ABSOLUTE.match(t)
             if m is None:  # CONNECT authority-form
                 return b""
             t = t[m.end() :]
@@ -335,13 +345,13 @@ def parse_request_head(
         head = _request(raw, end, max_headers, accept_payload_with_any_method)
         if head is not None:
             return head, end + 4
-    found = _normalise(bytes(buf), max_size, False)
+    found = normalise(bytes(buf), max_size, False)
     if found is None:
         return None
     canon, used = found
     head = _request(canon, len(canon) - 4, max_headers, accept_payload_with_any_method)
     if head is None:
-        _diagnose(canon, False)
+        diagnose(canon, False)
     return head, used
 
 
@@ -366,13 +376,13 @@ def parse_response_head(
         head = _response(raw, end, max_headers)
         if head is not None:
             return head, end + 4
-    found = _normalise(bytes(buf), max_size, True)
+    found = normalise(bytes(buf), max_size, True)
     if found is None:
         return None
     canon, used = found
     head = _response(canon, len(canon) - 4, max_headers)
     if head is None:
-        _diagnose(canon, True)
+        diagnose(canon, True)
     return head, used
 
 
@@ -380,7 +390,7 @@ def _learn(line: bytes) -> Any:
     """Validate one header line (no CRLF): a token name, a colon, a value without CR, LF
     or NUL. Returns its memo entry (memorised if short), or None if the line is invalid."""
     c = line.find(b":")
-    if c <= 0 or _TOKEN.fullmatch(line, 0, c) is None:
+    if c <= 0 or TOKEN.fullmatch(line, 0, c) is None:
         return None
     if b"\r" in line or b"\n" in line or b"\x00" in line:
         return None
@@ -390,10 +400,10 @@ def _learn(line: bytes) -> Any:
         info = ()
     else:
         value = line[c + 1 :].strip(b" \t")
-        if kind == _CL:
-            info = (_CL, int(value)) if value.isdigit() and len(value) < 19 else (_CLX, value)
-        elif kind == _CONN:
-            info = (_CONN, _connection(value))
+        if kind == CL:
+            info = (CL, int(value)) if value.isdigit() and len(value) < 19 else (CLX, value)
+        elif kind == CONN:
+            info = (CONN, connection_tokens(value))
         else:
             info = (kind, value)
     if len(line) <= _MEMO_LINE:
@@ -422,7 +432,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
     """The fast path: `raw` is exactly one candidate head, `end` the index of its final
     CRLFCRLF. None when the bytes are not canonical and valid (the caller then normalises
     or diagnoses); H1Error for a well-formed head weir refuses."""
-    m = _REQUEST_LINE.match(raw)
+    m = REQUEST_LINE.match(raw)
     if m is None:
         return None
     p = m.end() - 1
@@ -445,21 +455,21 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
                 return None
         slow = False
         for kind, value in fields:
-            if kind == _HOST and host is None:
+            if kind == HOST and host is None:
                 host = value
-            elif kind == _CONN:
+            elif kind == CONN:
                 close |= value[0]
                 keep |= value[1]
                 conn_upgrade |= value[2]
-            elif kind == _CL and content_length is None:
+            elif kind == CL and content_length is None:
                 content_length = value
             else:  # any other framing field, or a second Host or Content-Length
                 slow = True
         if slow or (content_length is not None and method == b"CONNECT"):
-            raw, content_length, chunked, forced = _framing(raw, p, fields, method, v11)
+            raw, content_length, chunked, forced = framing(raw, p, fields, method, v11)
             close |= forced
     if target[0] != 47 or method == b"CONNECT":  # not origin-form
-        _check_target(method, target, host)
+        check_target(method, target, host)
     expect = upgrade = False
     if chunked or content_length:
         if not v11 and not any_payload and method in _BODYLESS_10:
@@ -472,7 +482,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
         up = _find_header(raw, p - 1, b"upgrade")
         if up is not None:
             upgrade = True
-            if b"websocket" in _tokens(up):
+            if b"websocket" in list_tokens(up):
                 key = _find_header(raw, p - 1, b"sec-websocket-key")
                 if key is None or len(key) != 24:
                     raise H1Error(400, "websocket upgrade without a valid Sec-WebSocket-Key")
@@ -493,7 +503,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
 
 def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     """The fast path for a response; same contract as `_request`, errors are 502."""
-    m = _STATUS_LINE.match(raw)
+    m = STATUS_LINE.match(raw)
     if m is None:
         return None
     p = m.end() - 1
@@ -516,22 +526,22 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
                 return None
         slow = False
         for kind, value in fields:
-            if kind == _CONN:
+            if kind == CONN:
                 close |= value[0]
                 keep |= value[1]
                 conn_upgrade |= value[2]
-            elif kind == _CL and content_length is None:
+            elif kind == CL and content_length is None:
                 content_length = value
-            elif kind != _HOST:
+            elif kind != HOST:
                 slow = True
         if slow:
-            raw, content_length, chunked, forced = _framing(raw, p, fields, None, v11)
+            raw, content_length, chunked, forced = framing(raw, p, fields, None, v11)
             close |= forced
         if conn_upgrade:
             up = _find_header(raw, p - 1, b"upgrade")
             if (
                 up is not None
-                and b"websocket" in _tokens(up)
+                and b"websocket" in list_tokens(up)
                 and _find_header(raw, p - 1, b"sec-websocket-accept") is None
             ):
                 raise H1Error(502, "websocket upgrade without Sec-WebSocket-Accept")
@@ -547,219 +557,6 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
         chunked,
         not close and (v11 or keep),
     )
-
-
-def _framing(
-    raw: bytes, p: int, fields: list[Any], method: bytes | None, v11: bool
-) -> tuple[bytes, int | None, bool, bool]:
-    """Framing from every Content-Length, Transfer-Encoding and Host field, for the heads
-    the fast loop does not settle (method None: a response). Returns the head to forward
-    (rewritten when a field must go), the length, chunked, and whether the connection
-    must close afterwards."""
-    request = method is not None
-    status = 400 if request else 502
-    hosts = [v for k, v in fields if k == _HOST]
-    cls = [(k, v) for k, v in fields if k in {_CL, _CLX}]
-    tes = [v for k, v in fields if k == _TE]
-    drop: set[bytes] = set()
-    extra = b""
-    if request and len(hosts) > 1:
-        first = hosts[0].lower()
-        if any(h.lower() != first for h in hosts):
-            raise H1Error(400, "several different Host headers")
-        drop.add(b"host")
-    content_length: int | None = None
-    chunked = close = False
-    if tes:
-        if request and not v11:
-            raise H1Error(400, "Transfer-Encoding in an HTTP/1.0 request")
-        _check_chunked(tes, status, request)
-        chunked = True
-        close = not v11
-        if cls:
-            drop.add(b"content-length")
-            close = True
-    elif cls:
-        lengths = {v if k == _CL else _content_length(v, status) for k, v in cls}
-        if len(lengths) > 1:
-            raise H1Error(status, "conflicting Content-Length values")
-        content_length = lengths.pop()
-        if len(cls) > 1 or cls[0][0] == _CLX:
-            drop.add(b"content-length")
-            extra = b"Content-Length: %d\r\n" % content_length
-    if method == b"CONNECT" and (tes or cls):
-        drop.update((b"content-length", b"transfer-encoding"))
-        extra = b""
-        content_length = None
-        chunked = False
-    if drop:
-        raw = _rewrite(raw, p, drop, extra)
-    return raw, content_length, chunked, close
-
-
-def _connection(value: bytes) -> tuple[bool, bool, bool]:
-    """(close, keep-alive, upgrade) listed in a Connection value."""
-    v = value.lower()
-    if v == b"keep-alive":
-        return False, True, False
-    if v == b"close":
-        return True, False, False
-    toks = _tokens(v)
-    return b"close" in toks, b"keep-alive" in toks, b"upgrade" in toks
-
-
-def _tokens(value: bytes) -> list[bytes]:
-    """The lower-cased elements of a comma-separated list."""
-    return [t.strip(b" \t") for t in value.lower().split(b",")]
-
-
-def _check_chunked(values: list[bytes], status: int, request: bool) -> None:
-    """Raise unless the Transfer-Encoding list ends with its only `chunked`."""
-    if len(values) == 1 and values[0].lower() == b"chunked":
-        return
-    codings = [c.strip(b" \t").lower() for c in b",".join(values).split(b",")]
-    last = len(codings) - 1
-    for i, c in enumerate(codings):
-        if _TOKEN.fullmatch(c) is None:
-            raise H1Error(status, "malformed Transfer-Encoding")
-        if (c == b"chunked") != (i == last):
-            raise H1Error(status, "Transfer-Encoding must end with a single chunked")
-    raise H1Error(422 if request else 502, "transfer coding other than chunked")
-
-
-def _content_length(value: bytes, status: int) -> int:
-    """The length a Content-Length value gives: one or more equal decimal numbers."""
-    length = -1
-    for element in value.split(b","):
-        item = element.strip(b" \t")
-        if not item.isdigit():
-            raise H1Error(status, "invalid Content-Length")
-        if len(item.lstrip(b"0")) > 19 or (x := int(item)) >= 1 << 63:
-            raise H1Error(status, "Content-Length too large")
-        if length < 0:
-            length = x
-        elif x != length:
-            raise H1Error(status, "conflicting Content-Length values")
-    return length
-
-
-def _check_target(method: bytes, target: bytes, host: bytes | None) -> None:
-    """Check a target that is not origin-form, and its authority against Host."""
-    if method == b"CONNECT":
-        if _AUTHORITY.fullmatch(target) is None:
-            raise H1Error(400, "CONNECT target is not host:port")
-        scheme, authority = b"", target
-    elif target == b"*":
-        if method != b"OPTIONS":
-            raise H1Error(400, "asterisk-form target outside OPTIONS")
-        return
-    else:
-        m = _ABSOLUTE.match(target)
-        if m is None:
-            raise H1Error(400, "invalid request target")
-        scheme, authority = m.group(1).lower(), m.group(2).rpartition(b"@")[2]
-        if not authority:
-            raise H1Error(400, "absolute-form target with an empty authority")
-    if host is None:
-        return
-    a, h = authority.lower(), host.lower()
-    if a != h:
-        port = _DEFAULT_PORT.get(scheme)
-        if port is None or a.removesuffix(port) != h.removesuffix(port):
-            raise H1Error(400, "target authority differs from Host")
-
-
-def _rewrite(raw: bytes, p: int, drop: set[bytes], extra: bytes) -> bytes:
-    """`raw` without the header lines named in `drop` (Host: all but the first), with
-    `extra` lines added last. Rare path: heads weir must normalise."""
-    out = [raw[: p - 1]]
-    seen_host = False
-    for line in raw[p + 1 : len(raw) - 4].split(b"\r\n"):
-        name = line[: line.find(b":")].lower()
-        if name in drop:
-            if name != b"host" or seen_host:
-                continue
-            seen_host = True
-        out.append(line)
-    return b"\r\n".join(out) + b"\r\n" + extra + b"\r\n"
-
-
-def _normalise(buf: bytes, max_size: int, response: bool) -> tuple[bytes, int] | None:
-    """The slow path: the head at the start of `buf` in canonical form (CRLF line ends,
-    no leading empty lines, response folds unfolded) and the bytes it used, or None
-    while incomplete. Raises H1Error for what cannot be normalised."""
-    status = 502 if response else 400
-    lead = _LEADING_EMPTY.match(buf)
-    start = lead.end() if lead is not None else 0
-    m = _HEAD_END.search(buf, start)
-    if m is None or m.end() > max_size:
-        if len(buf) >= max_size or m is not None:
-            what = "start line" if buf.find(b"\n", start, max_size) < 0 else "head"
-            raise H1Error(status, f"{what} larger than the buffer")
-        nl = buf.find(b"\n", start)
-        if nl >= 0 and not response:  # refuse a bad request line without waiting
-            _diagnose_start(buf[start:nl].removesuffix(b"\r"), False)
-        return None
-    lines = buf[start : m.end()].split(b"\n")
-    del lines[-2:]
-    lines = [x[:-1] if x[-1:] == b"\r" else x for x in lines]
-    if lines[0][:1] in (b" ", b"\t"):
-        raise H1Error(status, "whitespace before the start line")
-    if any(x[:1] in (b" ", b"\t") for x in lines):
-        if not response or lines[1][:1] in (b" ", b"\t"):
-            raise H1Error(status, "obsolete line folding")
-        folded = [lines[0]]
-        for x in lines[1:]:
-            if x[:1] in (b" ", b"\t"):
-                folded[-1] = folded[-1].rstrip(b" \t") + b" " + x.strip(b" \t")
-            else:
-                folded.append(x)
-        lines = folded
-    return b"\r\n".join(lines) + b"\r\n\r\n", m.end()
-
-
-def _diagnose(canon: bytes, response: bool) -> NoReturn:
-    """Raise the H1Error that names what is wrong in a canonical head the fast path
-    refused."""
-    status = 502 if response else 400
-    lines = canon[:-4].split(b"\r\n")
-    _diagnose_start(lines[0], response)
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon:
-            raise H1Error(status, "header line without a colon")
-        if not name:
-            raise H1Error(status, "empty header name")
-        if name[-1:] in (b" ", b"\t"):
-            raise H1Error(status, "whitespace before the colon of a header")
-        if _TOKEN.fullmatch(name) is None:
-            raise H1Error(status, "invalid character in a header name")
-        if b"\x00" in value:
-            raise H1Error(status, "NUL in a header value")
-        if b"\r" in value or b"\n" in value:
-            raise H1Error(status, "CR or LF in a header value")
-    raise H1Error(status, "malformed head")
-
-
-def _diagnose_start(line: bytes, response: bool) -> None:
-    """Raise if the start line (without its CRLF) is invalid."""
-    if response:
-        if _STATUS_LINE.fullmatch(line + b"\r\n") is None:
-            raise H1Error(502, "invalid status line")
-        return
-    if _REQUEST_LINE.fullmatch(line + b"\r\n") is not None:
-        return
-    parts = line.split(b" ")
-    if len(parts) != 3:
-        raise H1Error(400, "request line is not 'method SP target SP version'")
-    method, target, version = parts
-    if _TOKEN.fullmatch(method) is None:
-        raise H1Error(400, "invalid method")
-    if _TARGET.fullmatch(target) is None:
-        raise H1Error(400, "invalid request target")
-    if _ANY_VERSION.fullmatch(version) is not None:
-        raise H1Error(505, "HTTP version not supported")
-    raise H1Error(400, "invalid HTTP version")
 
 
 # -- header access -------------------------------------------------------------------------

@@ -551,6 +551,8 @@ def test_proxy_start_failure_raises_with_the_log() -> None:
     with pytest.raises(ProxyStartError, match=r"(?s)exited with status 1.*no-such-keyword"):
         proxy.start(wait_ports=[free_port()])
     assert "ALERT" in proxy.log
+    assert proxy.returncode == 1
+    assert not proxy.dir.exists()
 
 
 @needs_haproxy
@@ -560,6 +562,7 @@ def test_proxy_start_refuses_a_port_already_listening() -> None:
         with pytest.raises(ProxyStartError, match="already listen"):
             proxy.start(wait_ports=[b.port])
         assert proxy.proc is None
+        assert not proxy.dir.exists()
 
 
 @needs_haproxy
