@@ -234,6 +234,7 @@ class Proxy:
     forwardfor_except: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
     forwardfor_if_none: bool = False
     http_connection_mode: str = "http-keep-alive"
+    errorfiles: dict[int, bytes] = field(default_factory=dict)  # status -> whole response
     httplog: bool = False
     tcplog: bool = False
     log_global: bool = False

@@ -627,7 +627,14 @@ class HttpClient(asyncio.Protocol):
         if self.stream is None and (self.buf or self.t_first):
             stream = self._new_stream()
             stream.bytes_in = len(self.buf)
-        page = error_page(status)
+        # The backend's own error file once the request reached one, else the frontend's,
+        # else weir's built-in page.
+        be = self.backend
+        page = (
+            (be.errorfiles.get(status) if be is not None else None)
+            or self.fe.errorfiles.get(status)
+            or error_page(status)
+        )
         self.write(page)
         self._end_stream(term, status)
         self._close()

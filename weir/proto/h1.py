@@ -100,6 +100,7 @@ from weir.proto.h1_checks import (
     REQUEST_LINE,
     STATUS_LINE,
     TE,
+    TEC,
     TOKEN,
     check_target,
     connection_tokens,
@@ -147,6 +148,9 @@ _MEMO: dict[bytes, Any] = {}
 _MEMO_GET = _MEMO.__getitem__
 _MEMO_ENTRIES = 4096
 _MEMO_LINE = 256
+# Status lines (CR included) already validated: (HTTP/1.1?, status, reason). A server
+# sends a handful of distinct ones.
+_STATUS_MEMO: dict[bytes, tuple[bool, int, bytes]] = {}
 
 _BODYLESS_10 = frozenset((b"GET", b"HEAD", b"DELETE"))
 
@@ -404,6 +408,8 @@ def _learn(line: bytes) -> Any:
             info = (CL, int(value)) if value.isdigit() and len(value) < 19 else (CLX, value)
         elif kind == CONN:
             info = (CONN, connection_tokens(value))
+        elif kind == TE and value.lower() == b"chunked":
+            info = (TEC, b"chunked")
         else:
             info = (kind, value)
     if len(line) <= _MEMO_LINE:
@@ -463,9 +469,14 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
                 conn_upgrade |= value[2]
             elif kind == CL and content_length is None:
                 content_length = value
+            elif kind == TEC and not chunked and v11:
+                chunked = True
             else:  # any other framing field, or a second Host or Content-Length
                 slow = True
-        if slow or (content_length is not None and method == b"CONNECT"):
+        if slow or (
+            (chunked or content_length is not None)
+            and (method == b"CONNECT" or (chunked and content_length is not None))
+        ):
             raw, content_length, chunked, forced = framing(raw, p, fields, method, v11)
             close |= forced
     if target[0] != 47 or method == b"CONNECT":  # not origin-form
@@ -503,13 +514,19 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
 
 def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     """The fast path for a response; same contract as `_request`, errors are 502."""
-    m = STATUS_LINE.match(raw)
-    if m is None:
-        return None
-    p = m.end() - 1
-    code, reason = m.groups()
-    status = int(code)
-    v11 = raw[7] == 49
+    p = raw.find(b"\n")
+    line = raw[:p]  # with its CR
+    known = _STATUS_MEMO.get(line)
+    if known is None:
+        m = STATUS_LINE.match(raw)
+        if m is None or m.end() != p + 1:
+            return None
+        code, reason = m.groups()
+        known = (raw[7] == 49, int(code), reason or b"")
+        if len(_STATUS_MEMO) >= _MEMO_ENTRIES:
+            _STATUS_MEMO.clear()
+        _STATUS_MEMO[line] = known
+    v11, status, reason = known
     content_length: int | None = None
     chunked = close = keep = conn_upgrade = False
     if p + 1 < end:
@@ -532,9 +549,12 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
                 conn_upgrade |= value[2]
             elif kind == CL and content_length is None:
                 content_length = value
+            elif kind == TEC and not chunked:
+                chunked = True
+                close |= not v11
             elif kind != HOST:
                 slow = True
-        if slow:
+        if slow or (chunked and content_length is not None):
             raw, content_length, chunked, forced = framing(raw, p, fields, None, v11)
             close |= forced
         if conn_upgrade:
@@ -550,7 +570,7 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     return ResponseHead(
         V11 if v11 else V10,
         status,
-        reason or b"",
+        reason,
         raw,
         p - 1,
         content_length,

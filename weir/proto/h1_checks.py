@@ -23,6 +23,7 @@ __all__ = [
     "STATUS_LINE",
     "TCHAR",
     "TE",
+    "TEC",
     "TOKEN",
     "check_chunked",
     "check_target",
@@ -46,6 +47,7 @@ ABSOLUTE = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*+)://([^/?#]*+)")
 CL = 1  # Content-Length with one plain decimal value: value is the int
 CLX = 2  # any other Content-Length: value is the bytes, parsed by framing()
 TE = 3  # Transfer-Encoding: value is the bytes
+TEC = 6  # Transfer-Encoding whose whole value is chunked (any case): value is b"chunked"
 CONN = 4  # Connection: value is (close, keep-alive, upgrade)
 HOST = 5  # Host: value is the bytes
 
@@ -68,7 +70,7 @@ def framing(
     status = 400 if request else 502
     hosts = [v for k, v in fields if k == HOST]
     cls = [(k, v) for k, v in fields if k in {CL, CLX}]
-    tes = [v for k, v in fields if k == TE]
+    tes = [v for k, v in fields if k in {TE, TEC}]
     drop: set[bytes] = set()
     extra = b""
     if request and len(hosts) > 1:

@@ -65,6 +65,7 @@ class Backend:
         "conn_mode",
         "cookie",
         "counters",
+        "errorfiles",
         "forwardfor",
         "key_of",
         "logger",
@@ -116,6 +117,7 @@ class Backend:
         self.redispatch = px.redispatch
         self.conn_mode = px.http_connection_mode
         self.forwardfor = _forwardfor(px)
+        self.errorfiles = px.errorfiles
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()
         self.stats: StatsService | None = None  # set by build()
@@ -249,6 +251,7 @@ class Frontend:
         "conn_mode",
         "counters",
         "default_backend",
+        "errorfiles",
         "forwardfor",
         "limiter",
         "logger",
@@ -275,6 +278,7 @@ class Frontend:
         self.timeout_http_keep_alive = keep / 1000 if keep else self.timeout_client
         self.conn_mode = px.http_connection_mode
         self.forwardfor = _forwardfor(px)
+        self.errorfiles = px.errorfiles
         self.limiter = ConnLimiter(px.maxconn, parent=limiter)
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()

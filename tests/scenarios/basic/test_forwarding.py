@@ -161,3 +161,28 @@ backend be
                 break
             got += chunk
     assert bytes(got).endswith(payload)
+
+
+def test_errorfile_replaces_the_built_in_page(weir, tmp_path) -> None:
+    page = tmp_path / "503.http"
+    page.write_bytes(
+        b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+        b"Connection: close\r\n\r\nsorry, down for maintenance\n"
+    )
+    port, dead = free_port(), free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    errorfile 503 {page}
+    retries 0
+    server gone 127.0.0.1:{dead}
+""",
+        wait_ports=[port],
+    )
+    r = curl(f"http://127.0.0.1:{port}/")
+    assert r.status == 503
+    assert r.body == b"sorry, down for maintenance\n"

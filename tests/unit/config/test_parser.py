@@ -264,3 +264,15 @@ def test_env_expansion_reaches_keywords(tmp_path: Path) -> None:
     cfg = load([str(path)], diags, env={"PORT": "8123"})
     assert alerts(diags) == []
     assert cfg.frontends["f"].binds[0].addresses[0].port_low == 8123
+
+
+def test_errorfile_needs_an_existing_file_and_a_known_status(tmp_path: Path) -> None:
+    _, diags = load_text(
+        tmp_path,
+        BASE + "backend b\n    errorfile 503 /nonexistent/503.http\n"
+        "    errorfile 999 /nonexistent/x.http\n",
+    )
+    found = alerts(diags)
+    assert len(found) == 2
+    assert "cannot open file '/nonexistent/503.http'" in found[0]
+    assert "status '999' cannot be replaced" in found[1]
