@@ -128,6 +128,33 @@ def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert len(h1._MEMO) <= 8
 
 
+def test_invalid_lines_are_never_memorised() -> None:
+    for line in (b"X-A : b", b"X-A: a\x00", b": b", b"X-A", b" X-B: c"):
+        with pytest.raises(H1Error):
+            parse_request_head(head_with(b"Host: a", line))
+        assert line not in h1._MEMO
+    assert all(line for line in h1._MEMO)
+
+
+def test_memo_hit_and_miss_give_the_same_refusal() -> None:
+    data = head_with(b"Host: a", b"Content-Length: 1", b"Content-Length: 2", start=P)
+    h1._MEMO.clear()
+    assert refused(data).status == 400  # lines learnt
+    assert refused(data).status == 400  # lines from the memo
+
+
+def test_status_line_memo() -> None:
+    h1._STATUS_MEMO.clear()
+    data = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    first, _ = resp(data)
+    second, _ = resp(bytes(data))
+    assert (second.status, second.reason, second.version) == (404, b"Not Found", V11)
+    assert (first.status, first.reason) == (second.status, second.reason)
+    # the same text with a bare LF is not the memorised line
+    third, _ = resp(b"HTTP/1.1 404 Not Found\nContent-Length: 0\r\n\r\n")
+    assert third.raw == data
+
+
 def test_long_lines_are_not_memorised() -> None:
     line = b"X-Long: " + b"v" * 400
     req(head_with(line))
@@ -366,7 +393,9 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(("data", "status"), [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS])
+@pytest.mark.parametrize(
+    ("data", "status"), [c[1:] for c in REFUSALS], ids=[c[0] for c in REFUSALS]
+)
 def test_refusal(data: bytes, status: int) -> None:
     err = refused(data)
     assert err.status == status
@@ -745,7 +774,9 @@ RESPONSE_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("line", [c[1] for c in RESPONSE_REFUSALS], ids=[c[0] for c in RESPONSE_REFUSALS])
+@pytest.mark.parametrize(
+    "line", [c[1] for c in RESPONSE_REFUSALS], ids=[c[0] for c in RESPONSE_REFUSALS]
+)
 def test_status_line_refusal(line: bytes) -> None:
     assert refused_response(line + b"\r\nContent-Length: 0\r\n\r\n").status == 502
 
@@ -762,6 +793,8 @@ HEADER_REFUSALS = [
     ("nul", b"X-A: a\x00"),
     ("lone cr", b"X-A: a\rb"),
     ("websocket without accept", b"Connection: upgrade\r\nUpgrade: websocket"),
+    ("chunked in two headers", b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"),
+    ("cl differing headers", b"Content-Length: 2\r\nContent-Length: 3"),
 ]
 
 
@@ -798,7 +831,9 @@ def test_response_chunked_wins_over_length_and_closes() -> None:
 
 
 def test_response_chunked_in_http10_closes() -> None:
-    head, _ = resp(b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
+    head, _ = resp(
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+    )
     assert head.chunked
     assert not head.keep_alive
 
@@ -962,7 +997,9 @@ def test_serialize_response() -> None:
     assert serialize_response(head) is head.raw
     cookie = b"Set-Cookie: SRV=s1; path=/\r\n"
     assert serialize_response(head, add=cookie) == OK[:-2] + cookie + b"\r\n"
-    out = serialize_response(head, drop=frozenset({b"content-length"}), start_line=b"HTTP/1.1 201 Made")
+    out = serialize_response(
+        head, drop=frozenset({b"content-length"}), start_line=b"HTTP/1.1 201 Made"
+    )
     assert out == b"HTTP/1.1 201 Made\r\n\r\n"
 
 

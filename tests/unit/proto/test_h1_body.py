@@ -30,6 +30,12 @@ def feed_all(framer: ChunkedBody | ContentLengthBody, pieces: list[bytes]) -> in
     return sum(framer.feed(p) for p in pieces)
 
 
+def feed_bytewise(framer: ChunkedBody, data: bytes, repeat: int = 1) -> None:
+    for _ in range(repeat):
+        for k in range(len(data)):
+            framer.feed(data[k : k + 1])
+
+
 # -- factory --------------------------------------------------------------------------------
 
 
@@ -221,8 +227,7 @@ def test_chunked_refusal(body: bytes) -> None:
 def test_chunked_refusal_byte_at_a_time(body: bytes) -> None:
     f = ChunkedBody(502)
     with pytest.raises(H1Error) as info:
-        for k in range(len(body)):
-            f.feed(body[k : k + 1])
+        feed_bytewise(f, body)
     assert info.value.status == 502
 
 
@@ -232,8 +237,7 @@ def test_chunk_size_line_too_long() -> None:
         f.feed(b"5;" + b"e" * MAX_CHUNK_LINE + b"\r\nhello")
     f = ChunkedBody()
     with pytest.raises(H1Error):
-        for _ in range(MAX_CHUNK_LINE + 1):
-            f.feed(b"0")
+        feed_bytewise(f, b"0", MAX_CHUNK_LINE + 1)
 
 
 def test_long_extension_within_limit() -> None:
@@ -247,8 +251,7 @@ def test_trailers_too_large() -> None:
     f.feed(b"0\r\n")
     line = b"T: " + b"v" * 1000 + b"\r\n"
     with pytest.raises(H1Error):
-        for _ in range(MAX_TRAILERS // len(line) + 2):
-            f.feed(line)
+        f.feed(line * (MAX_TRAILERS // len(line) + 2))
 
 
 def test_truncated_chunked_raises_on_eof() -> None:
