@@ -10,7 +10,6 @@ Prints microseconds per request/response pair. Figures, not asserts.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import tempfile
 import time
@@ -18,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weir.config.diagnostics import Diagnostics  # noqa: E402
-from weir.config.loader import load  # noqa: E402
-from weir.http.session import HttpClient, ServerConn  # noqa: E402
-from weir.net.loop import new_loop  # noqa: E402
-from weir.proxy.runtime import build  # noqa: E402
+from weir.config.diagnostics import Diagnostics
+from weir.config.loader import load
+from weir.http.session import HttpClient, ServerConn
+from weir.net.loop import new_loop
+from weir.proxy.runtime import build
 
 CONFIG = """\
 defaults
