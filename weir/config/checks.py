@@ -119,8 +119,11 @@ def _is_builtin_acl(name: str) -> bool:
 
 def _check_backend(px: Proxy, diags: Diagnostics) -> None:
     if px.balance is not None and px.balance.needs_http and px.mode is not Mode.HTTP:
-        diags.warning(f"backend '{px.name}' : 'balance {px.balance.algo}' hashes HTTP data "
-                      "and needs 'mode http'; falling back to round robin", px.where)
+        diags.warning(
+            f"backend '{px.name}' : 'balance {px.balance.algo}' hashes HTTP data "
+            "and needs 'mode http'; falling back to round robin",
+            px.where,
+        )
     if px.cookie is not None and px.mode is not Mode.HTTP:
         diags.warning(
             f"backend '{px.name}' : 'cookie' has no effect without 'mode http'", px.cookie.where
