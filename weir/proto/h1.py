@@ -59,19 +59,23 @@ Followed as HAProxy does it:
   ignored, a default port on one side ignored).
 * HTTP/1.0 GET, HEAD or DELETE with a body -> 413 (unless `accept_payload_with_any_method`,
   HAProxy's `h1-accept-payload-with-any-method`).
-* Connection: upgrade + Upgrade: websocket without a 24-byte Sec-WebSocket-Key -> 400; the
-  matching response without Sec-WebSocket-Accept -> 502. An upgrade on a request with a
-  body is ignored. CONNECT requests have no body whatever their headers say.
+* Connection: upgrade + Upgrade: websocket without a 24-byte Sec-WebSocket-Key -> 400; a
+  101 response switching to websocket without Sec-WebSocket-Accept -> 502. An upgrade on
+  a request with a body is ignored. CONNECT requests have no body whatever their
+  headers say.
 * HTTP/1.1 keeps the connection alive unless Connection lists `close`; HTTP/1.0 only when
   it lists `keep-alive` (tokens are case-insensitive, several headers combine).
 Stricter than HAProxy, because weir forwards the bytes it received where HAProxy rebuilds:
 * Request line: exactly one SP between its three parts, version HTTP/1.0 or HTTP/1.1.
   Another well-formed HTTP/x.y -> 505 (HAProxy serves it as HTTP/1.1); garbage -> 400.
-  Status line: HTTP/1.0 or HTTP/1.1, a three-digit status 100-999, else 502.
+* Status line: `HTTP/1.0` or `HTTP/1.1`, one SP, a three-digit status 100-999, then
+  nothing or SP and a reason without NUL; else 502 (HAProxy relays `HTTP/2.0`, `HTTX/1.1`,
+  status 99 or 2000, two SPs).
 * NUL in a header value -> 400/502 (HAProxy passes it).
 * obs-fold in a request -> 400 (HAProxy unfolds it); in a response it is unfolded to SP.
-* Transfer-Encoding in an HTTP/1.0 request -> 400 (HAProxy accepts it and closes); empty
-  elements in a Transfer-Encoding list -> 400.
+* Transfer-Encoding in an HTTP/1.0 request -> 400 (HAProxy accepts it and closes); a
+  Transfer-Encoding list with an empty or non-token element -> 400 (HAProxy: 422 for
+  `, chunked` or `foo bar, chunked`, yet accepts `chunked,`).
 * Request target forms: origin-form (`/...`), absolute-form (`scheme://authority...`,
   non-empty authority), `*` for OPTIONS only, `host:port` for CONNECT only; anything else
   -> 400 (HAProxy lets `GET foo` and `GET *` through).
@@ -566,7 +570,7 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
         if slow or (chunked and content_length is not None):
             raw, content_length, chunked, forced = framing(raw, p, fields, None, v11)
             close |= forced
-        if conn_upgrade:
+        if conn_upgrade and status == 101:
             up = _find_header(raw, p - 1, b"upgrade")
             if (
                 up is not None

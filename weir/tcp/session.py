@@ -10,8 +10,6 @@ Inactivity beyond `timeout client` / `timeout server` closes both sides.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from typing import cast
 
 from weir.backend.server import Server
@@ -218,10 +216,6 @@ class TcpServer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
         c = self.client
