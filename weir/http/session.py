@@ -769,7 +769,14 @@ class ServerConn(asyncio.Protocol):
             client.write(out)
             self._done(not rest)
             return
-        framer = body_framer(head.content_length, head.chunked, close_delimited, response=True)
+        cl = head.content_length
+        if cl is not None and not head.chunked and len(rest) >= cl:
+            # Fast path: the whole Content-Length body came with the head. One write, and
+            # no framer object for a body that is already complete.
+            client.write(out + rest if len(rest) == cl else out + rest[:cl])
+            self._done(len(rest) == cl)
+            return
+        framer = body_framer(cl, head.chunked, close_delimited, response=True)
         n = 0
         if rest:
             try:
