@@ -51,6 +51,7 @@ from weir.stream import Stream
 _IDLE = 0  # waiting for a request head
 _REQ = 1  # a request is being served (head sent or queued; body maybe flowing)
 _CLOSING = 2
+_TUNNEL = 3  # after a 101 to an Upgrade request: bytes relayed both ways, unparsed
 
 # Connection modes in which a server connection is closed after each response.
 _SERVER_CLOSE = ("httpclose", "http-server-close")
@@ -161,7 +162,10 @@ class HttpClient(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.now = self.loop.time()
-        if self.state != _CLOSING:
+        if self.state == _TUNNEL:
+            self.state = _CLOSING
+            self._end_stream("--", 0)  # the client ended the tunnel: a normal end
+        elif self.state != _CLOSING:
             self.state = _CLOSING
             if self.stream is not None:
                 # The client went away mid-exchange: in the request, or while the
@@ -199,7 +203,9 @@ class HttpClient(asyncio.Protocol):
             self.timer = self.loop.call_at(self.deadline, self._on_timer)
             return
         kind, self.deadline_kind = self.deadline_kind, ""
-        if kind == "keepalive":
+        if kind in ("keepalive", "tunnel"):
+            if kind == "tunnel":
+                self._end_stream("cD", 0)
             self._close()
         elif kind == "request":
             if self.buf:
@@ -220,6 +226,9 @@ class HttpClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.now = self.loop.time()
         self.fe.counters.bytes_in += len(data)
+        if self.state == _TUNNEL:
+            self._tunnel_to_server(data)
+            return
         stream = self.stream
         if stream is not None:
             stream.bytes_in += len(data)
@@ -249,6 +258,12 @@ class HttpClient(asyncio.Protocol):
             self.transport.pause_reading()
 
     def eof_received(self) -> bool | None:
+        if self.state == _TUNNEL:
+            conn = self.srv_conn
+            if conn is not None and conn.transport is not None and not conn.eof:
+                conn.transport.write_eof()  # pass the half-close on; keep reading replies
+                return True
+            return None
         if self.state == _IDLE and not self.buf:
             return None  # clean close between requests
         if self.req_framer is None and self.srv_conn is not None:
@@ -497,6 +512,47 @@ class HttpClient(asyncio.Protocol):
         else:
             self.pending.append(data)
 
+    # -- tunnel (WebSocket and other upgrades) ---------------------------------------------
+
+    def start_tunnel(self, conn: ServerConn, head: ResponseHead, rest: bytes) -> None:
+        """The server switched protocols: forward its 101 and relay bytes both ways until
+        either side closes, with `timeout tunnel` (else client/server) as inactivity limit."""
+        self.state = _TUNNEL
+        self.close_after = True
+        stream = self.stream
+        if stream is not None:
+            stream.t_response = self.now
+            stream.res_status = 101
+        self.fe.counters.hrsp[1] += 1
+        self.write(head.raw + rest if rest else head.raw)
+        be = self.backend
+        tunnel = be.timeout_tunnel if be is not None else None
+        self._arm(tunnel or self.fe.timeout_client or (be.timeout_server if be else None), "tunnel")
+        if self.buf:
+            # Bytes the client sent after its request (its first frames): now they go on.
+            pending, self.buf = bytes(self.buf), bytearray()
+            self._tunnel_to_server(pending)
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def _tunnel_to_server(self, data: bytes) -> None:
+        conn = self.srv_conn
+        if conn is None or conn.transport is None:
+            return
+        conn.transport.write(data)
+        stream = self.stream
+        if stream is not None:
+            stream.bytes_in += len(data)
+        self._touch_tunnel()
+
+    def _touch_tunnel(self) -> None:
+        """Activity in the tunnel moves its inactivity deadline (no new timer)."""
+        if self.deadline_kind == "tunnel":
+            be = self.backend
+            t = (be.timeout_tunnel if be is not None else None) or self.fe.timeout_client
+            if t:
+                self.deadline = self.now + t
+
     # -- response --------------------------------------------------------------------------
 
     def response_head(self, head: ResponseHead, close_delimited: bool) -> bytes:
@@ -681,12 +737,14 @@ class ServerConn(asyncio.Protocol):
         "buf",
         "client",
         "closed",
+        "eof",
         "framer",
         "keep_alive",
         "method",
         "srv",
         "started",
         "transport",
+        "tunnel",
     )
 
     def __init__(self, client: HttpClient, srv: Server) -> None:
@@ -699,6 +757,8 @@ class ServerConn(asyncio.Protocol):
         self.keep_alive = True
         self.started = False
         self.closed = False
+        self.tunnel = False  # relaying raw bytes after a 101
+        self.eof = False  # the server half-closed its side of the tunnel
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -722,6 +782,10 @@ class ServerConn(asyncio.Protocol):
             self.close()
             return
         client.now = client.loop.time()
+        if self.tunnel:
+            client.write(data)
+            client._touch_tunnel()
+            return
         framer = self.framer
         if framer is not None:
             try:
@@ -754,7 +818,14 @@ class ServerConn(asyncio.Protocol):
         rest = data[used:]
         if 100 <= head.status < 200:
             if head.status == 101:
-                client.response_failed(self, 502, False, "PH")  # upgrades: not in this slice
+                req = client.req
+                if req is None or not req.upgrade or client.req_framer is not None:
+                    # A switch nobody asked for: the server broke the protocol.
+                    client.response_failed(self, 502, False, "PH")
+                    return
+                self.tunnel = True
+                self.started = True
+                client.start_tunnel(self, head, rest)
                 return
             client.write(head.raw)  # interim response: forward and read the final one
             if rest:
@@ -799,6 +870,11 @@ class ServerConn(asyncio.Protocol):
             client.response_done(self, self.keep_alive and clean)
 
     def eof_received(self) -> bool | None:
+        client = self.client
+        if self.tunnel and client is not None and client.transport is not None:
+            self.eof = True
+            client.transport.write_eof()  # the server is done sending; the client may not be
+            return True
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -813,6 +889,12 @@ class ServerConn(asyncio.Protocol):
             for srv, conn in list(client.idle.items()):
                 if conn is self:
                     del client.idle[srv]
+            return
+        if self.tunnel:
+            # The server ended the tunnel: that is how a tunnel ends, not an error.
+            client.srv_conn = None
+            client._end_stream("--", 0)
+            client._close()
             return
         framer = self.framer
         if framer is not None and framer.until_close:

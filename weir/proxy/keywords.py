@@ -70,6 +70,12 @@ _timeout(
 )
 _timeout("http_keep_alive", "dfbl", "Longest wait for the next request on a kept-alive client.")
 _timeout("queue", "dbl", "Longest time a request waits in a server queue (503 after it).")
+_timeout(
+    "tunnel",
+    "dbl",
+    "Longest inactivity of a tunnel (WebSocket after its 101, or a tcp relay); overrides "
+    "client and server timeouts there.",
+)
 
 
 @keyword("bind", "fl", "<address>[,<address>…] [options…]", "Listen on addresses and ports.")

@@ -159,6 +159,8 @@ class TcpClient(asyncio.Protocol):
 
     def _timeout(self) -> float | None:
         be = self.backend
+        if be is not None and be.timeout_tunnel:
+            return be.timeout_tunnel  # in a relay, `timeout tunnel` supersedes the others
         values = [t for t in (self.fe.timeout_client, be.timeout_server if be else None) if t]
         return min(values) if values else None
 
