@@ -3,6 +3,7 @@
     python bench/run.py                                   # all proxies, 100 B / 16 KiB / 1 MiB
     python bench/run.py --quick --proxies haproxy,nginx   # 3-second smoke run
     python bench/run.py --proxies haproxy --aa            # A/A: HAProxy against itself
+    python bench/run.py --proxies weir,haproxy --log udp  # both log each request (httplog)
 
 Figures only, never asserts. Method (see bench/README.md): every proxy has the same job (one
 loopback frontend, one backend of two nginx servers, keep-alive on both sides); the proxy is
@@ -123,18 +124,78 @@ def ticks_delta(before: dict[int, int], after: dict[int, int]) -> int:
 
 
 # -- configurations ------------------------------------------------------------------------
-def proxy_cfg(port: int, backends: Sequence[int], *, haproxy: bool) -> str:
+def proxy_cfg(
+    port: int, backends: Sequence[int], *, haproxy: bool, log_port: int | None = None
+) -> str:
     """The same job for weir and HAProxy, in plain keywords only; HAProxy additionally gets
-    `nbthread 1` so that it runs on one CPU like weir's single event loop."""
+    `nbthread 1` so that it runs on one CPU like weir's single event loop. With `log_port`
+    both log every request (`option httplog`) to a UDP syslog sink on that port."""
     servers = "\n".join(f"    server be{i} 127.0.0.1:{p}" for i, p in enumerate(backends, start=1))
     nbthread = "    nbthread 1\n" if haproxy else ""
+    logging = f"    log 127.0.0.1:{log_port} local0\n    option httplog\n" if log_port else ""
     return (
         f"global\n    maxconn 4096\n{nbthread}"
         "defaults\n    mode http\n    timeout connect 5s\n"
         "    timeout client 30s\n    timeout server 30s\n"
-        f"frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n"
+        f"frontend fe\n    bind 127.0.0.1:{port}\n{logging}    default_backend be\n"
         f"backend be\n    balance roundrobin\n{servers}\n"
     )
+
+
+# A syslog sink for `--log udp`: reads and discards datagrams, and prints how many it got
+# when it is stopped (SIGTERM), so that the report can say every request was logged. It
+# polls (drain, then sleep 2 ms) instead of blocking in recv(): a sink asleep in recv()
+# must be woken by every datagram, and on loopback that wake-up (~12 us measured here) is
+# charged to the sending proxy's CPU, more often for a slower proxy (fewer lines per
+# wake-up), which would blur the cost of logging itself.
+UDP_SINK = """\
+import signal, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.setblocking(False)
+n = 0
+def stop(*_):
+    print(n, flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+buf = bytearray(65536)
+print("ready", flush=True)
+while True:
+    try:
+        while True:
+            s.recv_into(buf)
+            n += 1
+    except BlockingIOError:
+        time.sleep(0.002)
+"""
+
+
+def start_udp_sink(pin: Pinning) -> tuple[subprocess.Popen[str], int]:
+    """The `--log udp` sink on the load CPUs; (process, port)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        pin.wrap([sys.executable, "-c", UDP_SINK, str(port)], "load"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != "ready":
+        raise RuntimeError("the UDP log sink did not start")
+    return proc, port
+
+
+def stop_udp_sink(proc: subprocess.Popen[str]) -> int:
+    """Stop the sink; the number of datagrams it received (-1 if unknown)."""
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return -1
+    lines = out.strip().splitlines()
+    return int(lines[-1]) if lines and lines[-1].isdigit() else -1
 
 
 def _nginx_common(d: Path) -> str:
@@ -262,16 +323,18 @@ def preflight(port: int, path: str, size: int) -> str | None:
     return None
 
 
-def start_contender(c: Contender, tmp: Path, backends: Sequence[int], pin: Pinning) -> None:
+def start_contender(
+    c: Contender, tmp: Path, backends: Sequence[int], pin: Pinning, log_port: int | None = None
+) -> None:
     c.port = free_port()
     d = tmp / c.label
     d.mkdir()
     argv: Callable[[str], list[str]]
     if c.kind == "weir":
-        cfg = proxy_cfg(c.port, backends, haproxy=False)
+        cfg = proxy_cfg(c.port, backends, haproxy=False, log_port=log_port)
         argv = lambda path: pin.wrap(weir_argv(path), "proxy")  # noqa: E731
     elif c.kind == "haproxy":
-        cfg = proxy_cfg(c.port, backends, haproxy=True)
+        cfg = proxy_cfg(c.port, backends, haproxy=True, log_port=log_port)
         argv = lambda path: pin.wrap([HAPROXY_BIN, "-db", "-f", path], "proxy")  # noqa: E731
     else:
         cfg = nginx_proxy_cfg(d, c.port, backends)
@@ -569,6 +632,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     p.add_argument("--proxy-cpu", default="0", help="CPU list for the proxy (default 0)")
     p.add_argument("--load-cpus", default="1", help="CPU list for wrk and backends (default 1)")
+    p.add_argument(
+        "--log",
+        choices=("none", "udp"),
+        default="none",
+        help="udp: weir and HAProxy log every request (option httplog) to a UDP sink "
+        "(nginx is left as it is)",
+    )
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument(
         "--keep-tmp", action="store_true", help="keep the temporary directory (configs, logs)"
@@ -634,6 +704,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     tmp = Path(tempfile.mkdtemp(prefix="weir-bench-"))
+    sink: subprocess.Popen[str] | None = None
+    log_port: int | None = None
     backends: list[ProxyProcess] = []
     bports: list[int] = []
     runs: list[Run] = []
@@ -658,9 +730,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"bench: backend on {port}: {err}", file=sys.stderr)
                 return 1
         load_pids = [b.pid for b in backends]
+        if args.log == "udp":
+            sink, log_port = start_udp_sink(pin)
+            load_pids.append(sink.pid)
+            print(f"bench: logging to a UDP sink on port {log_port}", file=log)
 
         for c in contenders:
-            start_contender(c, tmp, bports, pin)
+            start_contender(c, tmp, bports, pin, log_port)
             state = f"listening on {c.port}" if c.error is None else f"NOT USABLE: {c.error}"
             print(f"bench: {c.label}: {state}", file=log)
             if c.error is not None and c.proc is not None:
@@ -704,6 +780,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     c.error = f"died (exit status {status}):\n{_tail(c.proc.log)}"
         for b in backends:
             b.stop()
+        if sink is not None:
+            received = stop_udp_sink(sink)
+            meta["log_lines_received"] = received
+            print(f"bench: the UDP sink received {received} log lines", file=log)
         if args.keep_tmp:
             print(f"bench: configs and logs kept in {tmp}", file=log)
         else:

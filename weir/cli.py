@@ -1,6 +1,7 @@
 """weir's command line, compatible with haproxy's.
 
-    weir -f FILE|DIR [-f …] [-c] [-db | -D] [-p PIDFILE] [-d] [-q] [-V] [-C DIR] [-L NAME]
+    weir -f FILE|DIR [-f …] [-c] [-db | -D] [-W | -Ws] [-p PIDFILE] [-d] [-q] [-V] [-C DIR]
+         [-L NAME] [-S ADDR[,OPTS]] [-x SOCKET] [-sf PID… | -st PID…]
     weir -cc EXPR        evaluate a `.if` condition: exit 0 if true, 1 if false, 2 on error
     weir -v | -vv        version (and build details)
     weir demo            the built-in demonstration (see README)
@@ -26,24 +27,20 @@ Usage : weir [-f <cfgfile|cfgdir>]* [ -vdVD ] [ -n <maxconn> ] [ -N <maxpconn> ]
         -d enters debug mode ; -db only disables background mode.
         -V enters verbose mode (disables quiet mode)
         -D goes daemon ; -C changes to <dir> before loading files.
-        -W master-worker mode (not supported by weir yet).
+        -W master-worker mode. -Ws master-worker mode with systemd notify support.
         -q quiet mode : don't display messages
         -c check mode : only check config files and exit
         -cc check condition : evaluate a condition and exit
         -L set local peer name (default to hostname)
         -p writes pids of all children to this file
+        -sf/-st [pid ]* finishes/terminates old pids.
+        -x <unix_socket> get listening sockets from a unix socket
+        -S <bind>[,<bind options>...] new master CLI
         weir demo : run the built-in demonstration
 """
 
 # haproxy flags that belong to capabilities weir does not have yet.
-_NOT_YET = {
-    "-sf": "reloading with -sf",
-    "-st": "reloading with -st",
-    "-W": "master-worker mode (-W)",
-    "-Ws": "master-worker mode with systemd (-Ws)",
-    "-x": "fetching listeners from an old process (-x)",
-    "-S": "the master CLI (-S)",
-}
+_NOT_YET: dict[str, str] = {}
 
 
 @dataclass(slots=True)
@@ -60,6 +57,12 @@ class Args:
     chdir: str | None = None
     peer_name: str | None = None
     version: int = 0
+    master_worker: bool = False
+    systemd: bool = False
+    old_pids: list[int] = field(default_factory=list)
+    terminate_old: bool = False
+    fetch_path: str | None = None
+    master_cli: list[str] = field(default_factory=list)
 
 
 class UsageError(Exception):
@@ -100,6 +103,24 @@ def parse_args(argv: Sequence[str]) -> Args:
             a.cond = value(arg)
             i += 2
             continue
+        if arg == "-x":
+            a.fetch_path = value(arg)
+            i += 2
+            continue
+        if arg == "-S":
+            a.master_cli.append(value(arg))
+            i += 2
+            continue
+        if arg in ("-sf", "-st"):
+            # As haproxy: every following word up to the next option is a pid.
+            a.terminate_old = arg == "-st"
+            i += 1
+            while i < len(argv) and not argv[i].startswith("-"):
+                if not argv[i].isdigit() or int(argv[i]) <= 0:
+                    raise UsageError(f"'{arg}' expects process ids (got '{argv[i]}')")
+                a.old_pids.append(int(argv[i]))
+                i += 1
+            continue
         if arg in _NOT_YET:
             raise UsageError(f"{_NOT_YET[arg]} is not supported by weir yet")
         simple = {
@@ -114,6 +135,11 @@ def parse_args(argv: Sequence[str]) -> Args:
         elif arg == "-d":
             a.debug = True
             a.foreground = True
+        elif arg == "-W":
+            a.master_worker = True
+        elif arg == "-Ws":
+            a.master_worker = True
+            a.systemd = True
         elif arg == "-v":
             a.version = max(a.version, 1)
         elif arg == "-vv":
@@ -212,6 +238,13 @@ def _load_and_run(args: Args) -> int:
         pidfile=args.pidfile,
         debug=args.debug,
         quiet=quiet,
+        files=list(args.files),
+        master_worker=args.master_worker,
+        systemd=args.systemd,
+        old_pids=args.old_pids,
+        terminate_old=args.terminate_old,
+        fetch_path=args.fetch_path,
+        master_cli=args.master_cli,
     )
     try:
         return run(cfg, opts)

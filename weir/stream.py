@@ -12,7 +12,11 @@ happen" (HAProxy logs -1 for those durations).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
+
+# HAProxy's request counter (%rt): every stream takes the next number, from 0.
+_UNIQ = itertools.count()
 
 
 class Stream:
@@ -26,10 +30,14 @@ class Stream:
         "cookie_cli",
         "cookie_srv",
         "frontend",
+        "frontend_addr",
+        "logged",
         "persist",
         "queue_be",
         "queue_srv",
         "req",
+        "req_cap",
+        "res_cap",
         "res_status",
         "retries",
         "server",
@@ -41,6 +49,8 @@ class Stream:
         "t_request",
         "t_response",
         "termination",
+        "uniq_id",
+        "unique_id",
     )
 
     def __init__(self, client_ip: str, client_port: int, frontend: Any) -> None:
@@ -70,3 +80,14 @@ class Stream:
         self.cookie_cli = "-"  # request cookie captured for the log (%CC)
         self.cookie_srv = "-"  # response cookie captured for the log (%CS)
         self.persist = False  # the server came from persistence (cookie), not balancing
+        # Added for weir.log: the request counter (%rt); the unique id once generated
+        # (%ID, unique-id-header); captured header values (`capture request/response
+        # header`, in declaration order, None where absent; the list itself is None until
+        # captured); the frontend's local address (%fi/%fp; None: not recorded); set once
+        # the stream was logged early (option logasap).
+        self.uniq_id = next(_UNIQ)
+        self.unique_id: str | None = None
+        self.req_cap: list[str | None] | None = None
+        self.res_cap: list[str | None] | None = None
+        self.frontend_addr: tuple[str, int] | None = None
+        self.logged = False

@@ -10,7 +10,7 @@ from weir.config.address import AddressError, parse_address
 from weir.config.model import ServerConf
 from weir.config.parser import Ctx
 from weir.config.registry import SERVER_OPTIONS, Args, keyword
-from weir.config.units import parse_int
+from weir.config.units import parse_int, parse_time
 from weir.proxy.keywords import apply_options
 
 
@@ -29,8 +29,16 @@ def _balance(ctx: Ctx, args: Args) -> None:
         ctx.error(str(e))
         return
     if params.algo == "hash":
-        ctx.error("'balance hash <expression>' is HAProxy's but weir does not support it yet "
-                  "(it needs the sample-expression engine)")
+        ctx.error(
+            "'balance hash <expression>' is HAProxy's but weir does not support it yet "
+            "(it needs the sample-expression engine)"
+        )
+        return
+    if params.algo == "rdp-cookie":
+        ctx.error(
+            "'balance rdp-cookie' is HAProxy's but weir does not support it yet "
+            "(it needs the RDP cookie read by 'tcp-request content' inspection)"
+        )
         return
     if params.check_post:
         ctx.error("'url_param ... check_post' is HAProxy's but weir does not support it yet")
@@ -147,12 +155,55 @@ def _server(ctx: Ctx, args: Args) -> None:
             ctx.error(f"another server named '{name}' was already defined at {other.where}")
             return
     apply_options(ctx, SERVER_OPTIONS, srv, args[2:])
-    if srv.puid == 0:
-        used = {s.puid for s in px.servers}
-        srv.puid = next(i for i in range(1, len(px.servers) + 2) if i not in used)
-    elif any(s.puid == srv.puid for s in px.servers):
+    # `id` is refused on `default-server`, so a puid here was given on this very line.
+    srv.puid_given = srv.puid != 0
+    given = {s.puid for s in px.servers if s.puid_given}
+    if srv.puid_given and srv.puid in given:
         ctx.error(f"server id {srv.puid} is already used in backend '{px.name}'")
     px.servers.append(srv)
+    _number_server(px.servers, given)
+
+
+def _number_server(servers: list[ServerConf], given: set[int]) -> None:
+    """Keep HAProxy's automatic ids right after `servers[-1]` was added; `given` holds the
+    explicit ids of the servers before it.
+
+    HAProxy numbers servers without `id` once the whole backend is read: walking them in
+    order with a counter that starts at 1 and steps once per server, a server without an
+    id takes the first id at or above the counter that no server uses. So explicit ids
+    push later automatic ones up, and an explicit id further down can move an earlier
+    server's automatic one (`server a` then `server b id 1` gives a 2). Automatic ids
+    increase along the list and stay below the counter, so a new server without an id
+    only needs the counter, found from the last automatic server before it.
+    """
+    new = servers[-1]
+    if new.puid_given:
+        if any(not s.puid_given and s.puid == new.puid for s in servers):
+            _renumber(servers)  # an automatic id must make way
+        return
+    counter = 1
+    for back, s in enumerate(reversed(servers[:-1])):
+        if not s.puid_given:
+            counter = s.puid + 1 + back
+            break
+    else:
+        counter = len(servers)
+    while counter in given:
+        counter += 1
+    new.puid = counter
+
+
+def _renumber(servers: list[ServerConf]) -> None:
+    """HAProxy's automatic numbering of the whole list (see `_number_server`)."""
+    used = {s.puid for s in servers if s.puid_given}
+    counter = 1
+    for s in servers:
+        if not s.puid_given:
+            while counter in used:
+                counter += 1
+            s.puid = counter
+            used.add(counter)
+        counter += 1
 
 
 @keyword("default-server", "dbl", "[options…]", "Defaults for the 'server' lines that follow.")
@@ -190,6 +241,19 @@ _int_option(
 _int_option(
     "maxqueue", 0, (1 << 31) - 1, "a number", "Most requests waiting for this server (0: no limit)."
 )
+
+
+@SERVER_OPTIONS.option(
+    "slowstart",
+    1,
+    "a time value such as 30s (0: none)",
+    "After a DOWN to UP transition, ramp the weight up to full over this time (not at start).",
+)
+def _slowstart(ctx: Ctx, target: object, args: Args) -> None:
+    try:
+        _srv(target).slowstart = parse_time(args[0])
+    except ValueError as e:
+        ctx.error(f"'slowstart' : {e}")
 
 
 @SERVER_OPTIONS.option(

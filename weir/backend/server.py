@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
+from typing import Protocol
 
 
 class SrvState(StrEnum):
@@ -18,6 +19,36 @@ class SrvState(StrEnum):
     DOWN = "DOWN"
     MAINT = "MAINT"
     DRAIN = "DRAIN"
+
+
+class HealthObserver(Protocol):
+    """Where the data path reports what it sees of a server when `observe` is set
+    (weir.check.observe implements it; HAProxy's health-analysis events).
+
+    layer4: `l4_ok` a connection to the server was established, `l4_error` it failed or
+    timed out. layer7 (mode http): `http_status` a response head arrived (100-499, 501
+    and 505 count as good), `bad_header` its head was invalid, `bad_response` the
+    response broke while its body was relayed, `read_error` the connection failed before
+    the response, `read_timeout` `timeout server` struck before it, `broken_pipe` the
+    server closed before answering.
+    """
+
+    def l4_ok(self) -> None: ...
+    def l4_error(self) -> None: ...
+    def http_status(self, status: int) -> None: ...
+    def bad_header(self) -> None: ...
+    def bad_response(self) -> None: ...
+    def read_error(self) -> None: ...
+    def read_timeout(self) -> None: ...
+    def broken_pipe(self) -> None: ...
+
+
+class LiveSession(Protocol):
+    """A session using a server, as `Server.sessions` holds it: `shutdown(cause)` ends it
+    now and logs it with termination cause `cause` ("D": its server went down, "U": a
+    better server came up)."""
+
+    def shutdown(self, cause: str) -> None: ...
 
 
 class Server:
@@ -32,6 +63,11 @@ class Server:
     __slots__ = (
         "_down_total",
         "addr",
+        "agent_code",
+        "agent_desc",
+        "agent_duration_ms",
+        "agent_health",
+        "agent_status",
         "backup",
         "check_code",
         "check_desc",
@@ -42,13 +78,17 @@ class Server:
         "chkfail",
         "cur_sess",
         "eweight",
+        "hanafail",
         "host",
+        "iweight",
         "last_change",
         "max_sess",
         "maxconn",
         "name",
+        "observer",
         "port",
         "puid",
+        "sessions",
         "state",
         "tot_sess",
         "uweight",
@@ -64,6 +104,13 @@ class Server:
     # (0..rise+fall-1, up from `rise`); it is only set once checks start, so read it with
     # getattr(srv, "check_health", default).
     check_health: int
+    # Added for weir.check: the agent check's fields, like the check_* ones (`agent_status`
+    # None when there is no agent); `iweight` the configured weight that agent
+    # percentages apply to; `hanafail` the failed checks caused by observed traffic.
+    # `observer` is None unless `observe` is set: the data path tests that one attribute
+    # and reports to it. `sessions` is None unless the server (or a peer, for
+    # `on-marked-up shutdown-backup-sessions`) needs its live sessions shut down: the
+    # data path then adds each session that uses the server and discards it at its end.
 
     def __init__(
         self,
@@ -97,6 +144,15 @@ class Server:
         self.chkdown = 0
         self.last_change = time.time()
         self._down_total = 0.0
+        self.iweight = weight
+        self.agent_status: str | None = None
+        self.agent_code: int | None = None
+        self.agent_duration_ms: int | None = None
+        self.agent_desc = ""
+        self.agent_health = 0
+        self.hanafail = 0
+        self.observer: HealthObserver | None = None
+        self.sessions: set[LiveSession] | None = None
 
     @property
     def downtime(self) -> int:

@@ -1,16 +1,22 @@
-"""Health checks: HAProxy's `check` servers, `option httpchk`, rise/fall, inter/fastinter.
+"""Health checks: `check` servers, `option httpchk`, `tcp-check` rules, the protocol
+checks, agent checks, passive health (`observe`), rise/fall, inter/fastinter/downinter.
 
 Importing `weir.check.keywords` registers the keywords. At run time::
 
-    checks = start_checks(loop, runtime.backends.values(), say=...)
+    checks = start_checks(loop, runtime.backends.values(), say=..., glob=cfg.global_)
     ...
     checks.stop()
     await checks.wait_stopped()
 
-`check_config(cfg, diags)` adds the whole-configuration checks (a checked server needs a
-port). Pure parts (`health`, `httpchk`, `report`, `status`) import neither asyncio nor
-sockets; only `scheduler` does, and it is imported on first use so that loading a
+`check_config(cfg, diags)` adds the whole-configuration checks. Every kind of check is a
+ruleset (`rules`) evaluated by one sans-IO engine (`engine`); `probe` drives it on a
+socket, `state` applies outcomes to a server, `scheduler` runs it all. Only `probe` and
+`scheduler` import asyncio; they are imported on first use so that loading a
 configuration does not pull the runtime in.
+
+The data path reports what it sees of a server to `Server.observer` (None unless
+`observe` is set) and keeps `Server.sessions` (None unless sessions must be shut down
+when a server changes state); see `weir.check.observe` and `weir.backend.server`.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from weir.check.scheduler import CheckScheduler, Say
+    from weir.config.model import GlobalConf
     from weir.proxy.runtime import Backend
 
 __all__ = [
@@ -43,8 +50,9 @@ def start_checks(
     *,
     say: Say | None = None,
     bufsize: int = 16384,
+    glob: GlobalConf | None = None,
 ) -> CheckScheduler:
-    """Start every server's health check; see `weir.check.scheduler.start_checks`."""
+    """Start every server's health and agent checks; see `weir.check.scheduler.start_checks`."""
     from weir.check.scheduler import start_checks as start
 
-    return start(loop, backends, say=say, bufsize=bufsize)
+    return start(loop, backends, say=say, bufsize=bufsize, glob=glob)

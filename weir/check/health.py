@@ -17,8 +17,9 @@ health is set back to `rise` (up, checked again at once).
 
 The delay before the next check depends on where the counter stands: `inter` when fully
 up, `downinter` (default `inter`) when fully down, `fastinter` (default `inter`) while in
-between. The first checks are spread over the smallest interval of at least one second,
-so that a restart does not send every check at the same instant.
+between. The first checks are spread over the smallest interval of at least one second
+(at most `max-spread-checks`), so that a restart does not send every check at the same
+instant, and `spread-checks` adds some jitter to every interval after that.
 """
 
 from __future__ import annotations
@@ -74,12 +75,29 @@ def interval_ms(  # noqa: PLR0917
     return fastinter or inter
 
 
-def first_delays_ms(intervals: Sequence[int]) -> list[int]:
-    """Start delays for checks whose current intervals are `intervals`, in declaration order.
+def first_delays_ms(intervals: Sequence[int], max_spread: int = 0) -> list[int]:
+    """Start delays for checks whose current intervals are `intervals`, in declaration order
+    (a server's agent right after its check).
 
     The k-th of n checks starts after m * k / n ms, where m is the smallest interval of at
-    least one second among all of them, or the check's own interval if that is larger.
+    least one second among all of them, or the check's own interval if that is larger,
+    and at most `max_spread` ms when that is set (`max-spread-checks`).
     """
     n = len(intervals)
     spread = min((i for i in intervals if i >= SPREAD_THRESHOLD_MS), default=0)
-    return [max(spread, own) * k // n for k, own in enumerate(intervals)]
+    out = []
+    for k, own in enumerate(intervals):
+        m = max(spread, own)
+        if max_spread and m > max_spread:
+            m = max_spread
+        out.append(m * k // n)
+    return out
+
+
+def jittered_ms(interval: int, spread_checks: int, draw: float) -> int:
+    """The delay before the next check with `spread-checks` percent of jitter: `interval`
+    moved by up to that share of itself either way; `draw` is uniform in [0, 1]."""
+    if spread_checks <= 0:
+        return interval
+    rv = interval * spread_checks // 100
+    return interval + rv - int(2 * rv * draw)

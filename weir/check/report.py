@@ -9,9 +9,13 @@ Operators grep these, so the shape is HAProxy's, fact for fact::
     2 active and 0 backup servers online. 0 sessions requeued, 0 total in queue.
     backend 'ms1' has no server available!
 
-(each on one line). "code" appears only for statuses read from a response (L7OK, L7STS),
-"info" only when the check has a detail, which is quoted with every byte that is not
-printable ASCII, `<`, `>` or `"` written as `<XX>` (hex).
+(each on one line). "code" appears only with the statuses that carry one (L7OK, L7OKC,
+L7STS; 0 when the protocol has none), "info" only when the check has a detail, which is
+quoted with every byte that is not printable ASCII, `<`, `>` or `"` written as `<XX>`
+(hex), and "check duration" only for a check that ran (not for observed traffic).
+
+Administrative changes an agent asks for have their own lines ("enters drain state",
+"is going DOWN for maintenance", "is UP/READY (leaving forced maintenance)" ...).
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ def check_reason(outcome: Outcome) -> str:
     """`, reason: …, code: …, info: "…", check duration: Nms` for a state change."""
     v = outcome.verdict
     out = f", reason: {v.status.description}"
-    if v.status.has_code and v.code is not None:
-        out += f", code: {v.code}"
+    if v.status.has_code:
+        out += f", code: {v.code or 0}"
     if v.desc:
         out += f', info: "{encode_info(v.desc)}"'
     if outcome.duration_ms >= 0:
@@ -84,3 +88,63 @@ def up_message(  # noqa: PLR0917
 def no_server_message(kind: str, proxy: str) -> str:
     """`kind` is "backend", or "proxy" for a `listen` section (HAProxy's words)."""
     return f"{kind} '{proxy}' has no server available!"
+
+
+def _left(active: int, backups: int, sessions: int, requeued: int = 0, queued: int = 0) -> str:
+    running = " Running on backup." if backups and not active else ""
+    return (
+        f". {active} active and {backups} backup servers left.{running}"
+        f" {sessions} sessions active, {requeued} requeued, {queued} remaining in queue."
+    )
+
+
+def _online(active: int, backups: int, requeued: int = 0, queued: int = 0) -> str:
+    running = " Running on backup." if backups and not active else ""
+    return (
+        f". {active} active and {backups} backup servers online.{running}"
+        f" {requeued} sessions requeued, {queued} total in queue."
+    )
+
+
+def _server(proxy: str, server: str, backup: bool) -> str:
+    return f"{'Backup ' if backup else ''}Server {proxy}/{server}"
+
+
+def stopping_message(  # noqa: PLR0917
+    proxy: str, server: str, backup: bool, outcome: Outcome, active: int, backups: int
+) -> str:
+    """A server that still passes its check but asks for no new traffic (HAProxy's
+    "stopping", e.g. a 404 with `http-check disable-on-404`)."""
+    return f"{_server(proxy, server, backup)} is stopping{check_reason(outcome)}" + _online(
+        active, backups
+    )
+
+
+def drain_message(  # noqa: PLR0917
+    proxy: str, server: str, backup: bool, up: bool, active: int, backups: int, sessions: int
+) -> str:
+    """The agent put the server in drain mode."""
+    tail = _online(active, backups) if up else _left(active, backups, sessions)
+    return f"{_server(proxy, server, backup)} enters drain state" + tail
+
+
+def leave_drain_message(proxy: str, server: str, backup: bool, up: bool) -> str:
+    return f"{_server(proxy, server, backup)} is {'UP' if up else 'DOWN'} (leaving forced drain)."
+
+
+def maint_message(  # noqa: PLR0917
+    proxy: str, server: str, backup: bool, was_up: bool, active: int, backups: int, sessions: int
+) -> str:
+    """The agent put the server in maintenance."""
+    if not was_up:
+        return f"{_server(proxy, server, backup)} was DOWN and now enters maintenance."
+    return f"{_server(proxy, server, backup)} is going DOWN for maintenance" + _left(
+        active, backups, sessions
+    )
+
+
+def leave_maint_message(proxy: str, server: str, backup: bool, up: bool, drain: bool) -> str:
+    return (
+        f"{_server(proxy, server, backup)} is {'UP' if up else 'DOWN'}/"
+        f"{'DRAIN' if drain else 'READY'} (leaving forced maintenance)."
+    )

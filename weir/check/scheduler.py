@@ -1,53 +1,54 @@
-"""Running health checks: one asyncio task per checked server, driving its state.
+"""Running health checks: one asyncio task per check, driving its server's health.
 
 Theory of operation
 -------------------
-`start_checks` compiles, once, where and how each checked server is probed (a `Target`:
-address, timeouts, the HTTP probe if `option httpchk`) and starts one task per server.
-Each task sleeps its share of the first interval (see `weir.check.health`), then loops:
-probe, record the outcome, sleep the interval the health counter calls for. A server in
-maintenance is not probed; its task wakes every `inter` to notice when it leaves.
+`start_checks` compiles, once per backend, the ruleset its servers are checked with, and
+for each server that has `check` or `agent-check` builds its `ServerHealth` (the state
+machine, `weir.check.state`) and one `CheckTask` per check: the health check, the agent.
+Every task sleeps its share of the first interval (see `weir.check.health`), then
+loops: run the check (`weir.check.probe`), hand the outcome to the server's health,
+sleep the interval the health counter calls for, with `spread-checks` jitter. A health
+check does not run while its server is in maintenance (it wakes every `inter` to notice
+the end of it); an agent check always runs, since only the agent can end a maintenance
+it asked for.
 
-A probe is one non-blocking connection with a deadline at every step, so a check never
-holds more than one socket and never outlives its timeouts; it never touches traffic.
-Timeouts follow HAProxy 2.6: without `timeout check`, the whole check must end within
-`inter` of its start; with it, the connection gets min(`timeout connect`, `inter`) (just
-`inter` when `timeout connect` is unset) and the exchange, from the moment the connection
-is up, gets `timeout check`. The socket closes with a reset (SO_LINGER 0), as HAProxy's
-checks do, so checks leave no TIME_WAIT behind.
+The scheduler also installs the data path's hooks: `Server.observer` for `observe`, and
+`Server.sessions` where `on-marked-down` / `on-marked-up` need to close sessions.
 
-Recording an outcome updates the server's check fields (what stats show), moves the
-health counter, and on a change of state sets `Server.state`, tells the balancer, and
-prints HAProxy's line for it (see `weir.check.report`). An unexpected error in a check
-is reported and the check goes on at its next interval; it never ends the process.
+A task never blocks the loop and never dies of an error: a bug in one check is reported
+and the check goes on at its next interval. `stop()` cancels every task; a check in
+flight closes its socket.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
+import random
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from weir.backend import slowstart
 from weir.backend.server import Server, SrvState
 from weir.check import health
-from weir.check.httpchk import DEFAULT_BUFSIZE, HttpProbe
-from weir.check.report import down_message, no_server_message, up_message
-from weir.check.status import DESC_MAX, CheckStatus, Outcome, Result, Verdict
-from weir.check.validate import check_port
-from weir.config.address import Family
-from weir.config.model import Cap, ServerConf
+from weir.check.agent import agent_ruleset
+from weir.check.assemble import ruleset_of
+from weir.check.engine import RunEnv
+from weir.check.httpchk import DEFAULT_BUFSIZE
+from weir.check.observe import Observer
+from weir.check.probe import Target, connect_check, run_check
+from weir.check.rules import Ruleset
+from weir.check.state import ServerHealth
+from weir.check.status import Verdict
+from weir.check.validate import agent_port, check_port
+from weir.config.address import Address, Family
+from weir.config.model import CheckConf, GlobalConf, ServerConf
 from weir.proxy.runtime import Backend
 
 Say = Callable[[str, str], None]
 """Where state changes are told: (level "WARNING" | "ALERT", message without final newline)."""
-
-_LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 def say_stderr(level: str, message: str) -> None:
@@ -56,256 +57,280 @@ def say_stderr(level: str, message: str) -> None:
     print(f"{tag:<10} ({os.getpid()}) : {message}", file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where and how one server is checked; everything in seconds except counts."""
-
-    family: socket.AddressFamily
-    address: tuple[str, int] | str
-    inter: float
-    connect_timeout: float
-    read_timeout: float | None  # None: the whole check is bounded by `inter`
-    probe: HttpProbe | None  # None: a connection is the whole check
-
-
-def make_target(be: Backend, conf: ServerConf, bufsize: int = DEFAULT_BUFSIZE) -> Target | None:
-    """The check target of server `conf` of backend `be`; None when it has no port."""
+def make_target(
+    be: Backend,
+    conf: ServerConf,
+    bufsize: int = DEFAULT_BUFSIZE,
+    *,
+    ruleset: Ruleset | None = None,
+    agent: bool = False,
+) -> Target | None:
+    """Where and how server `conf` of backend `be` is checked (its agent with `agent`);
+    None when there is nothing to connect to (no port)."""
     chk = conf.check
-    addr = chk.address or conf.address
-    if addr is None:
+    rules = ruleset if ruleset is not None else agent_ruleset() if agent else ruleset_of(be.conf)
+    address: Address | None
+    if agent:
+        address = chk.agent_address or chk.address or conf.address
+        port = agent_port(conf)
+        inter_ms = chk.agent_inter or chk.inter
+    else:
+        address = chk.address or conf.address
+        port = check_port(conf)
+        inter_ms = chk.inter
+    if address is None:
         return None
-    inter = chk.inter / 1000
     t = be.conf.timeouts
-    connect = min(chk.inter, t.connect) / 1000 if t.check and t.connect else inter
+    inter = inter_ms / 1000
+    connect = min(inter_ms, t.connect) / 1000 if t.check and t.connect else inter
     read = t.check / 1000 if t.check else None
-    probe = HttpProbe(be.conf.httpchk, bufsize) if be.conf.httpchk is not None else None
-    if addr.family is Family.UNIX:
-        return Target(socket.AF_UNIX, addr.host, inter, connect, read, probe)
-    port = check_port(conf)
-    if not port:
+    send_proxy = chk.send_proxy and not agent
+    if address.family is Family.UNIX:
+        return Target(
+            socket.AF_UNIX, address.host, inter, connect, read, rules, bufsize, send_proxy
+        )
+    if not port and (agent or not rules.has_connect_port):
         return None
-    family = socket.AF_INET6 if addr.family is Family.IPV6 else socket.AF_INET
-    return Target(family, (addr.host, port), inter, connect, read, probe)
+    family = socket.AF_INET6 if address.family is Family.IPV6 else socket.AF_INET
+    return Target(family, (address.host, port), inter, connect, read, rules, bufsize, send_proxy)
 
 
-def _strerror(e: OSError) -> str:
-    if e.errno is not None:
-        return os.strerror(e.errno)
-    return str(e) or type(e).__name__
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
-class ServerCheck:
-    """The health check of one server: its probe, its state machine, its task."""
+class CheckTask:
+    """One periodic check of one server: its health check, or its agent check.
 
-    __slots__ = ("backend", "conf", "paused", "say", "server", "target", "task")
+    Built from the server's backend, configuration and target, sharing the server's
+    `ServerHealth` (`health_of`) when the server has several checks, with a new one
+    otherwise. It runs on the loop that awaits `run()`.
+    """
+
+    __slots__ = (
+        "_fut",
+        "_handle",
+        "_wake_at",
+        "agent",
+        "health",
+        "loop",
+        "node",
+        "previous",
+        "rng",
+        "runs",
+        "say",
+        "spread",
+        "target",
+        "task",
+        "tick",
+    )
 
     def __init__(
-        self, backend: Backend, server: Server, conf: ServerConf, target: Target, say: Say
+        self,
+        backend: Backend,
+        server: Server,
+        conf: ServerConf,
+        target: Target,
+        say: Say,
+        *,
+        health_of: ServerHealth | None = None,
+        agent: bool = False,
+        spread: int = 0,
+        node: str = "",
+        rng: random.Random | None = None,
     ) -> None:
-        self.backend = backend
-        self.server = server
-        self.conf = conf
+        if health_of is None:
+            health_of = ServerHealth(backend, server, conf, say, check=not agent, agent=agent)
+        if not agent:
+            health_of.expedite = self.expedite
+        self.health = health_of
         self.target = target
         self.say = say
+        self.agent = agent
+        self.spread = spread
+        self.node = node
+        self.rng = rng or random.Random()
+        # Wake-ups fall on a grid of `tick` seconds (0: none), set by the scheduler.
+        self.tick = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.previous: Verdict | None = None
+        self.runs = 0  # checks completed
         self.task: asyncio.Task[None] | None = None
-        self.paused = server.state is SrvState.MAINT
-        server.check_status = CheckStatus.INI.value
-        server.check_health = health.initial_health(conf.check.rise, conf.check.fall, self.paused)
+        self._fut: asyncio.Future[None] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._wake_at = 0.0
 
     @property
     def name(self) -> str:
-        return f"{self.backend.name}/{self.server.name}"
+        return self.health.name + (" (agent)" if self.agent else "")
+
+    @property
+    def server(self) -> Server:
+        return self.health.server
 
     def interval_ms(self) -> int:
         """Milliseconds until the next check, from the current health and state."""
-        c = self.conf.check
-        down = self.server.state in (SrvState.DOWN, SrvState.MAINT)
-        return health.interval_ms(
-            self.server.check_health, c.rise, c.fall, down, c.inter, c.fastinter, c.downinter
-        )
-
-    def interval(self) -> float:
-        return self.interval_ms() / 1000
+        if self.agent:
+            return self.health.agent_interval_ms()
+        return self.health.check_interval_ms()
 
     async def run(self, first_delay: float) -> None:
-        await asyncio.sleep(first_delay)
+        self.loop = loop = asyncio.get_running_loop()
+        await self._sleep(first_delay)
+        h = self.health
         while True:
-            srv = self.server
-            if srv.state is SrvState.MAINT:
-                self.paused = True
-                srv.check_health = 0
-                await asyncio.sleep(self.target.inter)
+            if not self.agent and h.check_paused():
+                await self._sleep(self.target.inter)
                 continue
-            if self.paused:  # out of maintenance: up, but to be confirmed at once
-                self.paused = False
-                srv.check_health = self.conf.check.rise
             try:
-                self.record(await self.probe())
+                target = self.target
+                if target.connect_only:
+                    outcome = await connect_check(loop, target)
+                else:
+                    outcome = await run_check(loop, target, self._env())
+                self.previous = outcome.verdict
+                self.runs += 1
+                if self.agent:
+                    h.agent_done(outcome)
+                else:
+                    h.check_done(outcome)
             except Exception as e:  # a bug: report it, keep checking
                 self.say(
                     "ALERT",
                     f"health check of server {self.name} failed unexpectedly: "
                     f"{type(e).__name__}: {e}",
                 )
-            await asyncio.sleep(self.interval())
+            delay = health.jittered_ms(self.interval_ms(), self.spread, self.rng.random())
+            await self._sleep(delay / 1000)
 
-    # -- one probe ---------------------------------------------------------------------------
+    def _env(self) -> RunEnv:
+        h = self.health
+        header = None
+        if self.target.ruleset.send_state:
+            node = self.node
 
-    async def probe(self) -> Outcome:
-        """Run one check now; never raises for anything the network does."""
+            def header() -> str:
+                return state_header(h, node)
+
+        send = h.conf.check.agent_send if self.agent else ""
+        return RunEnv(
+            running=h.running,
+            state_header=header,
+            agent_send=send.encode("utf-8", "surrogateescape"),
+            previous=self.previous,
+            now=time.time(),
+        )
+
+    async def _sleep(self, seconds: float) -> None:
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        verdict = await self._probe(loop, start)
-        return Outcome(verdict, int((loop.time() - start) * 1000))
-
-    async def _probe(self, loop: asyncio.AbstractEventLoop, start: float) -> Verdict:
-        t = self.target
+        fut: asyncio.Future[None] = loop.create_future()
+        self._fut = fut
+        at = loop.time() + seconds
+        tick = self.tick
+        if tick:
+            # Checks due within one tick wake together: each wake-up of the loop costs
+            # more than a check's own work, so a thousand checks every 2 s must not
+            # wake it five hundred times a second.
+            at = round(at / tick) * tick
+        self._wake_at = at
+        self._handle = loop.call_at(at, _wake, fut)
         try:
-            sock = socket.socket(t.family, socket.SOCK_STREAM)
-        except OSError as e:
-            return Verdict(CheckStatus.SOCKERR, None, _strerror(e))
-        try:
-            sock.setblocking(False)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-            try:
-                async with asyncio.timeout_at(start + t.connect_timeout):
-                    await loop.sock_connect(sock, t.address)
-            except TimeoutError:
-                return Verdict(CheckStatus.L4TOUT)
-            except OSError as e:
-                return Verdict(CheckStatus.L4CON, None, _strerror(e))
-            if t.probe is None:
-                return Verdict(CheckStatus.L4OK)
-            deadline = (
-                loop.time() + t.read_timeout if t.read_timeout is not None else start + t.inter
-            )
-            try:
-                async with asyncio.timeout_at(deadline):
-                    return await _exchange(loop, sock, t.probe)
-            except TimeoutError:
-                return Verdict(CheckStatus.L7TOUT)
+            await fut
         finally:
-            sock.close()
+            if self._handle is not None:
+                self._handle.cancel()
+            self._fut = self._handle = None
 
-    # -- state machine -----------------------------------------------------------------------
-
-    def record(self, outcome: Outcome) -> None:
-        """Apply one check's outcome: check fields, health counter, and state changes."""
-        srv = self.server
-        c = self.conf.check
-        v = outcome.verdict
-        srv.check_status = v.status.value
-        srv.check_code = v.code if v.status.has_code else None
-        srv.check_desc = v.desc[:DESC_MAX]
-        srv.check_duration_ms = outcome.duration_ms
-        passed = v.status.result is Result.PASSED
-        before = srv.check_health
-        if not passed and health.counts_as_failure(before):
-            srv.chkfail += 1
-        srv.check_health = health.after_check(before, c.rise, c.fall, passed)
-        if srv.state is SrvState.MAINT:
+    def expedite(self) -> None:
+        """Run the next check within `fastinter` if it would come later (observed errors)."""
+        fut = self._fut
+        loop = self.loop
+        fastinter = self.health.conf.check.fastinter
+        if fut is None or loop is None or not fastinter:
             return
-        if not passed and srv.check_health == 0 and srv.state is not SrvState.DOWN:
-            self._set_down(outcome)
-        elif passed and health.is_up(srv.check_health, c.rise) and srv.state is SrvState.DOWN:
-            self._set_up(outcome)
-
-    def _usable(self) -> tuple[int, int]:
-        servers = self.backend.servers
-        return (
-            sum(1 for s in servers if s.usable and not s.backup),
-            sum(1 for s in servers if s.usable and s.backup),
-        )
-
-    def _set_down(self, outcome: Outcome) -> None:
-        be, srv = self.backend, self.server
-        had_any = any(self._usable())
-        srv.state = SrvState.DOWN
-        srv.last_change = time.time()
-        srv.chkdown += 1
-        be.balancer.server_down(srv)
-        active, backups = self._usable()
-        self.say(
-            "WARNING",
-            down_message(be.name, srv.name, srv.backup, outcome, active, backups, srv.cur_sess),
-        )
-        if had_any and not (active or backups):
-            kind = "proxy" if be.conf.cap is Cap.LISTEN else "backend"
-            self.say("ALERT", no_server_message(kind, be.name))
-
-    def _set_up(self, outcome: Outcome) -> None:
-        be, srv = self.backend, self.server
-        now = time.time()
-        srv.add_downtime(now - srv.last_change)
-        srv.state = SrvState.UP
-        srv.last_change = now
-        be.balancer.server_up(srv)
-        requeued = _serve_queue(be)
-        active, backups = self._usable()
-        self.say(
-            "WARNING", up_message(be.name, srv.name, srv.backup, outcome, active, backups, requeued)
-        )
+        at = loop.time() + fastinter / 1000
+        if at < self._wake_at:
+            if self._handle is not None:
+                self._handle.cancel()
+            self._wake_at = at
+            self._handle = loop.call_at(at, _wake, fut)
 
 
-async def _exchange(
-    loop: asyncio.AbstractEventLoop, sock: socket.socket, probe: HttpProbe
-) -> Verdict:
-    """Send the check request and read until the response can be judged."""
-    try:
-        await loop.sock_sendall(sock, probe.request)
-    except OSError as e:
-        return Verdict(CheckStatus.SOCKERR, None, _strerror(e))
-    buf = bytearray()
-    while True:
-        try:
-            data = await loop.sock_recv(sock, probe.bufsize - len(buf))
-        except OSError as e:
-            # An error after some bytes (often a reset right after the response) leaves
-            # the bytes to be judged, as HAProxy does; with none, the error is the verdict.
-            if not buf:
-                return Verdict(CheckStatus.SOCKERR, None, _strerror(e))
-            data = b""
-        buf += data
-        final = not data or len(buf) >= probe.bufsize
-        verdict = probe.judge(bytes(buf), final)
-        if verdict is not None:
-            return verdict
-        if final:  # judge always concludes on final input; keep a bound regardless
-            return Verdict(CheckStatus.L7RSP)
+ServerCheck = CheckTask
+"""The name weir's first scheduler gave a server's check task (the runtime API uses it)."""
 
 
-def _serve_queue(be: Backend) -> int:
-    """Hand waiting requests to servers with free slots (a server just came up).
-    Returns how many were taken; bounded by the queue's length on entry."""
-    taken = 0
-    for _ in range(len(be.queue)):
-        if not be.queue:
-            break
-        srv = be.pick()
-        if srv is None:
-            break
-        if be.queue.popleft()(srv):
-            taken += 1
-    return taken
+def state_header(h: ServerHealth, node: str) -> str:
+    """The value of `X-Haproxy-Server-State` (`http-check send-state`), as HAProxy builds
+    it: state and progress, address, port, name, node, weights, sessions, queue."""
+    srv = h.server
+    be = h.backend
+    c = h.conf.check
+    top = health.top(c.rise, c.fall)
+    hl = srv.check_health
+    if not h.check:
+        state = "no check"
+    elif h.running:
+        word = "NOLB" if h.stopping and srv.state is SrvState.DRAIN else "UP"
+        state = word if hl == top else f"{word} {hl - c.rise + 1}/{c.fall}"
+    else:
+        state = f"DOWN {hl}/{c.rise}" if hl else "DOWN"
+    address = h.conf.address
+    port = str(srv.port) if address is not None and address.family is not Family.UNIX else ""
+    waiting = len(be.queue)
+    text = (
+        f"{state}; address={srv.host}; port={port}; name={be.name}/{srv.name}; node={node}; "
+        f"weight={srv.eweight}/{be.balancer.tot_weight}; "
+        f"scur={srv.cur_sess}/{be.counters.cur_sess - waiting}; qcur=0"
+    )
+    throttle = slowstart.throttle(srv)
+    if throttle is not None:
+        text += f"; throttle={throttle}%"
+    return text
+
+
+MAX_TICK = 0.05  # seconds
+
+
+def tick_for(checks: Iterable[CheckConf]) -> float:
+    """The grid check wake-ups fall on: a twentieth of the shortest interval in use, at
+    most 50 ms, at least 1 ms; so a check is never more than 5% of its interval late."""
+    shortest = min(
+        (i for c in checks for i in (c.inter, c.fastinter, c.downinter, c.agent_inter) if i > 0),
+        default=0,
+    )
+    if not shortest:
+        return MAX_TICK
+    return max(0.001, min(MAX_TICK, shortest / 1000 / 20))
 
 
 class CheckScheduler:
     """Every health check of a runtime, started together and stopped together."""
 
-    __slots__ = ("checks", "loop")
+    __slots__ = ("checks", "healths", "loop", "max_spread")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, checks: list[ServerCheck]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        checks: list[CheckTask],
+        healths: list[ServerHealth] | None = None,
+        max_spread: int = 0,
+    ) -> None:
         self.loop = loop
         self.checks = checks
+        self.healths = healths or []
+        self.max_spread = max_spread
 
     def start(self) -> None:
-        delays = health.first_delays_ms([c.interval_ms() for c in self.checks])
+        delays = health.first_delays_ms([c.interval_ms() for c in self.checks], self.max_spread)
+        tick = tick_for(c.health.conf.check for c in self.checks)
         for check, delay in zip(self.checks, delays, strict=True):
+            check.tick = tick
             check.task = self.loop.create_task(check.run(delay / 1000), name=f"check {check.name}")
 
     def stop(self) -> None:
-        """Cancel every check (a probe in flight closes its socket)."""
+        """Cancel every check (a check in flight closes its socket)."""
         for check in self.checks:
             if check.task is not None:
                 check.task.cancel()
@@ -323,27 +348,96 @@ def start_checks(
     *,
     say: Say | None = None,
     bufsize: int = DEFAULT_BUFSIZE,
+    glob: GlobalConf | None = None,
 ) -> CheckScheduler:
-    """Start the health checks of every server with `check` in `backends`.
+    """Start the health and agent checks of every server of `backends` that has them.
 
-    `say` receives state-change lines (default: stderr in HAProxy's form); `bufsize` bounds
-    what is read of a check's response (the global `tune.bufsize`).
+    `say` receives state-change lines (default: stderr in HAProxy's form); `bufsize`
+    bounds what is read of an answer (`tune.bufsize`); `glob` brings `spread-checks`,
+    `max-spread-checks` and `node` (the send-state header's node name).
     """
     tell = say or say_stderr
-    checks: list[ServerCheck] = []
+    g = glob or GlobalConf()
+    node = g.node or socket.gethostname()
+    checks: list[CheckTask] = []
+    healths: list[ServerHealth] = []
     for be in backends:
-        for srv, conf in zip(be.servers, be.conf.servers, strict=True):
-            if not conf.check.enabled:
-                continue
-            target = make_target(be, conf, bufsize)
-            if target is None:
-                tell(
-                    "WARNING",
-                    f"server {be.name}/{srv.name} has neither a service port nor "
-                    "a check port: it is not checked",
-                )
-                continue
-            checks.append(ServerCheck(be, srv, conf, target, tell))
-    scheduler = CheckScheduler(loop, checks)
+        confs = be.conf.servers
+        rules = ruleset_of(be.conf) if any(c.check.enabled for c in confs) else None
+        agents = agent_ruleset() if any(c.check.agent for c in confs) else None
+        for srv, conf in zip(be.servers, confs, strict=True):
+            tasks = _server_checks(be, srv, conf, tell, (rules, agents), bufsize, g, node)
+            if tasks:
+                healths.append(tasks[0].health)
+                checks.extend(tasks)
+        if any(c.check.on_marked_up for c in confs):
+            for srv in be.servers:
+                if srv.backup and srv.sessions is None:
+                    srv.sessions = set()
+    scheduler = CheckScheduler(loop, checks, healths, g.max_spread_checks)
     scheduler.start()
     return scheduler
+
+
+def _server_checks(  # noqa: PLR0917
+    be: Backend,
+    srv: Server,
+    conf: ServerConf,
+    tell: Say,
+    rulesets: tuple[Ruleset | None, Ruleset | None],
+    bufsize: int,
+    g: GlobalConf,
+    node: str,
+) -> list[CheckTask]:
+    """The check tasks of one server (health check first, then agent), hooks installed."""
+    c = conf.check
+    rules, agents = rulesets
+    target = agent_target = None
+    if c.enabled and rules is not None:
+        target = make_target(be, conf, bufsize, ruleset=rules)
+        if target is None:
+            tell(
+                "WARNING",
+                f"server {be.name}/{srv.name} has neither a service port nor "
+                "a check port: it is not checked",
+            )
+    if c.agent and agents is not None:
+        agent_target = make_target(be, conf, bufsize, ruleset=agents, agent=True)
+        if agent_target is None:
+            tell(
+                "WARNING",
+                f"server {be.name}/{srv.name} does not have agent port: "
+                "its agent check does not run",
+            )
+    if target is None and agent_target is None:
+        return []
+    h = ServerHealth(be, srv, conf, tell, check=target is not None, agent=agent_target is not None)
+    tasks: list[CheckTask] = []
+    if target is not None:
+        tasks.append(
+            CheckTask(be, srv, conf, target, tell, health_of=h, spread=g.spread_checks, node=node)
+        )
+        if c.observe:
+            observer = Observer(h, layer7=c.observe == "layer7", limit=c.error_limit)
+            h.observer = observer
+            srv.observer = observer
+    if agent_target is not None:
+        tasks.append(
+            CheckTask(
+                be, srv, conf, agent_target, tell, health_of=h, agent=True, spread=g.spread_checks
+            )
+        )
+    if c.on_marked_down and srv.sessions is None:
+        srv.sessions = set()
+    return tasks
+
+
+__all__ = [
+    "CheckScheduler",
+    "CheckTask",
+    "Say",
+    "ServerCheck",
+    "make_target",
+    "start_checks",
+    "state_header",
+]

@@ -77,6 +77,10 @@ class GlobalConf:
     log_send_hostname: str | None = None
     node: str | None = None
     description: str | None = None
+    # Added for weir.check: `spread-checks` (percent of jitter, 0..50) and
+    # `max-spread-checks` (ms; 0: no bound on the start-up spreading).
+    spread_checks: int = 0
+    max_spread_checks: int = 0
 
 
 @dataclass(slots=True)
@@ -104,6 +108,21 @@ class CheckConf:
     addr: str | None = None
     # Added for weir.check: `addr` parsed (it may carry a port, used when `port` is unset).
     address: Address | None = None
+    # Added for weir.check: `check-send-proxy`; the agent (`agent-check`, `agent-port`,
+    # `agent-addr`, `agent-inter` in ms, 0: `inter`; `agent-send`); passive health
+    # (`observe` "" | "layer4" | "layer7", `error-limit`, `on-error`, `on-marked-down`,
+    # `on-marked-up`; "" means the option is unset).
+    send_proxy: bool = False
+    agent: bool = False
+    agent_port: int = 0
+    agent_address: Address | None = None
+    agent_inter: int = 0
+    agent_send: str = ""
+    observe: str = ""
+    error_limit: int = 10
+    on_error: str = "fail-check"
+    on_marked_down: str = ""
+    on_marked_up: str = ""
 
 
 @dataclass(slots=True)
@@ -119,6 +138,12 @@ class ServerConf:
     cookie: str | None = None
     puid: int = 0
     check: CheckConf = field(default_factory=CheckConf)
+    # Added for weir.backend.slowstart: the warm-up after a DOWN->UP transition, in ms
+    # (0: none). HAProxy counts it in whole seconds, rounded up, when it runs.
+    slowstart: int = 0
+    # Added for weir.backend.keywords: `puid` came from this server's `id` option (else it
+    # is HAProxy's automatic numbering, which later `id`s can change).
+    puid_given: bool = False
 
     def copy_as(self, name: str, where: Where) -> ServerConf:
         """A new server starting from this one's settings (a `default-server`)."""
@@ -167,6 +192,36 @@ class HttpCheckConf:
     body: str = ""
     expects: list[tuple[str, str, bool]] = field(default_factory=list)
     where: Where | None = None
+    # (weir.check now keeps `http-check` lines, `expect` included, in
+    # Proxy.checks.http_rules; `expects` stays empty.)
+
+
+@dataclass(slots=True)
+class CheckRuleConf:
+    """One `tcp-check` or `http-check` rule line as written (weir.check compiles it)."""
+
+    where: Where
+    words: list[str]  # after the family word, e.g. ["expect", "string", "+PONG"]
+
+
+@dataclass(slots=True)
+class ProxyCheckConf:
+    """A backend's health-check settings besides `option httpchk`'s request (Proxy.httpchk).
+
+    `option` is the kind chosen by the last `option <kind>` line: "httpchk", "tcp-check",
+    "redis-check", "mysql-check", "pgsql-check", "smtpchk", "ldap-check" or
+    "ssl-hello-chk", with its arguments and line; None: a connection is the whole check.
+    Rule lines keep their order and their `where`, which tells a section's own lines from
+    those copied from its defaults section.
+    """
+
+    option: str | None = None
+    option_args: list[str] = field(default_factory=list)
+    option_where: Where | None = None
+    tcp_rules: list[CheckRuleConf] = field(default_factory=list)
+    http_rules: list[CheckRuleConf] = field(default_factory=list)
+    disable_on_404: bool = False
+    send_state: bool = False
 
 
 @dataclass(slots=True)
@@ -247,11 +302,29 @@ class Proxy:
     logformat_where: Where | None = None  # the `option httplog`/`option tcplog` line
     dontlog_normal: bool = False
     log_separate_errors: bool = False
+    # Added for weir.log (formats and captures): `log-format` as written (None: the
+    # `option httplog`/`tcplog` flags decide; `logformat_where` is its line too),
+    # `log-format-sd`, `unique-id-format`, `unique-id-header`, the `capture` lines as
+    # (name, length) in declaration order, `option logasap`, and weir's JSON presets
+    # (`option httplog json`, `option tcplog json`).
+    log_format: str | None = None
+    log_format_sd: str | None = None
+    log_format_sd_where: Where | None = None
+    unique_id_format: str | None = None
+    unique_id_format_where: Where | None = None
+    unique_id_header: str | None = None
+    capture_request_headers: list[tuple[str, int]] = field(default_factory=list)
+    capture_response_headers: list[tuple[str, int]] = field(default_factory=list)
+    capture_cookie: tuple[str, int] | None = None
+    capture_where: Where | None = None
+    logasap: bool = False
+    log_json: bool = False
     # backend side
     balance: BalanceParams | None = None
     servers: list[ServerConf] = field(default_factory=list)
     default_server: ServerConf | None = None
     httpchk: HttpCheckConf | None = None
+    checks: ProxyCheckConf = field(default_factory=ProxyCheckConf)  # added for weir.check
     cookie: CookieConf | None = None
     retries: int = 3
     redispatch: bool = False

@@ -31,8 +31,9 @@ import asyncio
 import time
 from typing import cast
 
-from weir.backend.server import Server
+from weir.backend.server import Server, SrvState
 from weir.http.errors import error_page
+from weir.log.captures import capture_request, capture_response, unique_id_line
 from weir.proto.h1 import (
     BodyFramer,
     H1Error,
@@ -52,6 +53,9 @@ _IDLE = 0  # waiting for a request head
 _REQ = 1  # a request is being served (head sent or queued; body maybe flowing)
 _CLOSING = 2
 _TUNNEL = 3  # after a 101 to an Upgrade request: bytes relayed both ways, unparsed
+
+# Server states in which a persistence cookie still leads to the server.
+_PERSIST_STATES = (SrvState.UP, SrvState.DRAIN)
 
 # Connection modes in which a server connection is closed after each response.
 _SERVER_CLOSE = ("httpclose", "http-server-close")
@@ -297,9 +301,11 @@ class HttpClient(asyncio.Protocol):
         stream = self._new_stream()
         stream.req = head
         stream.bytes_in = used
+        if fe.captures is not None:
+            capture_request(stream, head)
         if not head.keep_alive or fe.conn_mode == "httpclose":
             self.close_after = True
-        if fe.stats is not None and fe.stats.matches(head.method, head.target):
+        if fe.stats is not None and fe.stats.matches(head.method, head.target, stream):
             self._stats(fe.stats, head, rest)
             return
         be = fe.route(stream)
@@ -309,7 +315,7 @@ class HttpClient(asyncio.Protocol):
         self.backend = be
         stream.backend = be
         st = be.stats
-        if st is not None and st is not fe.stats and st.matches(head.method, head.target):
+        if st is not None and st is not fe.stats and st.matches(head.method, head.target, stream):
             self._stats(st, head, rest)
             return
         if be.conn_mode == "httpclose":
@@ -359,17 +365,27 @@ class HttpClient(asyncio.Protocol):
         return stream
 
     def _stats(self, service: StatsService, head: RequestHead, rest: bytes) -> None:
-        """Answer the stats page instead of a server. A request body cannot be skipped
-        reliably here, so a request that has one closes the connection afterwards."""
-        if head.chunked or head.content_length:
+        """Answer the stats page (or Prometheus' /metrics) instead of a server. The admin
+        form's body is read when it came with the head (forms are small); a request with
+        a body closes the connection afterwards, since the rest of it is not framed here."""
+        body: bytes | None = None
+        cl = head.content_length
+        if head.chunked or cl:
             self.close_after = True
+            if cl and not head.chunked and len(rest) >= cl:
+                body = rest[:cl]
         elif rest:
             self.buf += rest
-        page = service.handle(
-            head.method, head.target, head.header(b"authorization"), close=self.close_after
-        )
         stream = self.stream
         assert stream is not None
+        page = service.handle(
+            head.method,
+            head.target,
+            head.header(b"authorization"),
+            close=self.close_after,
+            stream=stream,
+            body=body,
+        )
         stream.res_status = int(page[9:12])
         stream.t_response = self.now
         self.write(page)
@@ -379,14 +395,16 @@ class HttpClient(asyncio.Protocol):
     def _cookie_in(
         self, head: RequestHead, be: Backend, stream: Stream
     ) -> tuple[Server | None, list[bytes] | None]:
-        """Cookie persistence on the way in: the server the cookie names (if usable and
-        not full), and with `indirect` the Cookie header values to send instead."""
+        """Cookie persistence on the way in: the server the cookie names while it is up
+        (also when drained, or at weight 0, as HAProxy keeps persistent clients there; a
+        full one is waited for), and with `indirect` the Cookie header values to send
+        instead."""
         ck = be.cookie
         assert ck is not None
         values = head.header_values(b"cookie")
         value, srv = ck.find(values) if values else (None, None)
         state = "N" if value is None else ("V" if srv is not None else "I")
-        if srv is not None and (not srv.usable or srv.full):
+        if srv is not None and srv.state not in _PERSIST_STATES:
             state, srv = "D", None
         stream.persist = srv is not None
         stream.termination = "--" + state + "N"
@@ -402,6 +420,8 @@ class HttpClient(asyncio.Protocol):
         if cookie_lines is not None:
             drop.add(b"cookie")
             add += b"".join(b"Cookie: " + v + b"\r\n" for v in cookie_lines)
+        if self.fe.captures is not None and self.stream is not None:
+            add += unique_id_line(self.stream)  # unique-id-header, once the backend is known
         ff = self.fe.forwardfor or be.forwardfor
         if ff is not None and ff.wanted(head, self.peer[0]):
             add += ff.header + b": " + self.peer[0].encode() + b"\r\n"
@@ -426,6 +446,11 @@ class HttpClient(asyncio.Protocol):
                 self._arm(be.timeout_queue, "queue")
                 return
             self._fail(503, "SC")
+            return
+        if srv.full:
+            # Persistence or a hash key chose this server: wait for one of its slots.
+            stream.queue_srv = be.wait_for(srv, self._dequeued)
+            self._arm(be.timeout_queue, "queue")
             return
         be.take(srv)
         self.server = srv
@@ -565,6 +590,8 @@ class HttpClient(asyncio.Protocol):
         if stream is not None:
             stream.t_response = self.now
             stream.res_status = head.status
+            if self.fe.captures is not None:
+                capture_response(stream, head)
         status = head.status
         self.fe.counters.hrsp[status // 100 if status < 600 else 0] += 1
         raw = head.raw

@@ -19,14 +19,20 @@ those, so that rounding matches. Tq (HAProxy's internal "t_request") is the end 
 request head, or -1 when there was none; so in TCP mode, where there is no request head,
 Tw is t_queue + 1, exactly as HAProxy 2.6 prints it (`1/0/3` for an immediate connection).
 
-Header captures (%hr, %hs, %hrl, %hsl) are not supported yet: they print nothing, as in
-HAProxy without `capture` lines. A TLS frontend's `~` suffix (%ft) is not printed yet.
+These dedicated formatters print no header captures (%hr, %hs, %hrl, %hsl print nothing,
+as in HAProxy without `capture` lines) and no `option logasap` marks: a frontend with
+either uses the same presets compiled from their log-format strings (weir.log.logformat),
+which print the same bytes otherwise (tests/unit/log checks it) but cost about 40% more.
+A TLS frontend's `~` suffix (%ft) is not printed yet. An HTTP stream without a valid
+request (`<BADREQ>`) has no request time and no byte counts, as HAProxy logs such a
+failure without a stream.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from weir.stream import Stream
 
@@ -92,6 +98,27 @@ def gmt_date(sec: int) -> str:
     return _gmt_text
 
 
+_tz_sec = -1
+_tz_text = ""
+
+
+def local_date_tz(sec: int) -> str:
+    """`23/Nov/2026:21:58:40 +0100`: local time with its UTC offset (%Tl, %trl)."""
+    global _tz_sec, _tz_text
+    if sec != _tz_sec:
+        tm = time.localtime(sec)
+        off = tm.tm_gmtoff or 0
+        sign = "-" if off < 0 else "+"
+        minutes = abs(off) // 60
+        _tz_text = (
+            f"{tm.tm_mday:02d}/{_MONTHS[tm.tm_mon - 1]}/{tm.tm_year:04d}:"
+            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} "
+            f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+        )
+        _tz_sec = sec
+    return _tz_text
+
+
 # ---- timers -------------------------------------------------------------------------------------
 
 
@@ -105,7 +132,9 @@ def timers(s: Stream) -> tuple[int, int, int, int, int, int, int]:
     t0 = s.t_accept
     end = s.t_close or max(s.t_response, s.t_connect, s.t_queue, s.t_head, s.t_request, t0)
     ti = int((s.t_request - t0) * 1000.0) if s.t_request else -1
-    tq = int((s.t_head - t0) * 1000.0) if s.t_head else -1
+    # Without a valid request HAProxy has no request time (it logs such a failure
+    # without a stream); weir's stream may have noted when the bad head ended.
+    tq = int((s.t_head - t0) * 1000.0) if s.t_head and s.req is not None else -1
     queue = int((s.t_queue - t0) * 1000.0) if s.t_queue else -1
     conn = int((s.t_connect - t0) * 1000.0) if s.t_connect else -1
     data = int((s.t_response - t0) * 1000.0) if s.t_response else -1
@@ -122,6 +151,73 @@ def timers(s: Stream) -> tuple[int, int, int, int, int, int, int]:
         conn = queue
     t_rsp = data - conn if data >= 0 else -1
     return ti, t_r, t_w, t_c, t_rsp, tt - idle, tt
+
+
+# Positions in the tuple `line_values` returns; log-format writers index it.
+V_TI, V_TQ, V_TR, V_TW, V_TC, V_TRSP, V_TA, V_TT, V_TD_HTTP, V_TD_TCP, V_TU = range(11)
+V_AC, V_OUT, V_FC, V_BC, V_SC, V_BE, V_SRV, V_REQ_MS, V_ACC_MS = range(11, 20)
+V_CIP, V_CPORT, V_ST, V_RC, V_SQ, V_BQ, V_TSC, V_FE, V_IN = range(20, 29)
+
+LineValues = tuple[Any, ...]
+
+
+def line_values(s: Stream, actconn: int, out: int, nostream: bool = False) -> LineValues:
+    """Everything most log formats print, computed once per line with the same arithmetic
+    as `timers`, in the order of the V_* positions: Ti, Tq, TR, Tw, Tc, Tr, Ta, Tt, Td in
+    HTTP, Td in TCP, Tu, actconn, bytes out, feconn, beconn, srv_conn, backend name,
+    server name, request date ms, accept date ms, client IP, client port, status, retries,
+    server queue, backend queue, termination state, frontend name, bytes in. `out` is the
+    byte count to print (it differs from `s.bytes_out` when `option logasap` logs before
+    the end). `nostream`: an HTTP stream without a valid request, which HAProxy logs
+    without a stream: no request time, and no bytes either way."""
+    t0 = s.t_accept
+    end = s.t_close or max(s.t_response, s.t_connect, s.t_queue, s.t_head, s.t_request, t0)
+    ti = int((s.t_request - t0) * 1000.0) if s.t_request else -1
+    tq = int((s.t_head - t0) * 1000.0) if s.t_head and s.req is not None else -1
+    queue = int((s.t_queue - t0) * 1000.0) if s.t_queue else -1
+    conn = int((s.t_connect - t0) * 1000.0) if s.t_connect else -1
+    data = int((s.t_response - t0) * 1000.0) if s.t_response else -1
+    tt = int((end - t0) * 1000.0)
+    idle = ti if ti > 0 else 0
+    q2 = queue if queue >= 0 else (tq if tq >= 0 else 0)
+    c2 = conn if conn >= 0 else q2
+    fe = s.frontend
+    be = s.backend
+    if be is None and fe.conf.cap.is_backend:
+        be = fe.default_backend
+    srv = s.server
+    acc_ms = int(s.accept_date * 1000.0)
+    return (
+        ti,
+        tq,
+        tq - idle if tq >= 0 else -1,
+        queue - tq if queue >= 0 else -1,
+        conn - q2 if conn >= 0 else -1,
+        data - c2 if data >= 0 else -1,
+        tt - idle,
+        tt,
+        tt - data if data >= 0 else -1,
+        tt - conn if conn >= 0 else -1,
+        tt - idle,
+        actconn,
+        0 if nostream else out,
+        fe.counters.cur_sess,
+        be.counters.cur_sess if be is not None else 0,
+        srv.cur_sess if srv is not None else 0,
+        (s.backend or fe).name,
+        srv.name if srv is not None else NOSRV,
+        acc_ms + idle,
+        acc_ms,
+        s.client_ip,
+        s.client_port,
+        s.res_status,
+        s.retries,
+        s.queue_srv,
+        s.queue_be,
+        s.termination,
+        fe.name,
+        0 if nostream else s.bytes_in,
+    )
 
 
 def _request_ms(s: Stream, ti: int) -> int:
@@ -143,6 +239,11 @@ def _conns(s: Stream) -> tuple[int, int, int]:
     )
 
 
+def _out(s: Stream) -> int:
+    """%B in HTTP: HAProxy counts nothing for a failure it logs without a stream."""
+    return s.bytes_out if s.req is not None else 0
+
+
 # ---- the lines --------------------------------------------------------------------------------
 
 
@@ -158,7 +259,7 @@ def http_line(s: Stream, actconn: int) -> str:
     return (
         f"{s.client_ip}:{s.client_port} [{local_date_ms(_request_ms(s, ti))}] {fe.name} "
         f"{(be or fe).name}/{srv.name if srv is not None else NOSRV} "
-        f"{t_r}/{t_w}/{t_c}/{t_rsp}/{t_a} {s.res_status} {s.bytes_out} {cc} {cs} "
+        f"{t_r}/{t_w}/{t_c}/{t_rsp}/{t_a} {s.res_status} {_out(s)} {cc} {cs} "
         f"{s.termination} {actconn}/{fc}/{bc}/{sc}/{s.retries} {s.queue_srv}/{s.queue_be} "
         f'"{request_line(s.req)}"'
     )
@@ -177,7 +278,7 @@ def clf_line(s: Stream, actconn: int) -> str:
     accept_ms = int(s.accept_date * 1000.0)
     return (
         f"{s.client_ip} - - [{gmt_date(_request_ms(s, ti) // 1000)}] "
-        f'"{request_line(s.req)}" {s.res_status} {s.bytes_out} "" "" {s.client_port} '
+        f'"{request_line(s.req)}" {s.res_status} {_out(s)} "" "" {s.client_port} '
         f'{accept_ms % 1000:03d} "{fe.name}" "{(be or fe).name}" '
         f'"{srv.name if srv is not None else NOSRV}" {t_r} {t_w} {t_c} {t_rsp} {t_a} '
         f"{s.termination} {actconn} {fc} {bc} {sc} {s.retries} {s.queue_srv} {s.queue_be} "

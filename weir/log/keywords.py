@@ -18,7 +18,7 @@ import difflib
 import os
 
 from weir.config.address import Address, AddressError, Family, parse_address
-from weir.config.model import LogTarget
+from weir.config.model import LogTarget, Proxy
 from weir.config.parser import Ctx
 from weir.config.registry import Args, Section, keyword
 from weir.log.syslog import FACILITIES, FORMAT_NAMES, LEVELS, facility_code, level_code
@@ -306,18 +306,30 @@ def _is_pure_backend(ctx: Ctx) -> bool:
     return ctx.section is Section.BACKEND
 
 
-def _set_format(ctx: Ctx, name: str, *, httplog: bool, clf: bool) -> None:
-    px = ctx.px
-    if ctx.section is Section.DEFAULTS and (px.httplog or px.tcplog):
-        previous = (
-            "option httplog clf"
-            if px.httplog_clf
-            else "option httplog"
-            if px.httplog
-            else "option tcplog"
-        )
+def current_format(px: Proxy) -> str | None:
+    """The name of the format a proxy has so far (for messages), or None."""
+    if px.log_format is not None:
+        return "log-format"
+    if px.httplog:
+        what = "option httplog" + (" clf" if px.httplog_clf else "")
+        return what + (" json" if px.log_json else "")
+    if px.tcplog:
+        return "option tcplog" + (" json" if px.log_json else "")
+    return None
+
+
+def overriding(ctx: Ctx) -> None:
+    """HAProxy warns when a defaults section sets a second log format."""
+    previous = current_format(ctx.px)
+    if ctx.section is Section.DEFAULTS and previous is not None:
         ctx.warn(f"overrides '{previous}' set earlier in this defaults section")
-    px.httplog, px.tcplog, px.httplog_clf = httplog, not httplog, clf
+
+
+def _set_format(ctx: Ctx, name: str, *, httplog: bool, clf: bool, json: bool = False) -> None:
+    px = ctx.px
+    overriding(ctx)
+    px.httplog, px.tcplog, px.httplog_clf, px.log_json = httplog, not httplog, clf, json
+    px.log_format = None
     px.logformat_where = ctx.where
     if _is_pure_backend(ctx):
         ctx.warn(f"is ignored in backend '{px.name}': '{name}' applies to frontends")
@@ -326,28 +338,38 @@ def _set_format(ctx: Ctx, name: str, *, httplog: bool, clf: bool) -> None:
 @keyword(
     "option httplog",
     "dfbl",
-    "[clf]",
-    "Log each HTTP request in HAProxy's HTTP format (or the Common Log Format with "
-    "'clf') when it ends.",
+    "[clf | json]",
+    "Log each HTTP request in HAProxy's HTTP format when it ends (the Common Log Format "
+    "with 'clf'; with 'json', weir's own: one JSON object of the same fields).",
 )
 def _httplog(ctx: Ctx, args: Args) -> None:
-    if not ctx.expect(args, 0, 1, "nothing or 'clf'"):
+    if not ctx.expect(args, 0, 1, "nothing, 'clf' or 'json'"):
         return
-    if args and args[0] != "clf":
-        ctx.error(f"only accepts 'clf', not '{args[0]}'")
+    if args and args[0] not in ("clf", "json"):
+        ctx.error(f"only accepts 'clf' or 'json', not '{args[0]}'")
         return
-    _set_format(ctx, "option httplog", httplog=True, clf=bool(args))
+    word = args[0] if args else ""
+    _set_format(
+        ctx, f"option httplog {word}".strip(), httplog=True, clf=word == "clf", json=word == "json"
+    )
 
 
 @keyword(
     "option tcplog",
     "dfbl",
-    "",
-    "Log each connection in HAProxy's TCP format (timers, bytes, state) when it ends.",
+    "[json]",
+    "Log each connection in HAProxy's TCP format (timers, bytes, state) when it ends "
+    "(with 'json', weir's own: one JSON object of the same fields).",
 )
 def _tcplog(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        _set_format(ctx, "option tcplog", httplog=False, clf=False)
+    if not ctx.expect(args, 0, 1, "nothing or 'json'"):
+        return
+    if args and args[0] != "json":
+        ctx.error(f"only accepts 'json', not '{args[0]}'")
+        return
+    _set_format(
+        ctx, f"option tcplog {''.join(args)}".strip(), httplog=False, clf=False, json=bool(args)
+    )
 
 
 def _frontend_flag(name: str, field: str, doc: str) -> None:
@@ -377,3 +399,6 @@ _frontend_flag(
     "log_separate_errors",
     "Log streams that ended in error, were retried, or got a 5xx at level 'err' instead of 'info'.",
 )
+
+# The log-format, capture and unique-id keywords live next door.
+import weir.log.format_keywords  # noqa: E402, F401

@@ -6,7 +6,8 @@ are HAProxy 2.6's, byte for byte (checked against its binary, see tests/unit/log
     local     <PRI>Mmm dd hh:mm:ss TAG[PID]: MSG          (default without a host name)
     rfc3164   <PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG     (default with log-send-hostname;
                                                           HOST is "localhost" when unset)
-    rfc5424   <PRI>1 ISOTIME HOST TAG PID - - MSG         (HOST "-" when unset)
+    rfc5424   <PRI>1 ISOTIME HOST TAG PID - SD MSG        (HOST "-" when unset; SD is
+                                                          log-format-sd's, or "-")
     priority  <PRI>MSG
     short     <LEVEL>MSG
     timed     <LEVEL>ISOTIME MSG
@@ -144,18 +145,28 @@ class Framer:
     local-time conversion once a second, not once a line.
     """
 
-    __slots__ = ("_cache_hdr", "_cache_key", "facility", "fmt", "host", "tag")
+    __slots__ = ("_c_hdr", "_c_level", "_c_pid", "_c_sec", "facility", "fmt", "host", "tag")
 
     def __init__(self, fmt: Format, facility: int, tag: str, host: str | None) -> None:
         self.fmt = fmt
         self.facility = facility
         self.tag = tag
         self.host = host
-        self._cache_key: tuple[int, int, str] = (-1, -1, "")
-        self._cache_hdr = b""
+        # The last legacy header (local, rfc3164) and what it was made for; only those two
+        # formats ever fill it, so the others never match it.
+        self._c_sec = -1
+        self._c_level = -1
+        self._c_pid = ""
+        self._c_hdr = b""
 
-    def header(self, level: int, now: float) -> bytes:
-        """The header for a message of severity `level` sent at wall-clock time `now`."""
+    def header(self, level: int, now: float, sd: bytes = b"") -> bytes:
+        """The header for a message of severity `level` sent at wall-clock time `now`.
+        `sd` is the structured data of an RFC 5424 header (`log-format-sd`; "-" when
+        empty); the other formats have none."""
+        sec = int(now)
+        # Hot path, checked first: the same second, level and process as the last line.
+        if sec == self._c_sec and level == self._c_level and _pid is self._c_pid:
+            return self._c_hdr
         fmt = self.fmt
         if fmt is Format.RAW:
             return b""
@@ -163,8 +174,7 @@ class Framer:
             return b"<%d>" % level
         if fmt is Format.PRIORITY:
             return b"<%d>" % (self.facility * 8 + level)
-        sec = int(now)
-        if fmt in (Format.RFC5424, Format.TIMED, Format.ISO):
+        if fmt is Format.RFC5424 or fmt is Format.TIMED or fmt is Format.ISO:
             stamp = iso_time(now)
             if fmt is Format.ISO:
                 return f"{stamp} ".encode()
@@ -172,10 +182,8 @@ class Framer:
                 return f"<{level}>{stamp} ".encode()
             host = self.host or "-"
             tag = self.tag or "-"
-            return f"<{self.facility * 8 + level}>1 {stamp} {host} {tag} {_pid} - - ".encode()
-        key = (sec, level, _pid)
-        if key == self._cache_key:
-            return self._cache_hdr
+            pre = f"<{self.facility * 8 + level}>1 {stamp} {host} {tag} {_pid} - ".encode()
+            return pre + (sd or b"-") + b" "
         pri = self.facility * 8 + level
         head = f"<{pri}>{legacy_time(sec)} "
         if fmt is Format.RFC3164:
@@ -183,13 +191,12 @@ class Framer:
         if self.tag:
             head += f"{self.tag}[{_pid}]: "
         hdr = head.encode()
-        self._cache_key = key
-        self._cache_hdr = hdr
+        self._c_sec, self._c_level, self._c_pid, self._c_hdr = sec, level, _pid, hdr
         return hdr
 
-    def frame(self, level: int, message: bytes, now: float, limit: int) -> bytes:
+    def frame(self, level: int, message: bytes, now: float, limit: int, sd: bytes = b"") -> bytes:
         """Header + message cut to `limit` bytes, then LF."""
-        hdr = self.header(level, now)
+        hdr = self.header(level, now, sd)
         if len(hdr) + len(message) <= limit:
             return b"".join((hdr, message, b"\n"))
         return (hdr + message)[:limit] + b"\n"

@@ -1,16 +1,29 @@
-"""Listening sockets: create them from `bind` addresses, serve them, and enforce maxconn.
+"""Listening sockets: create them from `bind` addresses, serve them, and enforce maxconn;
+and the process-wide soft-stop state that client sessions read.
 
 Sockets are created (and bound) before privileges are dropped and before the first
 connection is served, so that `weir -D` fails loudly in the foreground when a port is taken.
+
+A socket may also come from elsewhere instead of being bound: a previous weir process hands
+its listening sockets over during a seamless reload (see weir.process.handover). Those wait
+in an `InheritedSockets` pool, and `open_listening_sockets` takes the one bound to the same
+address before binding a new one, so that the new process accepts from the very queue the
+old one did and no connection waiting in it is lost.
+
+TCP listeners get SO_REUSEADDR and, unless `noreuseport`, SO_REUSEPORT, as HAProxy's do: a
+new process can then bind next to an old one that still listens (the fallback when the old
+one cannot hand its sockets over).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Protocol
 
 from weir.config.address import Address, Family
 
@@ -19,10 +32,86 @@ class BindError(OSError):
     """A listener could not be created; the message names the address."""
 
 
+def _inet_key(family: int, host: str, port: int) -> tuple[int, str, int]:
+    """How a TCP listener is recognised across processes: family, normalised IP, port."""
+    if not host:
+        host = "::" if family == socket.AF_INET6 else "0.0.0.0"
+    with contextlib.suppress(ValueError):
+        host = ipaddress.ip_address(host.partition("%")[0]).compressed
+    return (family, host, port)
+
+
+def socket_key(sock: socket.socket) -> tuple[int, str, int] | None:
+    """The key of a listening socket as `open_listening_sockets` looks it up; None for a
+    socket that is not a stream listener weir could reuse."""
+    try:
+        if sock.type != socket.SOCK_STREAM:
+            return None
+        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return None
+        name = sock.getsockname()
+    except OSError:
+        return None
+    if sock.family == socket.AF_UNIX:
+        path = name.decode(errors="surrogateescape") if isinstance(name, bytes) else name
+        return (socket.AF_UNIX, str(Path(path).absolute()), 0) if path else None
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        return _inet_key(sock.family, name[0], name[1])
+    return None
+
+
+class InheritedSockets:
+    """Listening sockets received from an old process, waiting to be claimed by address.
+
+    `take` hands each socket out at most once; `close_rest` closes those nobody claimed
+    (the old process keeps its own copies, so nothing is lost by closing ours).
+    """
+
+    __slots__ = ("_by_key",)
+
+    def __init__(self, socks: Iterable[socket.socket] = ()) -> None:
+        self._by_key: dict[tuple[int, str, int], socket.socket] = {}
+        for s in socks:
+            self.add(s)
+
+    def add(self, sock: socket.socket) -> bool:
+        key = socket_key(sock)
+        if key is None or key in self._by_key:
+            sock.close()
+            return False
+        self._by_key[key] = sock
+        return True
+
+    def take(self, key: tuple[int, str, int]) -> socket.socket | None:
+        return self._by_key.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._by_key)
+
+    def close_rest(self) -> None:
+        for s in self._by_key.values():
+            s.close()
+        self._by_key.clear()
+
+
+def _reuse(sock: socket.socket, backlog: int) -> socket.socket:
+    """An inherited socket, listening with this configuration's backlog."""
+    sock.setblocking(False)
+    with contextlib.suppress(OSError):
+        sock.listen(backlog)
+    return sock
+
+
 def open_listening_sockets(
-    addr: Address, *, backlog: int, v6only: bool | None
+    addr: Address,
+    *,
+    backlog: int,
+    v6only: bool | None,
+    reuseport: bool = True,
+    inherited: InheritedSockets | None = None,
 ) -> list[socket.socket]:
-    """One socket per port of `addr` (a range gives several), bound and listening."""
+    """One socket per port of `addr` (a range gives several), bound and listening; taken
+    from `inherited` when it holds one for the same address."""
     if addr.family is Family.FD:
         try:
             sock = socket.socket(fileno=addr.fd)
@@ -32,6 +121,10 @@ def open_listening_sockets(
         return [sock]
     if addr.family is Family.UNIX:
         path = addr.host
+        if inherited is not None:
+            got = inherited.take((socket.AF_UNIX, str(Path(path).absolute()), 0))
+            if got is not None:
+                return [_reuse(got, backlog)]
         with contextlib.suppress(FileNotFoundError):
             if Path(path).is_socket():
                 Path(path).unlink()
@@ -46,9 +139,16 @@ def open_listening_sockets(
         return [sock]
     out: list[socket.socket] = []
     for port in addr.ports:
+        if inherited is not None:
+            got = inherited.take(_inet_key(addr.socket_family, addr.host, port))
+            if got is not None:
+                out.append(_reuse(got, backlog))
+                continue
         sock = socket.socket(addr.socket_family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuseport and hasattr(socket, "SO_REUSEPORT"):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if addr.family is Family.IPV6 and v6only is not None:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
             sock.bind((addr.host, port))
@@ -119,3 +219,65 @@ async def serve(
     factory: Callable[[], asyncio.BaseProtocol],
 ) -> asyncio.Server:
     return await loop.create_server(factory, sock=sock, start_serving=True)
+
+
+class IdleClosable(Protocol):
+    """A client session that can be asked to end if it sits idle between requests."""
+
+    def stop_idle(self) -> None: ...
+
+
+class SoftStop:
+    """The process-wide soft-stop state (HAProxy's `stopping`), read by client sessions.
+
+    weir.process sets it; there is one per process because a process stops as a whole.
+
+    - `stopping`: a soft stop was asked for (SIGUSR1, or a reload took over); listeners may
+      still accept during `grace`. What the `stopping` sample fetch returns.
+    - `draining`: the listeners are closed; the connections left are being finished.
+    - `close_responses`: `draining`, unless `close-spread-time infinite` says to leave
+      connections to their own timeouts. While it is true every response sent ends its
+      connection.
+    - `sessions`: the live HTTP client sessions, so that idle ones can be closed.
+
+    Contract for an HTTP client session (weir.http.session.HttpClient):
+    1. `SOFT_STOP.sessions.add(self)` when its connection is made and
+       `SOFT_STOP.sessions.discard(self)` when it is lost.
+    2. When a response head goes to the client while `SOFT_STOP.close_responses` is true and
+       the connection was going to stay open, the connection ends after that response: set
+       the close flag and add a `Connection: close` line to the head, so that a keep-alive
+       client knows before it sends another request on it. Nothing else changes: a request
+       already in progress completes.
+    3. `stop_idle()`: close the connection if it is idle between requests (no request in
+       progress, nothing buffered); otherwise do nothing (rule 2 ends it). weir.process
+       calls it only when `close-spread-time` asks idle connections to be closed, at a
+       random moment within that window; by default an idle connection ends at its next
+       request boundary (rule 2) or when its keep-alive timeout fires, so that a client never
+       sees a connection closed under a request it has just sent.
+    TCP sessions need nothing: they end when a side closes, or at `hard-stop-after`.
+    """
+
+    __slots__ = ("close_responses", "draining", "sessions", "stopping")
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.draining = False
+        self.close_responses = False
+        self.sessions: set[IdleClosable] = set()
+
+    def begin_drain(self, *, close_responses: bool = True) -> None:
+        self.stopping = True
+        self.draining = True
+        self.close_responses = close_responses
+
+    def close_idle(self) -> None:
+        """Ask every session to close if idle (a session that closes leaves the set)."""
+        for s in list(self.sessions):
+            s.stop_idle()
+
+    def reset(self) -> None:
+        self.stopping = self.draining = self.close_responses = False
+        self.sessions.clear()
+
+
+SOFT_STOP = SoftStop()

@@ -1,4 +1,5 @@
-"""Global-section keywords about the process: daemon, pidfile, limits, identity."""
+"""Global-section keywords about the process: daemon, pidfile, limits, identity, workers,
+master-worker mode, soft-stop timings."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pwd
 
 from weir.config.parser import Ctx
 from weir.config.registry import Args, keyword
-from weir.config.units import parse_int, parse_size
+from weir.config.units import parse_int, parse_size, parse_time
+from weir.process.conf import MAX_WORKERS, CpuMapError, parse_cpu_map, process_global
 
 
 @keyword("daemon", "g", "", "Detach into the background after start-up (same as -D).")
@@ -45,25 +47,184 @@ def _maxconn(ctx: Ctx, args: Args) -> None:
 @keyword(
     "nbthread",
     "g",
-    "1",
-    "Worker threads; weir runs one event loop per process, so only 1 "
-    "is accepted until multi-process workers exist.",
+    "<number>",
+    "Worker count: weir runs each of HAProxy's threads as a worker process with its own "
+    "event loop, all sharing the listening sockets (1 to 64; default 1).",
 )
 def _nbthread(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, 1, "a number"):
         return
     try:
-        n = parse_int(args[0], low=1, high=4096, what="nbthread")
+        n = parse_int(args[0], low=1, high=MAX_WORKERS, what="nbthread")
     except ValueError as e:
         ctx.error(str(e))
         return
-    if n != 1:
-        ctx.error(
-            "weir runs one event loop per process; more than one worker is not "
-            "supported yet (use 'nbthread 1')"
-        )
-        return
     ctx.cfg.global_.nbthread = n
+
+
+@keyword(
+    "cpu-map",
+    "g",
+    "[auto:]1[/<threads>] <cpu-set>...",
+    "Pin workers (HAProxy's threads, numbered from 1) to CPUs.",
+)
+def _cpu_map(ctx: Ctx, args: Args) -> None:
+    try:
+        mapping = parse_cpu_map(list(args))
+    except CpuMapError as e:
+        ctx.error(str(e))
+        return
+    process_global(ctx.cfg).cpu_map.update(mapping)
+
+
+@keyword(
+    "master-worker",
+    "g",
+    "[no-exit-on-failure]",
+    "Run a master process that owns the listeners, supervises the workers and reloads on "
+    "SIGUSR2 (same as -W).",
+)
+def _master_worker(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 0, 1, "no argument or 'no-exit-on-failure'"):
+        return
+    if args and args[0] != "no-exit-on-failure":
+        ctx.error(f"only supports 'no-exit-on-failure' (got '{args[0]}')")
+        return
+    g = process_global(ctx.cfg)
+    g.master_worker = True
+    g.exit_on_failure = not args
+
+
+@keyword(
+    "mworker-max-reloads",
+    "g",
+    "<number>",
+    "Stop (SIGTERM) an old worker still running after this many reloads.",
+)
+def _mworker_max_reloads(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number"):
+        try:
+            process_global(ctx.cfg).mworker_max_reloads = parse_int(
+                args[0], low=1, what="mworker-max-reloads"
+            )
+        except ValueError as e:
+            ctx.error(str(e))
+
+
+@keyword(
+    "chroot",
+    "g",
+    "<dir>",
+    "Confine the workers to this directory (chroot) before dropping privileges.",
+)
+def _chroot(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a directory"):
+        process_global(ctx.cfg).chroot = args[0]
+
+
+@keyword(
+    "ulimit-n",
+    "g",
+    "<number>",
+    "File-descriptor limit to set (default: computed from maxconn).",
+)
+def _ulimit_n(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number"):
+        try:
+            process_global(ctx.cfg).ulimit_n = parse_int(args[0], low=1, what="ulimit-n")
+        except ValueError as e:
+            ctx.error(str(e))
+
+
+@keyword(
+    "fd-hard-limit",
+    "g",
+    "<number>",
+    "Never use more file descriptors than this, whatever the system allows.",
+)
+def _fd_hard_limit(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number"):
+        try:
+            process_global(ctx.cfg).fd_hard_limit = parse_int(args[0], low=1, what="fd-hard-limit")
+        except ValueError as e:
+            ctx.error(str(e))
+
+
+@keyword(
+    "strict-limits",
+    "g",
+    "",
+    "Refuse to start when the file-descriptor limit cannot be raised as needed.",
+    negatable=True,
+)
+def _strict_limits(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        process_global(ctx.cfg).strict_limits = not ctx.negated
+
+
+@keyword(
+    "hard-stop-after",
+    "g",
+    "<time>",
+    "Longest a soft stop (SIGUSR1, reload) may take before the remaining connections are cut.",
+)
+def _hard_stop_after(ctx: Ctx, args: Args) -> None:
+    ms = _time(ctx, args)
+    if ms is not None:
+        process_global(ctx.cfg).hard_stop_after = ms
+
+
+@keyword(
+    "grace",
+    "g",
+    "<time>",
+    "Keep accepting for this long after SIGUSR1 before the soft stop proceeds.",
+)
+def _grace(ctx: Ctx, args: Args) -> None:
+    ms = _time(ctx, args)
+    if ms is not None:
+        process_global(ctx.cfg).grace = ms
+
+
+@keyword(
+    "close-spread-time",
+    "g",
+    "<time>|infinite",
+    "During a soft stop, close idle connections at random moments within this window; "
+    "'infinite' leaves connections to their own timeouts.",
+)
+def _close_spread_time(ctx: Ctx, args: Args) -> None:
+    if len(args) == 1 and args[0] == "infinite":
+        g = process_global(ctx.cfg)
+        g.close_spread_infinite = True
+        g.close_spread_time = None
+        return
+    ms = _time(ctx, args)
+    if ms is not None:
+        g = process_global(ctx.cfg)
+        g.close_spread_time = ms
+        g.close_spread_infinite = False
+
+
+@keyword(
+    "noreuseport",
+    "g",
+    "",
+    "Do not set SO_REUSEPORT on listeners (a reload then relies on the socket hand-over).",
+)
+def _noreuseport(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        process_global(ctx.cfg).noreuseport = True
+
+
+def _time(ctx: Ctx, args: Args) -> int | None:
+    if not ctx.expect(args, 1, 1, "a time such as '30s'"):
+        return None
+    try:
+        return parse_time(args[0])
+    except ValueError as e:
+        ctx.error(str(e))
+        return None
 
 
 @keyword("user", "g", "<name>", "Switch to this user after binding the listeners.")

@@ -1,9 +1,32 @@
-"""Running a loaded configuration: bind, detach, serve, stop on a signal.
+"""Running a loaded configuration: bind, detach, serve, stop on a signal, hand over.
 
-Order matters and follows HAProxy's: every listener is bound first (so a taken port fails
-in the foreground, with a message), then the process detaches if asked (`-D`/`daemon`),
-writes its pidfile, drops privileges, and serves until SIGTERM/SIGINT (stop now, exit 0)
-or SIGUSR1 (soft stop: stop accepting, let the connections in flight finish, exit 0).
+Theory of operation
+-------------------
+Start-up follows HAProxy's order. The file-descriptor limit is set, then every listener
+is bound (so that a taken port fails in the foreground, with a message) — or taken from
+the old process being replaced (`-sf`/`-st`/`-x`, see weir.process.handover). Then the
+process detaches if asked (`-D`/`daemon`; the foreground parent exits only once start-up
+has succeeded and writes the pidfile), and either serves by itself or, with
+`master-worker`/`-W` or `nbthread` > 1, becomes the master of worker processes (see
+weir.process.master). Each serving process builds its runtime, enters its `chroot`,
+drops privileges, and serves with one event loop (`serve_worker`).
+
+Signals of a serving process, as HAProxy's:
+- SIGTERM, SIGINT: stop now, exit 0.
+- SIGUSR1: soft stop. After `grace`, the listeners close and the connections left are
+  finished: a TCP session runs to its end; an HTTP connection ends after its next response,
+  which says `Connection: close` (weir.net.listener.SoftStop has the session's side). The
+  process exits once no connection remains, or at `hard-stop-after`.
+- SIGTTOU / SIGTTIN: stop listening (the address stays bound, so that another process may
+  bind it) / listen again.
+- SIGHUP: print the state of every server (stderr, and the proxies' logs).
+- SIGUSR2: ignored here (a master's reload signal).
+
+A seamless reload with `-sf OLD`: the new process takes OLD's listening sockets, serves
+them, and only then sends SIGUSR1 to OLD (SIGTERM with `-st`). If no socket can be handed
+over and a port is still taken, OLD is paused with SIGTTOU while the new process binds,
+and resumed with SIGTTIN if it still cannot. A configuration that does not load never
+gets this far, so the running process stays in service.
 """
 
 from __future__ import annotations
@@ -11,16 +34,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
 from weir.config.model import Config, Mode
-from weir.net.listener import BindError, open_listening_sockets
+from weir.net.listener import SOFT_STOP, BindError, InheritedSockets
 from weir.net.loop import new_loop
+from weir.process import handover
+from weir.process.conf import ProcessGlobal, process_conf
+from weir.process.listeners import BoundListener, Served, bind_listeners, close_all, count_binds
+from weir.process.system import (
+    Detached,
+    Reporter,
+    StartupError,
+    apply_cpu_map,
+    apply_fd_limit,
+    daemonize,
+    drop_privileges,
+    enter_chroot,
+    preload_modules,
+    remove_pidfile,
+    sd_notify,
+    set_name,
+    write_pidfile,
+)
 from weir.proxy.runtime import Frontend, Runtime, build
 
 
@@ -32,109 +75,200 @@ class RunOptions:
     debug: bool = False
     quiet: bool = False
     err: TextIO = field(default_factory=lambda: sys.stderr)
+    files: list[str] = field(default_factory=list)  # what a master re-reads on reload
+    master_worker: bool = False  # -W
+    systemd: bool = False  # -Ws: master-worker, systemd's notify protocol, no detaching
+    old_pids: list[int] = field(default_factory=list)  # -sf / -st
+    terminate_old: bool = False  # -st: SIGTERM instead of SIGUSR1
+    fetch_path: str | None = None  # -x; "/dev/null": fetch nothing
+    master_cli: list[str] = field(default_factory=list)  # -S specs
 
 
-def _say(opts: RunOptions, level: str, message: str) -> None:
-    if opts.quiet and level != "ALERT":
-        return
-    tag = f"[{level}]"
-    print(f"{tag:<10} ({os.getpid()}) : {message}", file=opts.err, flush=True)
-
-
-def _bind_all(rt: Runtime) -> list[tuple[Frontend, socket.socket, int]]:
-    """Every listening socket, with its frontend and accept backlog."""
-    out: list[tuple[Frontend, socket.socket, int]] = []
-    try:
-        for fe in rt.frontends:
-            for bind in fe.binds:
-                for addr in bind.addresses:
-                    v6only = True if bind.v6only else (False if bind.v4v6 else None)
-                    # HAProxy's default backlog is the frontend's maxconn.
-                    backlog = bind.backlog or fe.maxconn or 1024
-                    socks = open_listening_sockets(addr, backlog=backlog, v6only=v6only)
-                    out.extend((fe, s, backlog) for s in socks)
-    except BindError:
-        for _, s, _ in out:
-            s.close()
-        raise
-    return out
-
-
-def _daemonize(pidfile: str | None) -> None:
-    """Fork into the background as HAProxy does: the parent writes the child's pid to the
-    pidfile (so it exists when the command returns) and exits 0; the child leaves the
-    terminal's session and closes its standard streams."""
-    pid = os.fork()
-    if pid > 0:
-        status = 0
-        if pidfile:
-            try:
-                Path(pidfile).write_text(f"{pid}\n")
-            except OSError as e:
-                print(
-                    f"[ALERT]    ({os.getpid()}) : cannot write pidfile '{pidfile}': {e.strerror}",
-                    file=sys.stderr,
-                )
-                status = 1
-        os._exit(status)
-    os.setsid()
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-
-
-def _drop_privileges(cfg: Config) -> None:
-    g = cfg.global_
-    if os.geteuid() != 0:
-        return
-    if g.gid is not None:
-        os.setgroups([])
-        os.setgid(g.gid)
-    if g.uid is not None:
-        os.setuid(g.uid)
-
-
-_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1}
+# Signals held from the start until the serving code has its handlers: one that arrives
+# during start-up is then handled, not fatal.
+SIGNALS = frozenset(
+    {
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGHUP,
+        signal.SIGTTOU,
+        signal.SIGTTIN,
+    }
+)
+_POLL = 0.05  # seconds between two looks at the connection count during a soft stop
 
 
 def run(cfg: Config, opts: RunOptions) -> int:
     """Serve `cfg` until stopped; returns the process exit status."""
-    # A stop signal that arrives between bind() and the loop's handlers must not kill the
-    # process uncleanly: hold the signals until the handlers are in place.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    rt = build(cfg)
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    say = Reporter(opts.quiet, opts.err)
+    g = cfg.global_
+    pg = process_conf(cfg)
+    supervised = opts.master_worker or opts.systemd or pg.master_worker or g.nbthread > 1
     try:
-        listeners = _bind_all(rt)
+        apply_fd_limit(cfg, count_binds(cfg), say)
+        listeners = bind_phase(cfg, opts, say)
+    except StartupError as e:
+        say("ALERT", str(e))
+        return 1
     except BindError as e:
-        _say(opts, "ALERT", f"Starting proxies: {e}")
+        say("ALERT", f"Starting proxies: {e}")
         return 1
     if not listeners and not opts.quiet:
-        _say(opts, "WARNING", "no listener is configured: nothing will be served")
-    pidfile = opts.pidfile or cfg.global_.pidfile
-    if (opts.daemon or cfg.global_.daemon) and not opts.foreground:
-        _daemonize(pidfile)
-    elif pidfile:
-        try:
-            Path(pidfile).write_text(f"{os.getpid()}\n")
-        except OSError as e:
-            _say(opts, "ALERT", f"cannot write pidfile '{pidfile}': {e.strerror}")
-            return 1
+        say("WARNING", "no listener is configured: nothing will be served")
+    pidfile = opts.pidfile or g.pidfile
+    detach = (opts.daemon or g.daemon) and not opts.foreground and not opts.systemd
+    detached = Detached(-1)
     try:
-        _drop_privileges(cfg)
+        if detach:
+            detached = daemonize(pidfile, say)
+        elif pidfile:
+            write_pidfile(pidfile, [os.getpid()])
+    except StartupError as e:
+        close_all(listeners)
+        say("ALERT", str(e))
+        return 1
+    set_name("weir")
+    try:
+        if supervised:
+            from weir.process.master import Master
+
+            return Master(cfg, listeners, opts, say, detached).run()
+        return _run_alone(cfg, listeners, opts, say, detached)
+    finally:
+        if pidfile:
+            remove_pidfile(pidfile, os.getpid())
+
+
+def bind_phase(cfg: Config, opts: RunOptions, say: Reporter) -> list[BoundListener]:
+    """Every listener of `cfg`: handed over by the old processes when they can, bound
+    otherwise; with -sf/-st, a port still taken pauses the old processes (SIGTTOU) for
+    another try, and resumes them (SIGTTIN) when that fails too."""
+    pool = InheritedSockets(fetch_old_sockets(opts, say))
+    reuseport = not process_conf(cfg).noreuseport
+    try:
+        try:
+            return bind_listeners(cfg, inherited=pool, reuseport=reuseport)
+        except BindError:
+            if not opts.old_pids:
+                raise
+        _signal_all(opts.old_pids, signal.SIGTTOU)
+        deadline = time.monotonic() + 1.0
+        while True:
+            time.sleep(0.02)  # let the old processes act on SIGTTOU
+            try:
+                return bind_listeners(cfg, inherited=pool, reuseport=reuseport)
+            except BindError:
+                if time.monotonic() >= deadline:
+                    _signal_all(opts.old_pids, signal.SIGTTIN)
+                    raise
+    finally:
+        pool.close_rest()
+
+
+def fetch_old_sockets(opts: RunOptions, say: Reporter) -> list[socket.socket]:
+    """The listening sockets of the processes being replaced: from `-x PATH` when given
+    (failure is fatal there, as in HAProxy), else from each -sf/-st pid that offers them."""
+    if opts.fetch_path == "/dev/null":
+        return []
+    if opts.fetch_path is not None:
+        try:
+            return handover.fetch_from_path(opts.fetch_path)
+        except handover.HandoverError as e:
+            raise StartupError(f"failed to get the sockets from the old process: {e}") from None
+    out: list[socket.socket] = []
+    for pid in opts.old_pids:
+        try:
+            got = handover.fetch_from_pid(pid)
+        except handover.HandoverError as e:
+            say("WARNING", f"{e}; binding anew instead")
+            continue
+        if got:
+            out.extend(got)
+    return out
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def signal_old(opts: RunOptions) -> None:
+    """The new process is serving: tell the processes it replaces to leave."""
+    _signal_all(opts.old_pids, signal.SIGTERM if opts.terminate_old else signal.SIGUSR1)
+
+
+# --------------------------------------------------------------------------- one process
+
+
+def _run_alone(
+    cfg: Config,
+    listeners: list[BoundListener],
+    opts: RunOptions,
+    say: Reporter,
+    detached: Detached,
+) -> int:
+    """The whole proxy in this one process (no master)."""
+    exporter: handover.Exporter | None = None
+    try:
+        exporter = handover.Exporter(lambda: [bl.sock for bl in listeners], say=say)
     except OSError as e:
-        _say(opts, "ALERT", f"cannot drop privileges: {e.strerror}")
+        say("WARNING", f"cannot offer the listening sockets to a successor: {e.strerror}")
+    handover.set_current(lambda: [bl.sock for bl in listeners])
+
+    def ready() -> None:
+        signal_old(opts)
+        if opts.systemd:
+            sd_notify("READY=1")
+        detached.ready()
+
+    apply_cpu_map(cfg, 1, say)
+    link = WorkerLink(number=1, on_ready=ready, exporter=exporter, debug=opts.debug)
+    try:
+        return serve_worker(cfg, listeners, say, link)
+    finally:
+        if exporter is not None:
+            exporter.close()
+        handover.set_current(None)
+
+
+@dataclass(slots=True)
+class WorkerLink:
+    """What a serving process knows of its surroundings."""
+
+    number: int = 1  # worker number from 1 (HAProxy's thread number)
+    on_ready: Callable[[], None] = lambda: None  # called once, when serving
+    exporter: handover.Exporter | None = None  # offers the sockets to a successor
+    master_fd: int = -1  # read end of the master's liveness pipe (-1: no master)
+    debug: bool = False
+
+
+def serve_worker(
+    cfg: Config, listeners: list[BoundListener], say: Reporter, link: WorkerLink
+) -> int:
+    """Build the runtime, confine and de-privilege the process, and serve until stopped.
+    Returns the exit status."""
+    try:
+        rt = build(cfg)
+        pg = process_conf(cfg)
+        if pg.chroot:
+            preload_modules(say)
+            enter_chroot(pg.chroot)
+        drop_privileges(cfg)
+    except StartupError as e:
+        say("ALERT", str(e))
+        close_all(listeners)
         return 1
     loop = new_loop()
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(_serve(loop, rt, listeners, opts))
+        return loop.run_until_complete(_serve(loop, rt, listeners, say, link))
     finally:
         _cancel_pending(loop)
         loop.close()
-        if pidfile:
-            with contextlib.suppress(OSError):
-                Path(pidfile).unlink()
 
 
 def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
@@ -151,15 +285,18 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
 async def _serve(
     loop: asyncio.AbstractEventLoop,
     rt: Runtime,
-    listeners: list[tuple[Frontend, socket.socket, int]],
-    opts: RunOptions,
+    listeners: list[BoundListener],
+    say: Reporter,
+    link: WorkerLink,
 ) -> int:
     from weir.http.session import HttpClient
     from weir.tcp.session import TcpClient
 
     g = rt.config.global_
-    servers: list[asyncio.Server] = []
-    for fe, sock, backlog in listeners:
+    frontends = {id(fe.conf): fe for fe in rt.frontends}
+    served: list[Served] = []
+    for bl in listeners:
+        fe = frontends[id(bl.px)]
         if fe.mode is Mode.HTTP:
 
             def factory(fe: Frontend = fe) -> asyncio.Protocol:
@@ -170,41 +307,247 @@ async def _serve(
             def factory(fe: Frontend = fe) -> asyncio.Protocol:
                 return TcpClient(fe, loop)
 
-        servers.append(await loop.create_server(factory, sock=sock, backlog=backlog))
+        sv = Served(fe, bl.sock, factory, bl.backlog)
+        await sv.start(loop)
+        served.append(sv)
 
+    # ---- Services beside the proxies start here: the listeners are bound and served, the
+    # runtime is built, and no connection has been handled yet.
     from weir.check import start_checks
 
-    checks = start_checks(
-        loop,
-        rt.backends.values(),
-        say=lambda level, message: _say(opts, level, message),
-        bufsize=g.tune_bufsize,
-    )
-    stop = asyncio.Event()
-    soft = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, soft.set)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-    if opts.debug:
+    checks = start_checks(loop, rt.backends.values(), say=say, bufsize=g.tune_bufsize, glob=g)
+    # ---- (end of services)
+
+    stopper = Stopper(loop, rt, served=served, listeners=listeners, say=say, link=link)
+    stopper.install()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+    if link.debug:
         for fe in rt.frontends:
-            _say(opts, "NOTICE", f"proxy '{fe.name}' started ({fe.mode})")
-    stop_task = loop.create_task(stop.wait())
-    soft_task = loop.create_task(soft.wait())
-    await asyncio.wait({stop_task, soft_task}, return_when=asyncio.FIRST_COMPLETED)
-    for srv in servers:
-        srv.close()
-    if soft.is_set() and not stop.is_set():
-        # Soft stop: listeners are closed; wait for the connections in flight to end.
-        # Polling a counter every 50 ms is simpler than an event per connection end and
-        # costs nothing on the data path.
-        while any(fe.counters.cur_sess > 0 for fe in rt.frontends):
-            if stop.is_set():
-                break
-            await asyncio.sleep(0.05)
-    stop_task.cancel()
-    soft_task.cancel()
+            say("NOTICE", f"proxy '{fe.name}' started ({fe.mode})")
+    link.on_ready()
+    status = await stopper.wait()
+
+    # ---- Shutdown: listeners, then services, then logs.
+    stopper.uninstall()
     checks.stop()
     await checks.wait_stopped()
     rt.log_hub.close()
-    return 0
+    return status
+
+
+class Stopper:
+    """The serving process's signals and its soft stop (see the module's docstring)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        rt: Runtime,
+        *,
+        served: list[Served],
+        listeners: list[BoundListener],
+        say: Reporter,
+        link: WorkerLink,
+    ) -> None:
+        self.loop = loop
+        self.rt = rt
+        self.served = served
+        self.listeners = listeners
+        self.say = say
+        self.link = link
+        self.pg: ProcessGlobal = process_conf(rt.config)
+        self.done = asyncio.Event()
+        self.soft = False  # a soft stop is under way
+        self.unbound = False
+        self._timers: list[asyncio.TimerHandle] = []
+
+    # -- wiring ------------------------------------------------------------------------
+
+    def install(self) -> None:
+        add = self.loop.add_signal_handler
+        add(signal.SIGTERM, self.hard_stop)
+        add(signal.SIGINT, self.hard_stop)
+        add(signal.SIGUSR1, self.soft_stop)
+        add(signal.SIGTTOU, self.pause)
+        add(signal.SIGTTIN, self.resume)
+        add(signal.SIGHUP, self.dump_state)
+        add(signal.SIGUSR2, lambda: None)
+        if self.link.master_fd >= 0:
+            self.loop.add_reader(self.link.master_fd, self._master_gone)
+        if self.link.exporter is not None:
+            self.loop.add_reader(self.link.exporter.fileno(), self.link.exporter.on_readable)
+
+    def uninstall(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._unbind(quiet=True)
+        if self.link.master_fd >= 0:
+            with contextlib.suppress(ValueError, OSError):
+                self.loop.remove_reader(self.link.master_fd)
+            with contextlib.suppress(OSError):
+                os.close(self.link.master_fd)
+            self.link.master_fd = -1
+
+    async def wait(self) -> int:
+        await self.done.wait()
+        return 0
+
+    # -- stops -------------------------------------------------------------------------
+
+    def hard_stop(self) -> None:
+        self.done.set()
+
+    def soft_stop(self) -> None:
+        if self.soft:
+            return
+        self.soft = True
+        SOFT_STOP.stopping = True
+        pg = self.pg
+        if pg.hard_stop_after is not None:
+            self._later(pg.hard_stop_after / 1000, self._too_long)
+        if pg.grace:
+            self._later(pg.grace / 1000, self._drain)
+        else:
+            self._drain()
+
+    def _later(self, delay: float, fn: Callable[[], None]) -> None:
+        self._timers.append(self.loop.call_later(delay, fn))
+
+    def _too_long(self) -> None:
+        self.say("WARNING", "soft-stop running for too long, performing a hard-stop.")
+        self.done.set()
+
+    def _drain(self) -> None:
+        """Stop accepting; finish the connections left, then stop."""
+        if self.done.is_set():
+            return
+        self._unbind()
+        pg = self.pg
+        SOFT_STOP.begin_drain(close_responses=not pg.close_spread_infinite)
+        if pg.close_spread_time is not None:
+            window = pg.close_spread_time / 1000
+            if window <= 0:
+                SOFT_STOP.close_idle()
+            else:
+                for s in list(SOFT_STOP.sessions):
+                    self._later(random.uniform(0, window), s.stop_idle)
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        # Polling a counter is simpler than an event per connection end and costs
+        # nothing on the data path.
+        if self.done.is_set():
+            return
+        if not any(fe.counters.cur_sess > 0 for fe in self.rt.frontends):
+            self.done.set()
+            return
+        self._later(_POLL, self._check_drained)
+
+    def _unbind(self, *, quiet: bool = False) -> None:
+        """Close the listeners (the asyncio servers and the kept sockets) once."""
+        if self.unbound:
+            return
+        self.unbound = True
+        for sv in self.served:
+            sv.stop()
+        exporter = self.link.exporter
+        if exporter is not None:
+            with contextlib.suppress(ValueError, OSError):
+                self.loop.remove_reader(exporter.fileno())
+            exporter.close()
+            self.link.exporter = None
+        handover.set_current(None)
+        close_all(self.listeners)
+        if not quiet:
+            self._report_stopped()
+
+    def _report_stopped(self) -> None:
+        from weir.log import stopped_line
+        from weir.log.syslog import Level
+
+        seen: set[int] = set()
+        for fe in self.rt.frontends:
+            be = self.rt.backends.get(fe.name)
+            own = be if be is not None and be.conf is fe.conf else None
+            line = stopped_line(fe.name, fe.counters.tot_sess, own.counters.tot_sess if own else 0)
+            seen.add(id(fe.conf))
+            self.say("WARNING", line)
+            if fe.logger is not None:
+                fe.logger.send(Level.WARNING, line)
+        for be in self.rt.backends.values():
+            if id(be.conf) in seen:
+                continue
+            line = stopped_line(be.name, 0, be.counters.tot_sess)
+            self.say("WARNING", line)
+            if be.logger is not None:
+                be.logger.send(Level.WARNING, line)
+
+    def _master_gone(self) -> None:
+        try:
+            data = os.read(self.link.master_fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            return
+        self.loop.remove_reader(self.link.master_fd)
+        self.say("WARNING", "the master process is gone: stopping")
+        self.soft_stop()
+
+    # -- pause / resume ----------------------------------------------------------------
+
+    def pause(self) -> None:
+        if self.unbound:
+            return
+        for sv in self.served:
+            sv.pause()
+        self.say("NOTICE", "listeners paused (SIGTTOU)")
+
+    def resume(self) -> None:
+        if self.unbound:
+            return
+        self.loop.create_task(self._resume())
+
+    async def _resume(self) -> None:
+        for sv in self.served:
+            problem = await sv.resume(self.loop)
+            if problem is not None:
+                self.say("WARNING", f"proxy '{getattr(sv.frontend, 'name', '?')}': {problem}")
+        self.say("NOTICE", "listeners resumed (SIGTTIN)")
+
+    # -- state dump --------------------------------------------------------------------
+
+    def dump_state(self) -> None:
+        """SIGHUP: every server's state and each backend's summary."""
+        from weir.backend.server import SrvState
+        from weir.log.syslog import Level
+
+        for be in self.rt.backends.values():
+            lines = []
+            for srv in be.servers:
+                state = "DOWN" if srv.state is SrvState.DOWN else "UP"
+                lines.append(
+                    f"SIGHUP: Server {be.name}/{srv.name} is {state}. "
+                    f"Conn: {srv.cur_sess} act, 0 pend, {srv.tot_sess} tot."
+                )
+            active = sum(1 for s in be.servers if s.usable and not s.backup)
+            backup = sum(1 for s in be.servers if s.usable and s.backup)
+            c = be.counters
+            conns = (
+                f"Conn: act(FE+BE): 0+{c.cur_sess}, {len(be.queue)} pend "
+                f"({len(be.queue)} unass), tot(FE+BE): 0+{c.tot_sess}."
+            )
+            if not be.servers:
+                lines.append(f"SIGHUP: Proxy {be.name} has no servers. {conns}")
+            elif active == 0:
+                what = "is running on backup servers" if backup else "has no server available"
+                lines.append(f"SIGHUP: Proxy {be.name} {what} ! {conns}")
+            else:
+                lines.append(
+                    f"SIGHUP: Proxy {be.name} has {active} active servers and {backup} "
+                    f"backup servers available. {conns}"
+                )
+            for line in lines:
+                self.say("WARNING", line)
+                if be.logger is not None:
+                    be.logger.send(Level.NOTICE, line)

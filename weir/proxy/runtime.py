@@ -18,6 +18,7 @@ from weir.balance.base import BalanceParams, Balancer
 from weir.balance.keys import hdr_key, source_key, uri_key, url_param_key
 from weir.config.model import Config, Mode, Proxy
 from weir.log import Logger, LogHub
+from weir.log.captures import Captures
 from weir.net.listener import ConnLimiter
 from weir.persist.cookie import CookiePersist, make_rule
 from weir.proto.h1 import RequestHead
@@ -75,6 +76,7 @@ class Backend:
         "redispatch",
         "retries",
         "servers",
+        "srv_queues",
         "stats",
         "timeout_connect",
         "timeout_queue",
@@ -139,17 +141,25 @@ class Backend:
             )
         # Requests waiting for a server slot: callbacks called with the server to use.
         self.queue: deque[Callable[[Server], bool]] = deque()
+        # Requests waiting for one particular server (persistence, or a hash key that
+        # names a full server); served before the backend's queue when that server frees.
+        self.srv_queues: dict[Server, deque[Callable[[Server], bool]]] = {}
 
     def pick(self, stream: Stream | None = None, avoid: Server | None = None) -> Server | None:
-        """A usable server with a free slot for `stream`, or None (no usable server at all,
-        or all full: the caller tells these apart with `has_usable`). Hash algorithms may
-        return a full server: the request then waits for that one."""
+        """The server for `stream`, or None (no usable server at all, or all full: the
+        caller tells these apart with `has_usable`). A hash key may name a full server:
+        the caller then queues the request on that server (`wait_for`)."""
         key_of = self.key_of
         key = key_of(stream) if key_of is not None and stream is not None else None
-        srv = self.balancer.pick(key, avoid=avoid)
-        if srv is not None and srv.full and key is not None:
-            return None
-        return srv
+        return self.balancer.pick(key, avoid=avoid)
+
+    def wait_for(self, srv: Server, waiter: Callable[[Server], bool]) -> int:
+        """Queue `waiter` on `srv` (HAProxy's server queue); returns its position."""
+        q = self.srv_queues.get(srv)
+        if q is None:
+            q = self.srv_queues[srv] = deque()
+        q.append(waiter)
+        return len(q)
 
     def has_usable(self) -> bool:
         return any(s.usable for s in self.servers)
@@ -164,6 +174,10 @@ class Backend:
         """A connection to `srv` ended: hand its slot to the oldest waiting request."""
         srv.cur_sess -= 1
         self.balancer.released(srv)
+        own = self.srv_queues.get(srv)
+        while own:
+            if own.popleft()(srv):
+                return
         while self.queue:
             nxt = self.pick()  # the waiter's own key is not known here: any free server
             if nxt is None:
@@ -247,6 +261,7 @@ def _forwardfor(px: Proxy) -> ForwardFor | None:
 class Frontend:
     __slots__ = (
         "binds",
+        "captures",
         "conf",
         "conn_mode",
         "counters",
@@ -280,6 +295,7 @@ class Frontend:
         self.forwardfor = _forwardfor(px)
         self.errorfiles = px.errorfiles
         self.limiter = ConnLimiter(px.maxconn, parent=limiter)
+        self.captures: Captures | None = None  # set by build() when the proxy captures
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()
         self.stats: StatsService | None = None  # set by build()
@@ -329,6 +345,7 @@ def build(cfg: Config) -> Runtime:
             continue
         fe = Frontend(px, rt.backends, rt.limiter)
         fe.logger = rt.log_hub.logger(px)
+        fe.captures = rt.log_hub.captures(px)
         rt.frontends.append(fe)
     # Stats services read the whole runtime, so they come last; a listen's two halves
     # share one.

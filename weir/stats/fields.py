@@ -27,16 +27,17 @@ only has to add the attribute:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+from weir.api.conf import first_proxy_id
 from weir.backend.server import SrvState
 
 if TYPE_CHECKING:
     from weir.backend.server import Server
-    from weir.config.model import Proxy, ServerConf
+    from weir.config.model import ServerConf
     from weir.proxy.runtime import Backend, Frontend, Runtime
 
 Value = int | str | None
@@ -267,7 +268,7 @@ def _http_codes(row: Row, obj: object) -> None:
 # -- frontend ----------------------------------------------------------------------------
 
 
-def frontend_row(fe: Frontend, iid: int, slim: int, clock: Clock) -> Row:
+def frontend_row(fe: Frontend, iid: int, slim: int, clock: Clock, *, paused: bool = False) -> Row:
     c = fe.counters
     http = fe.mode.value == "http"
     rate, rate_max = _rate(c, "sess_rate", clock)
@@ -287,7 +288,7 @@ def frontend_row(fe: Frontend, iid: int, slim: int, clock: Clock) -> Row:
         "dreq": c.denied,
         "dresp": _opt(c, "dresp"),
         "ereq": c.errors,
-        "status": "STOP" if fe.conf.disabled else "OPEN",
+        "status": "STOP" if fe.conf.disabled else ("PAUSED" if paused else "OPEN"),
         "pid": 1,
         "iid": iid,
         "sid": 0,
@@ -339,9 +340,13 @@ def server_status(srv: Server, checked: bool, health: int, rise: int, fall: int)
     return f"UP {health - rise + 1}/{fall}" if going_down else "UP"
 
 
-def server_row(be: Backend, srv: Server, conf: ServerConf, iid: int, clock: Clock) -> Row:
+def server_row(
+    be: Backend, srv: Server, conf: ServerConf, iid: int, clock: Clock, *, legends: bool = False
+) -> Row:
     chk = conf.check
-    checked = chk.enabled
+    # `check_status` is None while checks do not run: never started, or turned off at run
+    # time (`disable health`); the server then shows as not checked, like HAProxy's.
+    checked = chk.enabled and srv.check_status is not None
     up = srv.state in (SrvState.UP, SrvState.DRAIN)
     health = _opt(srv, "check_health", chk.rise + chk.fall - 1 if up else 0)
     rate, rate_max = _rate(srv, "sess_rate", clock)
@@ -417,7 +422,17 @@ def server_row(be: Backend, srv: Server, conf: ServerConf, iid: int, clock: Cloc
     if be.mode.value == "http":
         _http_codes(row, srv)
         row["req_tot"] = _opt(srv, "req_tot", srv.tot_sess)
+    if legends:
+        row["addr"] = server_addr(srv)
+        if conf.cookie is not None:
+            row["cookie"] = conf.cookie
     return row
+
+
+def server_addr(srv: Server) -> str:
+    """`address:port` as stats show it (IPv6 addresses in brackets)."""
+    host = f"[{srv.host}]" if ":" in srv.host else srv.host
+    return f"{host}:{srv.port}"
 
 
 # -- backend -----------------------------------------------------------------------------
@@ -438,7 +453,9 @@ def _weights(be: Backend) -> tuple[int, int, int, int]:
     return (sum(s.eweight for s in group), sum(s.uweight for s in group), len(act), len(bck))
 
 
-def backend_row(be: Backend, iid: int, fullconn: int, clock: Clock, flt: Filter) -> Row:
+def backend_row(
+    be: Backend, iid: int, fullconn: int, clock: Clock, flt: Filter, *, legends: bool = False
+) -> Row:
     c = be.counters
     servers = be.servers
     weight, uweight, act, bck = _weights(be)
@@ -511,6 +528,10 @@ def backend_row(be: Backend, iid: int, fullconn: int, clock: Clock, flt: Filter)
         _http_codes(row, c)
         row["req_tot"] = c.requests
         row["cache_lookups"] = row["cache_hits"] = 0
+    if legends:
+        row["algo"] = be.balancer.params.algo
+        if be.conf.cookie is not None:
+            row["cookie"] = be.conf.cookie.name
     return row
 
 
@@ -524,9 +545,9 @@ def _hidden(row: Row, srv: Server, flt: Filter) -> bool:
     return flt.hide_down and srv.state is SrvState.DOWN and row.get("check_health", 0) == 0
 
 
-def _fe_slim(px: Proxy, rt: Runtime) -> int:
-    """A frontend's session limit: its maxconn, else the process-wide one."""
-    return px.maxconn or rt.limiter.limit
+def _fe_slim(fe: Frontend, rt: Runtime) -> int:
+    """A frontend's session limit: its maxconn (as set now), else the process-wide one."""
+    return fe.maxconn or rt.limiter.limit
 
 
 def _fullconn(be: Backend, rt: Runtime) -> int:
@@ -534,19 +555,31 @@ def _fullconn(be: Backend, rt: Runtime) -> int:
     total = 0
     for fe in rt.frontends:
         if fe.default_backend is be or any(target is be for _, target in fe.rules):
-            total += _fe_slim(fe.conf, rt)
+            total += _fe_slim(fe, rt)
     return max(1, -(-total // 10))
 
 
-def collect(rt: Runtime, clock: Clock, flt: Filter | None = None) -> list[ProxyStats]:
-    """Every enabled proxy of the runtime, in configuration order, as rows."""
+def collect(
+    rt: Runtime,
+    clock: Clock,
+    flt: Filter | None = None,
+    *,
+    legends: bool = False,
+    paused: Collection[str] = (),
+) -> list[ProxyStats]:
+    """Every enabled proxy of the runtime, in configuration order, as rows.
+
+    `legends` adds what HAProxy shows only to trusted readers (`stats show-legends`, or
+    the runtime API at level operator and above): server addresses, cookies, algorithms.
+    `paused` names the frontends whose listeners `disable frontend` paused.
+    """
     if flt is None:
         flt = Filter()
     fronts = {id(fe.conf): fe for fe in rt.frontends}
     backs = {id(be.conf): be for be in rt.backends.values()}
     scope = flt.scope.lower()
     out: list[ProxyStats] = []
-    for iid, px in enumerate(rt.config.proxies, 1):
+    for iid, px in enumerate(rt.config.proxies, first_proxy_id(rt.config)):
         fe, be = fronts.get(id(px)), backs.get(id(px))
         if fe is None and be is None:
             continue  # disabled
@@ -554,13 +587,13 @@ def collect(rt: Runtime, clock: Clock, flt: Filter | None = None) -> list[ProxyS
             continue
         ps = ProxyStats(px.name, iid, px.mode.value, px.cap.value, px.description)
         if fe is not None:
-            ps.frontend = frontend_row(fe, iid, _fe_slim(px, rt), clock)
+            ps.frontend = frontend_row(fe, iid, _fe_slim(fe, rt), clock, paused=fe.name in paused)
         if be is not None:
-            for srv, conf in zip(be.servers, px.servers, strict=False):
-                row = server_row(be, srv, conf, iid, clock)
+            for srv, conf in zip(be.servers, be.conf.servers, strict=False):
+                row = server_row(be, srv, conf, iid, clock, legends=legends)
                 if not _hidden(row, srv, flt):
                     ps.servers.append(row)
-            ps.backend = backend_row(be, iid, _fullconn(be, rt), clock, flt)
+            ps.backend = backend_row(be, iid, _fullconn(be, rt), clock, flt, legends=legends)
         out.append(ps)
     return out
 

@@ -7,6 +7,10 @@ its rows: Frontend, each server, Backend. Cells follow HAProxy's conventions: "-
 limit, "20h28m UP" for a state and its age, "L7OK/200 in 1ms" for the last check, a
 dotted underline on figures that show details when hovered.
 
+In admin mode (`stats admin`) each backend's table is a form: a checkbox per server and an
+action menu (HAProxy's actions, and weir's "Set weight to") posting to the page; with
+`stats show-legends` proxies and servers carry their id, mode, address and cookie.
+
 Everything here formats rows from `weir.stats.fields`; nothing reads the runtime.
 """
 
@@ -16,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from weir.stats.admin import ACTIONS
 from weir.stats.fields import ProxyStats, Row, Value
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -67,6 +72,10 @@ class PageView:
     hide_down: bool = False
     scope: str = ""
     status_code: str | None = None  # from `;st=`
+    admin: bool = False  # `stats admin` granted: checkboxes and the action menu
+    legends: bool = False  # `stats show-legends`
+    node: str | None = None  # `stats show-node`: shown after the pid
+    desc: str | None = None  # `stats show-desc`
 
     def link(self, *, up: bool | None = None, norefresh: bool | None = None) -> str:
         up = self.hide_down if up is None else up
@@ -278,8 +287,14 @@ def _server(px: str, r: Row) -> str:
     else:
         checks = '<td colspan="3"></td>'
     name = str(r.get("svname"))
+    label = _anchor(px, name, name)
+    if "addr" in r:  # `stats show-legends`
+        legend = f"addr: {escape(str(r['addr']))}"
+        if r.get("cookie"):
+            legend += f", cookie: '{escape(str(r['cookie']))}'"
+        label = _tip_text(label, legend)
     return (
-        f'<tr class="{server_class(r)}"><td class="c">{_anchor(px, name, name)}</td>'
+        f'<tr class="{server_class(r)}"><td class="c">{label}</td>'
         f"<td>{num(r.get('qcur'))}</td><td>{num(r.get('qmax'))}</td>"
         f"<td>{lim(r.get('qlimit'))}</td>"
         f"<td>{num(r.get('rate'))}</td><td>{num(r.get('rate_max'))}</td><td></td>"
@@ -348,7 +363,42 @@ _COLUMNS = (
 )
 
 
-def _proxy(ps: ProxyStats) -> str:
+def _admin_head(ps: ProxyStats, admin: bool) -> str:
+    if not admin:
+        return ""
+    if not ps.servers:
+        return '<th rowspan="2"></th>'
+    cls = escape(ps.name, quote=True) + "-checkbox"
+    return (
+        '<th rowspan="2" class="c"><input type="checkbox" title="Select all" '
+        f"onclick=\"for (const c of document.getElementsByClassName('{cls}')) "
+        'c.checked = this.checked"></th>'
+    )
+
+
+def _with_cell(row: str, cell: str) -> str:
+    """A row with `cell` put first (after the `<tr ...>` tag)."""
+    i = row.index(">") + 1
+    return row[:i] + cell + row[i:]
+
+
+def _admin_menu(ps: ProxyStats) -> str:
+    options = "".join(
+        f'<option value="{value}">{escape(label)}</option>' for value, label in ACTIONS
+    )
+    return (
+        '<p class="admin">Choose the action to perform on the checked servers : '
+        f'<select name="action"><option value=""></option>{options}</select> '
+        '<input name="weight" size="5" title="Weight (for Set weight to): N or N%">'
+        f'<input type="hidden" name="b" value="#{ps.iid}">'
+        '&nbsp;<input type="submit" value="Apply"></p></form>\n'
+    )
+
+
+def _proxy(ps: ProxyStats, view: PageView | None = None) -> str:
+    admin = view is not None and view.admin
+    legends = view is not None and view.legends
+    form = admin and bool(ps.servers)
     name = escape(ps.name)
     ref = escape(ps.name, quote=True)
     desc = (
@@ -356,18 +406,43 @@ def _proxy(ps: ProxyStats) -> str:
         if ps.description
         else '<th class="empty"></th>'
     )
+    tips = (
+        f'<div class="tips">cap: {escape(ps.cap)}, mode: {escape(ps.mode)}, id: {ps.iid}</div>'
+        if legends
+        else ""
+    )
+    columns = _COLUMNS
+    if admin:
+        columns = _with_cell(columns, _admin_head(ps, admin))
     out = [
+        '<form method="post">' if form else "",
         '<table class="title"><tr>'
-        f'<th class="pxname"><a id="{ref}"></a><a class="px" href="#{ref}">{name}</a></th>'
+        f'<th class="pxname"><a id="{ref}"></a><a class="px" href="#{ref}">{name}</a>{tips}</th>'
         f"{desc}</tr></table>\n"
-        f'<table class="px">\n{_COLUMNS}'
+        f'<table class="px">\n{columns}',
     ]
+    rows: list[str] = []
     if ps.frontend is not None:
-        out.append(_frontend(ps.name, ps.frontend))
-    out.extend(_server(ps.name, r) for r in ps.servers)
+        rows.append(
+            _with_cell(_frontend(ps.name, ps.frontend), "<td></td>")
+            if admin
+            else _frontend(ps.name, ps.frontend)
+        )
+    for r in ps.servers:
+        html = _server(ps.name, r)
+        if admin:
+            box = (
+                f'<td class="c"><input class="{ref}-checkbox" type="checkbox" name="s" '
+                f'value="{escape(str(r.get("svname")), quote=True)}"></td>'
+            )
+            html = _with_cell(html, box)
+        rows.append(html)
     if ps.backend is not None:
-        out.append(_backend(ps.name, ps.backend))
-    out.append("</table>\n<p></p>\n")
+        html = _backend(ps.name, ps.backend)
+        rows.append(_with_cell(html, "<td></td>") if admin else html)
+    out.extend(rows)
+    out.append("</table>\n")
+    out.append(_admin_menu(ps) if form else "<p></p>\n")
     return "".join(out)
 
 
@@ -428,6 +503,8 @@ u.tip span.pop th { text-align: left; font-weight: bold; padding: 0 1px 0 0; }
 u.tip span.pop td { text-align: right; padding: 0 0 0 4px; border: none; }
 div.msg { padding: 2px 4px; margin: .5em 0; }
 div.msg a { color: #000; text-decoration: none; }
+div.tips { font-weight: normal; font-size: 10px; color: #ffff44; }
+p.admin { margin: .3em 0 1em 0; }
 """
 
 _LEGEND = (
@@ -511,7 +588,7 @@ def render_html(info: PageInfo, view: PageView, proxies: Iterable[ProxyStats]) -
         '<link rel="icon" href="data:,">\n'
         f"<style>{_CSS}</style></head>\n<body>\n"
         f'<h1><a href="{escape(view.uri, quote=True)}">{product}</a></h1>\n'
-        f"<h2>Statistics Report for pid {info.pid}</h2>\n"
+        f"<h2>Statistics Report for pid {info.pid}{_node(view)}</h2>\n"
         '<hr class="rule">\n<h3>&gt; General process information</h3>\n'
         '<table class="info"><tr>'
         f"<td>{_process_block(info)}</td>"
@@ -523,4 +600,11 @@ def render_html(info: PageInfo, view: PageView, proxies: Iterable[ProxyStats]) -
         "</tr></table>\n"
         f"{_message(view)}<p></p>\n"
     )
-    return head + "".join(_proxy(ps) for ps in proxies) + "</body></html>\n"
+    return head + "".join(_proxy(ps, view) for ps in proxies) + "</body></html>\n"
+
+
+def _node(view: PageView) -> str:
+    out = f" on {escape(view.node)}" if view.node else ""
+    if view.desc:
+        out += f": {escape(view.desc)}"
+    return out

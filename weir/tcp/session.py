@@ -1,19 +1,23 @@
 """mode tcp: relay bytes between a client and a server, both ways, with backpressure.
 
-A client connection picks a server from its frontend's default backend at accept time,
-connects (retrying `retries` times, on another server with `option redispatch`), and
-then relays. A half-close travels through: a client that shuts down its write side still
-receives the whole response, and a server's end of stream reaches the client as one.
-Inactivity beyond `timeout client` / `timeout server` closes both sides.
+A client connection gets a Stream at accept time (what `balance source`, the tcplog line
+and the stats read), picks a server from its frontend's default backend, waits in the
+backend's queue (or the chosen server's) when every slot is taken, connects (retrying
+`retries` times, on another server with `option redispatch`), and then relays. A
+half-close travels through: a client that shuts down its write side still receives the
+whole response, and a server's end of stream reaches the client as one. Inactivity beyond
+`timeout tunnel` (else the smaller of `timeout client` / `timeout server`) closes both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import cast
 
 from weir.backend.server import Server
 from weir.proxy.runtime import Backend, Frontend
+from weir.stream import Stream
 
 
 class TcpClient(asyncio.Protocol):
@@ -21,7 +25,6 @@ class TcpClient(asyncio.Protocol):
         "backend",
         "cli_eof",
         "closed",
-        "deadline",
         "fe",
         "holds_slot",
         "last",
@@ -31,6 +34,7 @@ class TcpClient(asyncio.Protocol):
         "server",
         "srv",
         "srv_eof",
+        "stream",
         "timer",
         "transport",
     )
@@ -42,6 +46,7 @@ class TcpClient(asyncio.Protocol):
         self.srv: TcpServer | None = None
         self.server: Server | None = None
         self.backend: Backend | None = fe.default_backend
+        self.stream: Stream | None = None
         self.pending: list[bytes] = []
         self.closed = False
         self.cli_eof = False  # the client shut its write side
@@ -50,14 +55,21 @@ class TcpClient(asyncio.Protocol):
         self.retries_left = 0
         self.last = loop.time()
         self.timer: asyncio.TimerHandle | None = None
-        self.deadline = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
-        self.fe.counters.cur_sess += 1
-        self.fe.counters.tot_sess += 1
-        self.fe.counters.max_sess = max(self.fe.counters.max_sess, self.fe.counters.cur_sess)
+        peer = transport.get_extra_info("peername")
+        ip, port = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0)
+        stream = self.stream = Stream(ip, port, self.fe)
+        stream.t_accept = stream.t_request = stream.t_head = self.last
+        stream.accept_date = time.time()
+        stream.backend = self.backend
+        c = self.fe.counters
+        c.cur_sess += 1
+        c.tot_sess += 1
+        c.max_sess = max(c.max_sess, c.cur_sess)
+        c.sess_rate.hit(1, self.last)
         if self.fe.limiter.full():
             self.transport.pause_reading()
             self.fe.limiter.wait(self._admit)
@@ -75,21 +87,47 @@ class TcpClient(asyncio.Protocol):
         self.transport.pause_reading()
         be = self.backend
         if be is None:
-            self.close()
+            self.close("SC")
             return
+        bc = be.counters
+        bc.tot_sess += 1
+        bc.cur_sess += 1
+        bc.max_sess = max(bc.max_sess, bc.cur_sess)
         self.retries_left = be.retries
-        srv = be.pick()
+        self._schedule()
+        self._assign(be.pick(self.stream))
+
+    def _assign(self, srv: Server | None) -> None:
+        be, stream = self.backend, self.stream
+        assert be is not None
+        assert stream is not None
         if srv is None:
-            self.close()
+            if be.has_usable():
+                be.queue.append(self._dequeued)
+                stream.queue_be = len(be.queue)
+                return
+            self.close("SC")
+            return
+        if srv.full:
+            stream.queue_srv = be.wait_for(srv, self._dequeued)
             return
         self._connect(srv)
-        self._schedule()
+
+    def _dequeued(self, srv: Server) -> bool:
+        """Called by the backend when a slot frees; False if this client went away."""
+        if self.closed or self.server is not None:
+            return False
+        self._connect(srv)
+        return True
 
     def _connect(self, srv: Server) -> None:
-        be = self.backend
+        be, stream = self.backend, self.stream
         assert be is not None
+        assert stream is not None
         be.take(srv)
         self.server = srv
+        stream.server = srv
+        stream.t_queue = self.loop.time()
         conn = TcpServer(self)
         self.srv = conn
         coro = self.loop.create_connection(lambda: conn, srv.host, srv.port)
@@ -101,19 +139,22 @@ class TcpClient(asyncio.Protocol):
 
     def _connected(self, task: asyncio.Task[object]) -> None:
         if task.cancelled() or task.exception() is not None:
-            be, srv = self.backend, self.server
+            be, srv, stream = self.backend, self.server, self.stream
             self.srv = None
-            if be is not None and srv is not None:
+            if be is not None and srv is not None and stream is not None:
                 be.release(srv)
-                be.counters.errors += 1
+                be.counters.econ += 1
                 self.server = None
                 if self.retries_left > 0 and not self.closed:
                     self.retries_left -= 1
-                    nxt = be.pick(avoid=srv) if be.redispatch else srv
-                    if nxt is not None:
-                        self._connect(nxt)
-                        return
-            self.close()
+                    stream.retries += 1
+                    be.counters.wretr += 1
+                    nxt = be.pick(stream, avoid=srv) if be.redispatch else srv
+                    if nxt is not None and nxt is not srv:
+                        be.counters.wredis += 1
+                    self._assign(nxt)
+                    return
+            self.close("SC")
             return
         if self.closed:
             if self.srv is not None:
@@ -122,6 +163,8 @@ class TcpClient(asyncio.Protocol):
         srv_conn = self.srv
         assert srv_conn is not None
         assert srv_conn.transport is not None
+        if self.stream is not None:
+            self.stream.t_connect = self.stream.t_response = self.loop.time()
         if self.pending:
             srv_conn.transport.writelines(self.pending)
             self.pending = []
@@ -132,7 +175,10 @@ class TcpClient(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last = self.loop.time()
-        self.fe.counters.bytes_in += len(data)
+        n = len(data)
+        self.fe.counters.bytes_in += n
+        if self.stream is not None:
+            self.stream.bytes_in += n
         srv = self.srv
         if srv is not None and srv.transport is not None:
             srv.transport.write(data)
@@ -144,7 +190,7 @@ class TcpClient(asyncio.Protocol):
         keep the connection open for the server's answer."""
         self.cli_eof = True
         if self.srv_eof:
-            self.close()
+            self.close("--")
             return None
         srv = self.srv
         if srv is not None and srv.transport is not None:
@@ -153,7 +199,7 @@ class TcpClient(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self.close()
+        self.close("CD" if exc is not None else "--")
 
     # -- timeouts: one timer, re-armed only when it fires early ---------------------------
 
@@ -175,29 +221,44 @@ class TcpClient(asyncio.Protocol):
         if t is None or self.closed:
             return
         if self.loop.time() - self.last >= t:
-            self.close()
+            self.close("cD")
         else:
             self._schedule()
 
-    def close(self) -> None:
+    def close(self, term: str = "--") -> None:
+        """End the session once: close both sides, give the server slot back, log it.
+        `term` is the first two characters of HAProxy's termination state."""
         if self.closed:
             return
         self.closed = True
         if self.timer is not None:
             self.timer.cancel()
-        self.fe.counters.cur_sess -= 1
-        if self.holds_slot:
-            self.holds_slot = False
-            self.fe.limiter.release()
         if self.transport is not None:
             self.transport.close()
         srv_conn, self.srv = self.srv, None
         if srv_conn is not None:
             srv_conn.close()
-        be, srv = self.backend, self.server
+        admitted = self.holds_slot  # admitted sessions were counted on their backend too
+        be, srv, stream = self.backend, self.server, self.stream
         self.server = None
-        if be is not None and srv is not None:
-            be.release(srv)
+        if be is not None:
+            if srv is not None:
+                be.release(srv)
+            if admitted:
+                be.counters.cur_sess -= 1
+        if stream is not None:
+            # Logged while the frontend and the process still count this session, and
+            # after the backend and server stopped counting it, as HAProxy does.
+            stream.t_close = self.loop.time()
+            if term != "--":
+                stream.termination = term + stream.termination[2:]
+            logger = self.fe.logger
+            if logger is not None:
+                logger.log(stream)
+        self.fe.counters.cur_sess -= 1
+        if admitted:
+            self.holds_slot = False
+            self.fe.limiter.release()
 
     def pause_writing(self) -> None:
         if self.srv is not None and self.srv.transport is not None:
@@ -224,20 +285,23 @@ class TcpServer(asyncio.Protocol):
         c.last = c.loop.time()
         if c.transport is not None:
             c.transport.write(data)
-            c.fe.counters.bytes_out += len(data)
+            n = len(data)
+            c.fe.counters.bytes_out += n
+            if c.stream is not None:
+                c.stream.bytes_out += n
 
     def eof_received(self) -> bool | None:
         c = self.client
         c.srv_eof = True
         if c.cli_eof or c.transport is None:
-            c.close()
+            c.close("--")
             return None
         c.transport.write_eof()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        self.client.close()
+        self.client.close("SD" if exc is not None else "--")
 
     def close(self) -> None:
         if self.transport is not None:

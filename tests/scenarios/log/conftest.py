@@ -26,11 +26,11 @@ def _utc() -> Generator[None, None, None]:
     saved = os.environ.get("TZ")
     os.environ["TZ"] = "UTC0"
     time.tzset()
-    formats._local_sec = formats._gmt_sec = -1
+    formats._local_sec = formats._gmt_sec = formats._tz_sec = -1
     yield
     if saved is None:
         os.environ.pop("TZ", None)
     else:
         os.environ["TZ"] = saved
     time.tzset()
-    formats._local_sec = formats._gmt_sec = -1
+    formats._local_sec = formats._gmt_sec = formats._tz_sec = -1

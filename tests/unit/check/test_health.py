@@ -10,6 +10,7 @@ from weir.check.health import (
     initial_health,
     interval_ms,
     is_up,
+    jittered_ms,
     top,
 )
 
@@ -95,3 +96,16 @@ def test_first_checks_are_spread_over_the_smallest_interval() -> None:
     assert first_delays_ms([100, 4000, 2000]) == [0, 1333, 1333]
     assert first_delays_ms([100, 100]) == [0, 50]
     assert first_delays_ms([]) == []
+
+
+def test_max_spread_checks_bounds_the_spreading() -> None:
+    assert first_delays_ms([20000, 20000, 20000, 20000], max_spread=4000) == [0, 1000, 2000, 3000]
+    assert first_delays_ms([20000, 20000]) == [0, 10000]
+
+
+def test_spread_checks_jitter() -> None:
+    assert jittered_ms(2000, 0, 0.9) == 2000
+    assert jittered_ms(2000, 10, 0.0) == 2200  # up to +10%
+    assert jittered_ms(2000, 10, 1.0) == 1800  # down to -10%
+    assert jittered_ms(2000, 10, 0.5) == 2000
+    assert all(1500 <= jittered_ms(2000, 25, d / 100) <= 2500 for d in range(101))

@@ -10,7 +10,7 @@ import weir.check.keywords  # noqa: F401  (registers the keywords, whatever weir
 from weir.check import check_config
 from weir.config.diagnostics import Diagnostics, Level
 from weir.config.loader import load
-from weir.config.model import Config
+from weir.config.model import Config, Proxy
 
 BASE = """\
 defaults
@@ -117,6 +117,10 @@ def test_server_without_port_is_fine_with_a_check_port(tmp_path: Path) -> None:
     assert check_messages(diags) == []
 
 
+def rule_words(px: Proxy) -> list[list[str]]:
+    return [r.words for r in px.checks.http_rules]
+
+
 def test_httpchk_is_inherited_and_can_be_restated(tmp_path: Path) -> None:
     cfg, diags = load_text(
         tmp_path,
@@ -134,13 +138,15 @@ backend restates
 """,
     )
     assert check_messages(diags) == []
-    inherits = cfg.backends["inherits"].httpchk
-    restates = cfg.backends["restates"].httpchk
-    assert inherits is not None
-    assert restates is not None
-    assert (inherits.uri, inherits.expects) == ("/a", [("status", "200", False)])
+    inherits = cfg.backends["inherits"]
+    restates = cfg.backends["restates"]
+    assert inherits.httpchk is not None
+    assert restates.httpchk is not None
+    assert inherits.httpchk.uri == "/a"
+    assert rule_words(inherits) == [["expect", "status", "200"]]
     # A section stating `option httpchk` again starts its own rules, as HAProxy does.
-    assert (restates.method, restates.uri, restates.expects) == ("OPTIONS", "/b", [])
+    assert (restates.httpchk.method, restates.httpchk.uri) == ("OPTIONS", "/b")
+    assert rule_words(restates) == []
 
 
 def test_expect_rules_of_the_same_section_survive_a_second_option(tmp_path: Path) -> None:
@@ -157,13 +163,13 @@ backend be
 """,
     )
     assert check_messages(diags) == []
-    conf = cfg.backends["be"].httpchk
-    assert conf is not None
-    assert conf.uri == "/b"
-    assert conf.expects == [("status", "500-599", True), ("string", "OK", False)]
+    be = cfg.backends["be"]
+    assert be.httpchk is not None
+    assert be.httpchk.uri == "/b"
+    assert rule_words(be) == [["expect", "!", "status", "500-599"], ["expect", "string", "OK"]]
 
 
-def test_expect_without_httpchk_is_refused(tmp_path: Path) -> None:
+def test_expect_without_httpchk_is_ignored_with_a_warning(tmp_path: Path) -> None:
     _, diags = load_text(
         tmp_path,
         BASE
@@ -173,7 +179,26 @@ backend be
     server s 127.0.0.1:80 check
 """,
     )
-    assert any("needs 'option httpchk' before it" in m for m in messages(diags, Level.ALERT))
+    assert check_messages(diags) == []
+    assert any(
+        "uses http-check rules without 'option httpchk'" in m
+        for m in messages(diags, Level.WARNING)
+    )
+
+
+def test_rules_may_come_before_the_option(tmp_path: Path) -> None:
+    cfg, diags = load_text(
+        tmp_path,
+        BASE
+        + """\
+backend be
+    http-check expect status 204
+    option httpchk GET /a
+    server s 127.0.0.1:80 check
+""",
+    )
+    assert check_messages(diags) == []
+    assert rule_words(cfg.backends["be"]) == [["expect", "status", "204"]]
 
 
 def test_expect_on_an_inherited_httpchk_is_refused(tmp_path: Path) -> None:
@@ -201,20 +226,23 @@ def test_httpchk_is_not_a_frontend_keyword(tmp_path: Path) -> None:
     assert any("not allowed in a 'frontend'" in m for m in messages(diags, Level.ALERT))
 
 
-def test_unsupported_http_check_keywords_stay_refused(tmp_path: Path) -> None:
-    _, diags = load_text(
+def test_http_check_keywords_beyond_expect(tmp_path: Path) -> None:
+    cfg, diags = load_text(
         tmp_path,
         BASE
         + """\
 backend be
     option httpchk
     http-check disable-on-404
+    http-check send-state
     http-check send hdr Host x
     http-check expect hdr name x
 """,
     )
-    alerts = messages(diags, Level.ALERT)
-    assert sum("does not support yet" in m for m in alerts) == 3, alerts
+    assert messages(diags, Level.ALERT) == []
+    ck = cfg.backends["be"].checks
+    assert (ck.disable_on_404, ck.send_state) == (True, True)
+    assert [r.words[0] for r in ck.http_rules] == ["send", "expect"]
 
 
 def test_deprecated_version_form_warns(tmp_path: Path) -> None:
@@ -233,3 +261,109 @@ backend be
     conf = cfg.backends["be"].httpchk
     assert conf is not None
     assert (conf.version, conf.headers) == ("HTTP/1.1", [("Host", "www")])
+
+
+# -- check options, agent, globals ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "args"),
+    [
+        ("option redis-check", "redis-check", []),
+        ("option ldap-check", "ldap-check", []),
+        ("option ssl-hello-chk", "ssl-hello-chk", []),
+        ("option smtpchk", "smtpchk", []),
+        ("option smtpchk EHLO mx.example.org", "smtpchk", ["EHLO", "mx.example.org"]),
+        ("option pgsql-check user hc", "pgsql-check", ["user", "hc"]),
+        ("option mysql-check", "mysql-check", []),
+        ("option mysql-check user hc pre-41", "mysql-check", ["user", "hc", "pre-41"]),
+        ("option tcp-check", "tcp-check", []),
+    ],
+)
+def test_check_options(tmp_path: Path, line: str, kind: str, args: list[str]) -> None:
+    cfg, diags = load_text(
+        tmp_path,
+        BASE + f"backend be\n    option httpchk\n    {line}\n    server s 127.0.0.1:1 check\n",
+    )
+    assert messages(diags, Level.ALERT) == []
+    be = cfg.backends["be"]
+    assert (be.checks.option, be.checks.option_args) == (kind, args)
+    assert be.httpchk is None  # the last option wins
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("option pgsql-check", "'user <username>'"),
+        ("option pgsql-check login hc", "only supports optional values: 'user'"),
+        ("option mysql-check login hc", "only supports optional values: 'user'"),
+        ("option mysql-check user hc post-42", "only supports 'post-41' and 'pre-41'"),
+        ("option redis-check now", "takes no argument"),
+        ("option smtpchk EHLO a b", "expects"),
+    ],
+)
+def test_bad_check_options(tmp_path: Path, line: str, fragment: str) -> None:
+    _, diags = load_text(tmp_path, BASE + f"backend be\n    {line}\n")
+    assert any(fragment in m for m in messages(diags, Level.ALERT)), messages(diags, Level.ALERT)
+
+
+def test_agent_options_and_default_server(tmp_path: Path) -> None:
+    cfg, diags = load_text(
+        tmp_path,
+        BASE
+        + """\
+backend be
+    default-server agent-check agent-port 9000 agent-inter 5s agent-send "hi\\n" check-send-proxy
+    server a 127.0.0.1:80 check
+    server b 127.0.0.1:80 check agent-addr 127.0.0.2 no-agent-check no-check-send-proxy
+    server c 127.0.0.1:80 check port 9100 no-agent-check
+""",
+    )
+    assert messages(diags, Level.ALERT) == []
+    a, b, c = (s.check for s in cfg.backends["be"].servers)
+    assert (a.agent, a.agent_port, a.agent_inter, a.agent_send, a.send_proxy) == (
+        True,
+        9000,
+        5000,
+        "hi\n",
+        True,
+    )
+    assert (b.agent, b.send_proxy) == (False, False)
+    assert b.agent_address is not None
+    assert b.agent_address.host == "127.0.0.2"
+    assert (c.agent, c.port) == (False, 9100)
+
+
+def test_agent_needs_a_port(tmp_path: Path) -> None:
+    _, diags = load_text(tmp_path, BASE + "backend be\n    server a 127.0.0.1:80 agent-check\n")
+    assert any("does not have agent port" in m for m in messages(diags, Level.ALERT))
+    _, diags = load_text(
+        tmp_path, BASE + "backend be\n    server a 127.0.0.1:80 agent-check port 9000\n"
+    )
+    assert messages(diags, Level.ALERT) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ("agent-port 0", "out of range"),
+        ("agent-addr 127.0.0.1:80", "agent-addr"),
+        ("agent-addr unix@/x", "agent-addr"),
+        ("agent-inter 0", "greater than 0"),
+        ('agent-send ""', "'agent-send' expects"),
+    ],
+)
+def test_bad_agent_options(tmp_path: Path, line: str, fragment: str) -> None:
+    _, diags = load_text(tmp_path, BASE + f"backend be\n    server a 127.0.0.1:80 {line}\n")
+    assert any(fragment in m for m in messages(diags, Level.ALERT)), messages(diags, Level.ALERT)
+
+
+def test_global_spread_checks(tmp_path: Path) -> None:
+    cfg, diags = load_text(
+        tmp_path,
+        "global\n    spread-checks 5\n    max-spread-checks 3s\n" + BASE + "backend be\n",
+    )
+    assert messages(diags, Level.ALERT) == []
+    assert (cfg.global_.spread_checks, cfg.global_.max_spread_checks) == (5, 3000)
+    _, diags = load_text(tmp_path, "global\n    spread-checks 51\n" + BASE + "backend be\n")
+    assert any("out of range" in m for m in messages(diags, Level.ALERT))

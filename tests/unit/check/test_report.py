@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from weir.check.report import down_message, encode_info, no_server_message, up_message
+from weir.check.report import (
+    down_message,
+    drain_message,
+    encode_info,
+    leave_drain_message,
+    leave_maint_message,
+    maint_message,
+    no_server_message,
+    stopping_message,
+    up_message,
+)
 from weir.check.status import CheckStatus, Outcome, Verdict
 
 
@@ -56,3 +66,41 @@ def test_no_server_line() -> None:
 def test_info_escapes_like_haproxy() -> None:
     assert encode_info('say "hi" <b>\t\xe9') == "say <22>hi<22> <3C>b<3E><09><C3><A9>"
     assert encode_info("plain text: 1/2") == "plain text: 1/2"
+
+
+def test_layer7_statuses_always_show_a_code() -> None:
+    outcome = Outcome(Verdict(CheckStatus.L7STS, None, "-ERR unknown command"), 0)
+    assert down_message("rd", "s", False, outcome, 0, 0, 0) == (
+        "Server rd/s is DOWN, reason: Layer7 wrong status, code: 0, info: "
+        '"-ERR unknown command", check duration: 0ms. 0 active and 0 backup servers left. '
+        "0 sessions active, 0 requeued, 0 remaining in queue."
+    )
+
+
+def test_observed_traffic_has_no_duration() -> None:
+    outcome = Outcome(Verdict(CheckStatus.HANA, None, "Detected 10 consecutive errors"), -1)
+    assert down_message("be", "s", False, outcome, 1, 0, 2).startswith(
+        'Server be/s is DOWN, reason: Health analyze, info: "Detected 10 consecutive errors". '
+    )
+
+
+def test_administrative_lines() -> None:
+    ok = Outcome(Verdict(CheckStatus.L7OKC, 404), 3)
+    assert stopping_message("be", "s", False, ok, 1, 0) == (
+        "Server be/s is stopping, reason: Layer7 check conditionally passed, code: 404, "
+        "check duration: 3ms. 1 active and 0 backup servers online. 0 sessions requeued, "
+        "0 total in queue."
+    )
+    assert drain_message("be", "s", True, True, 1, 0, 0) == (
+        "Backup Server be/s enters drain state. 1 active and 0 backup servers online. "
+        "0 sessions requeued, 0 total in queue."
+    )
+    assert maint_message("be", "s", False, False, 1, 0, 0) == (
+        "Server be/s was DOWN and now enters maintenance."
+    )
+    assert leave_maint_message("be", "s", False, True, True) == (
+        "Server be/s is UP/DRAIN (leaving forced maintenance)."
+    )
+    assert leave_drain_message("be", "s", False, False) == (
+        "Server be/s is DOWN (leaving forced drain)."
+    )

@@ -1,6 +1,6 @@
 """Outcomes applied to a real runtime backend: state, balancer, counters, log lines.
 
-No sockets: `ServerCheck.record` is fed made-up outcomes, as the scheduler would feed it.
+No sockets: a `ServerHealth` is fed made-up outcomes, as the scheduler would feed it.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 import weir.check.keywords  # noqa: F401
 from weir.backend.server import SrvState
-from weir.check.scheduler import ServerCheck, make_target
+from weir.check.state import ServerHealth
 from weir.check.status import CheckStatus, Outcome, Verdict
 from weir.config.diagnostics import Diagnostics, Level
 from weir.config.loader import load
@@ -40,7 +40,7 @@ Said = list[tuple[str, str]]
 
 
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[Backend, dict[str, ServerCheck], Said]:
+def setup(tmp_path: Path) -> tuple[Backend, dict[str, ServerHealth], Said]:
     path = tmp_path / "haproxy.cfg"
     path.write_text(CFG)
     diags = Diagnostics()
@@ -54,9 +54,7 @@ def setup(tmp_path: Path) -> tuple[Backend, dict[str, ServerCheck], Said]:
 
     checks = {}
     for srv, conf in zip(be.servers, be.conf.servers, strict=True):
-        target = make_target(be, conf)
-        assert target is not None
-        checks[srv.name] = ServerCheck(be, srv, conf, target, say)
+        checks[srv.name] = ServerHealth(be, srv, conf, say)
     return be, checks, said
 
 
@@ -69,12 +67,12 @@ def picks(be: Backend, n: int = 12) -> set[str]:
     return out
 
 
-def feed(check: ServerCheck, outcome: Outcome, times: int = 1) -> None:
+def feed(check: ServerHealth, outcome: Outcome, times: int = 1) -> None:
     for _ in range(times):
-        check.record(outcome)
+        check.check_done(outcome)
 
 
-Setup = tuple[Backend, dict[str, ServerCheck], Said]
+Setup = tuple[Backend, dict[str, ServerHealth], Said]
 
 
 def test_start_state(setup: Setup) -> None:
@@ -182,9 +180,9 @@ def test_maintenance_is_left_alone(setup: Setup) -> None:
 def test_interval_follows_state(setup: Setup) -> None:
     _, checks, _ = setup
     c = checks["s1"]
-    assert c.interval() == 2.0  # no fastinter: inter
+    assert c.check_interval_ms() == 2000  # no fastinter: inter
     feed(c, REFUSED)
-    assert c.interval() == 2.0
+    assert c.check_interval_ms() == 2000
 
 
 def test_waiting_requests_get_a_server_that_comes_up(setup: Setup) -> None:
@@ -206,3 +204,120 @@ def test_waiting_requests_get_a_server_that_comes_up(setup: Setup) -> None:
     assert got == ["s2", "s2"]
     assert not be.queue
     assert said[-1][1].endswith("2 sessions requeued, 0 total in queue.")
+
+
+# -- intervals, stopping, sessions ----------------------------------------------------------
+
+CFG_INTERVALS = """\
+defaults
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+
+backend be
+    server s 127.0.0.1:8080 check inter 3s fastinter 1s downinter 10s rise 2 fall 2
+    server a 127.0.0.1:8081 check agent-check agent-port 9000 agent-inter 7s
+"""
+
+
+def test_intervals_follow_the_health_counter(tmp_path: Path) -> None:
+    from checkdrive import Said, backend, healths
+
+    be = backend(tmp_path, CFG_INTERVALS.split("\n\n", 1)[1])
+    h = healths(be, Said())["s"]
+    assert h.check_interval_ms() == 1000  # at start: health = rise, not yet fully up
+    feed(h, OK)
+    assert h.check_interval_ms() == 3000  # fully up: inter
+    feed(h, REFUSED)
+    assert h.check_interval_ms() == 1000  # going down: fastinter
+    feed(h, REFUSED)
+    assert h.server.state is SrvState.DOWN
+    assert h.check_interval_ms() == 10000  # fully down: downinter
+    feed(h, OK)
+    assert h.check_interval_ms() == 1000  # going up: fastinter
+    a = healths(be, Said())["a"]
+    assert a.agent_interval_ms() == 7000
+
+
+class FakeSession:
+    def __init__(self, srv: object) -> None:
+        self.srv = srv
+        self.causes: list[str] = []
+
+    def shutdown(self, cause: str) -> None:
+        self.causes.append(cause)
+        sessions = getattr(self.srv, "sessions", None)
+        if sessions is not None:
+            sessions.discard(self)
+
+
+def test_on_marked_down_and_up_shut_sessions_down(tmp_path: Path) -> None:
+    from checkdrive import Said, backend, healths
+
+    be = backend(
+        tmp_path,
+        "backend be\n"
+        "    server s 127.0.0.1:8080 check on-marked-down shutdown-sessions "
+        "on-marked-up shutdown-backup-sessions rise 1 fall 1\n"
+        "    server b 127.0.0.1:8081 backup\n",
+    )
+    hs = healths(be, Said())
+    s, b = be.servers
+    s.sessions, b.sessions = set(), set()
+    mine, theirs = FakeSession(s), FakeSession(b)
+    s.sessions.add(mine)  # type: ignore[arg-type]
+    b.sessions.add(theirs)  # type: ignore[arg-type]
+    hs["s"].check_done(REFUSED)
+    assert mine.causes == ["D"]
+    assert not s.sessions
+    assert theirs.causes == []
+    hs["s"].check_done(OK)
+    assert s.state is SrvState.UP
+    assert theirs.causes == ["U"]
+
+
+def test_disable_on_404_stops_then_resumes(tmp_path: Path) -> None:
+    from checkdrive import Said, backend, healths
+
+    said = Said()
+    be = backend(
+        tmp_path,
+        "backend be\n    option httpchk\n    http-check disable-on-404\n"
+        "    server s 127.0.0.1:8080 check\n    server t 127.0.0.1:8081 check\n",
+    )
+    h = healths(be, said)["s"]
+    s = h.server
+    stopping = Outcome(Verdict(CheckStatus.L7OKC, 404), 2)
+    h.check_done(stopping)
+    assert s.state is SrvState.DRAIN
+    assert "s" not in picks(be)
+    assert said.last == (
+        "Server be/s is stopping, reason: Layer7 check conditionally passed, code: 404, "
+        "check duration: 2ms. 1 active and 0 backup servers online. 0 sessions requeued, "
+        "0 total in queue."
+    )
+    h.check_done(stopping)
+    assert len(said) == 1
+    h.check_done(OK)
+    assert s.state is SrvState.UP
+    assert said.last.startswith("Server be/s is UP, reason: Layer7 check passed, code: 200")
+    h.check_done(stopping)
+    feed(h, NOT_FOUND, 3)  # fall 3: a stopping server still needs `fall` failures
+    assert s.state is SrvState.DOWN
+
+
+def test_a_state_set_elsewhere_is_respected(tmp_path: Path) -> None:
+    """The runtime API may force a server DOWN: checks then bring it back like any
+    down server (no stale idea of it being up)."""
+    from checkdrive import Said, backend, healths
+
+    said = Said()
+    be = backend(tmp_path, "backend be\n    server s 127.0.0.1:8080 check\n")
+    h = healths(be, said)["s"]
+    feed(h, OK)
+    h.server.state = SrvState.DOWN
+    h.server.check_health = 0
+    be.balancer.server_down(h.server)
+    feed(h, OK, 2)
+    assert h.server.state is SrvState.UP
+    assert said.last.startswith("Server be/s is UP")

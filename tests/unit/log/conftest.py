@@ -18,6 +18,7 @@ PID = "7583"  # the pid of the HAProxy 2.6 run whose datagrams the tests quote
 def _reset_date_caches() -> None:
     formats._local_sec = -1
     formats._gmt_sec = -1
+    formats._tz_sec = -1
 
 
 @pytest.fixture

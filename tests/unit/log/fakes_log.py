@@ -28,6 +28,8 @@ class Conf:
 class Server:
     name: str
     cur_sess: int = 0
+    host: str = "10.0.0.2"
+    port: int = 8080
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Frontend:
     counters: Counters = field(default_factory=lambda: Counters(1))
     conf: Conf = field(default_factory=Conf)
     default_backend: Backend | None = None
+    captures: object = None
 
 
 @dataclass

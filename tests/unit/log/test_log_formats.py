@@ -174,8 +174,9 @@ def test_clf_line_quotes_missing_server_and_captured_cookies() -> None:
     )  # fmt: skip
     s.cookie_cli = "A=1"
     # The request date (accept + 2 ms) crosses midnight; %ms stays the accept date's.
+    # Without a request HAProxy counts no bytes (it logs such a failure without a stream).
     assert clf_line(s, 1) == (
-        '127.0.0.1 - - [24/Nov/2026:00:00:00 +0000] "<BADREQ>" 400 77 "" "" 35462 999 "f" '
+        '127.0.0.1 - - [24/Nov/2026:00:00:00 +0000] "<BADREQ>" 400 0 "" "" 35462 999 "f" '
         '"f" "<NOSRV>" -1 -1 -1 -1 1 PR-- 1 1 0 0 0 0 0 "A=1" "" '
     )
 
@@ -204,7 +205,7 @@ def test_tcplog_refused_connection_and_state_truncated_to_two_letters() -> None:
 
 
 def test_timers_truncate_each_event_before_subtracting() -> None:
-    s = stream(Frontend("f"), accept_date=0.0, close=0)
+    s = stream(Frontend("f"), accept_date=0.0, close=0, req=Req(b"GET", b"/"))
     s.t_request = T0 + 0.0009  # 0.9 ms → 0
     s.t_head = T0 + 0.0021  # 2.1 ms → 2
     s.t_queue = T0 + 0.0029  # 2.9 ms → 2
@@ -215,9 +216,15 @@ def test_timers_truncate_each_event_before_subtracting() -> None:
 
 
 def test_timers_without_close_use_the_last_event() -> None:
-    s = stream(Frontend("f"), accept_date=0.0, request=1, head=2, close=0)
+    s = stream(Frontend("f"), accept_date=0.0, request=1, head=2, close=0, req=Req(b"GET", b"/"))
     s.t_close = 0.0
     assert timers(s) == (1, 1, -1, -1, -1, 1, 2)
+
+
+def test_timers_without_a_request_have_no_request_time() -> None:
+    # A bad head ended at 2 ms, yet HAProxy has no request time then: TR is -1.
+    s = stream(Frontend("f"), accept_date=0.0, request=1, head=2, close=3)
+    assert timers(s) == (1, -1, -1, -1, -1, 2, 3)
 
 
 def test_request_line_is_encoded_like_haproxy() -> None:

@@ -254,8 +254,8 @@ frontend own
     [
         ("log global local0", "'log global' takes no other argument"),
         ("log 127.0.0.1", "expects <target>"),
-        ("option httplog json", "only accepts 'clf', not 'json'"),
-        ("option tcplog clf", "takes no argument"),
+        ("option httplog xml", "only accepts 'clf' or 'json', not 'xml'"),
+        ("option tcplog clf", "only accepts 'json', not 'clf'"),
         ("log-tag", "expects a tag"),
     ],
 )

@@ -7,6 +7,7 @@ is exactly what the process would have written to stdout or stderr.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 from collections.abc import Callable, Generator
@@ -20,6 +21,7 @@ from weir.config.loader import load
 from weir.config.model import Config
 from weir.log import formats
 from weir.log.logger import Logger, LogHub
+from weir.proto.h1 import parse_request_head, parse_response_head
 from weir.stream import Stream
 
 DEFAULTS = """\
@@ -390,3 +392,165 @@ def test_a_partial_write_is_completed_before_the_next_line(
     rest = p.read()
     assert (first + rest).lstrip(b"#") == b"z" * 9999 + b"\n" + b"next\n"
     assert hub.sinks.sent == 2
+
+
+# ---- log formats, captures, structured data, logasap, counters ---------------------------
+
+
+def test_log_format_line_reaches_the_descriptor(tmp_path: Path, pipe: Callable[[], Pipe]) -> None:
+    p = pipe()
+    _, lg = hub_and_logger(
+        tmp_path, frontend(f"    log fd@{p.w} format raw daemon", 'log-format "%ci %{+Q}r %lc"')
+    )
+    assert lg is not None
+    lg.log(ok_stream())
+    lg.log(ok_stream())
+    assert p.read() == b'10.0.0.1 "GET / HTTP/1.1" 0\n10.0.0.1 "GET / HTTP/1.1" 1\n'
+
+
+def test_httplog_json_line(tmp_path: Path, pipe: Callable[[], Pipe]) -> None:
+    p = pipe()
+    _, lg = hub_and_logger(
+        tmp_path, frontend(f"    log fd@{p.w} format raw daemon", "option httplog json")
+    )
+    assert lg is not None
+    lg.log(ok_stream())
+    obj = json.loads(p.read())
+    assert obj["client_ip"] == "10.0.0.1"
+    assert obj["status_code"] == 200
+    assert obj["http_request"] == "GET / HTTP/1.1"
+
+
+def test_request_captures_are_taken_when_the_line_is_logged(
+    tmp_path: Path, pipe: Callable[[], Pipe]
+) -> None:
+    p = pipe()
+    hub, lg = hub_and_logger(
+        tmp_path,
+        frontend(
+            f"    log fd@{p.w} format raw daemon\n    capture request header Host len 3\n"
+            "    capture cookie S len 9",
+            "option httplog",
+        ),
+    )
+    assert lg is not None
+    assert lg.captures is hub.captures(hub._cfg.frontends["fe"])
+    found = parse_request_head(b"GET / HTTP/1.1\r\nHost: example\r\nCookie: SID=42\r\n\r\n")
+    assert found is not None
+    lg.log(ok_stream(req=found[0]))
+    assert p.read() == (
+        b"10.0.0.1:4000 [23/Nov/2026:08:00:00.005] fe be/s1 1/0/1/3/6 200 77 SID=42 - ---- "
+        b'5/1/0/0/0 0/0 {exa} "GET / HTTP/1.1"\n'
+    )
+
+
+def test_structured_data_goes_to_rfc5424_targets_only(
+    tmp_path: Path, pipe: Callable[[], Pipe]
+) -> None:
+    p, q = pipe(), pipe()
+    _, lg = hub_and_logger(
+        tmp_path,
+        frontend(
+            f"    log fd@{p.w} format rfc5424 local0\n    log fd@{q.w} format raw local0\n"
+            '    log-format-sd "[ex@1 m=\\"%[method]\\"]   "',
+            'log-format "%ci %[method]"',
+        ),
+    )
+    assert lg is not None
+    lg.log(ok_stream())
+    # HAProxy: `<134>1 2026-…+00:00 - haproxy 3189 - [ex@1 m="GET"] 127.0.0.1 GET`
+    assert re.fullmatch(rb'<134>1 \S+ - weir 7583 - \[ex@1 m="GET"\] 10\.0\.0\.1 GET\n', p.read())
+    assert q.read() == b"10.0.0.1 GET\n"
+
+
+def test_empty_structured_data_prints_a_dash(tmp_path: Path, pipe: Callable[[], Pipe]) -> None:
+    p = pipe()
+    _, lg = hub_and_logger(
+        tmp_path,
+        frontend(
+            f'    log fd@{p.w} format rfc5424 local0\n    log-format-sd "   "', 'log-format "x"'
+        ),
+    )
+    assert lg is not None
+    lg.log(ok_stream())
+    assert re.fullmatch(rb"<134>1 \S+ - weir 7583 - - x\n", p.read())
+
+
+def test_an_empty_line_is_not_sent_and_takes_no_sampling_slot(
+    tmp_path: Path, pipe: Callable[[], Pipe]
+) -> None:
+    p = pipe()
+    _, lg = hub_and_logger(
+        tmp_path,
+        frontend(
+            f"    log fd@{p.w} format raw sample 2:2 daemon\n    capture request header H len 3",
+            'log-format "%hr"',
+        ),
+    )
+    assert lg is not None
+    found = parse_request_head(b"GET / HTTP/1.1\r\nHost: h\r\nH: v\r\n\r\n")
+    assert found is not None
+    lg.log(ok_stream(req=None))  # no request: nothing printed, nothing sent, no slot
+    lg.log(ok_stream(req=found[0]))  # slot 1 of 2: not sampled
+    lg.log(ok_stream(req=found[0]))  # slot 2 of 2: sent
+    assert p.read() == b"{v}\n"
+
+
+def test_logasap_logs_at_the_response_and_only_once(
+    tmp_path: Path, pipe: Callable[[], Pipe]
+) -> None:
+    p = pipe()
+    hub, lg = hub_and_logger(
+        tmp_path,
+        frontend(f"    log fd@{p.w} format raw daemon", "option httplog\n    option logasap"),
+    )
+    assert lg is not None
+    caps = hub.captures(hub._cfg.frontends["fe"])
+    assert caps is not None
+    s = ok_stream(bytes_out=0)
+    found = parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+    assert found is not None
+    caps.response(s, found[0])
+    assert s.logged
+    assert p.read() == (
+        b"10.0.0.1:4000 [23/Nov/2026:08:00:00.005] fe be/s1 1/0/1/3/+6 200 +38 - - ---- "
+        b'5/1/0/0/0 0/0 "GET / HTTP/1.1"\n'
+    )
+    lg.log(s)
+    assert p.read() == b""
+
+
+def test_logasap_without_the_session_hook_logs_at_the_end(
+    tmp_path: Path, pipe: Callable[[], Pipe]
+) -> None:
+    p = pipe()
+    _, lg = hub_and_logger(
+        tmp_path,
+        frontend(f"    log fd@{p.w} format raw daemon", "option httplog\n    option logasap"),
+    )
+    assert lg is not None
+    lg.log(ok_stream())
+    assert b" 1/0/1/3/+6 200 +77 " in p.read()
+
+
+def test_no_captures_without_anything_to_capture(tmp_path: Path) -> None:
+    cfg = load_cfg(tmp_path, frontend("    log 127.0.0.1 local0"))
+    assert LogHub(cfg).captures(cfg.frontends["fe"]) is None
+
+
+def test_unique_id_without_log_targets_still_has_captures(tmp_path: Path) -> None:
+    cfg = load_cfg(tmp_path, frontend("    unique-id-format %rt\n    unique-id-header X-ID", ""))
+    hub = LogHub(cfg)
+    assert hub.logger(cfg.frontends["fe"]) is None
+    caps = hub.captures(cfg.frontends["fe"])
+    assert caps is not None
+    s = ok_stream(uniq_id=7)
+    assert caps.id_line(s) == b"X-ID: 7\r\n"
+
+
+def test_info_reports_the_counters(tmp_path: Path, pipe: Callable[[], Pipe]) -> None:
+    p = pipe()
+    hub, lg = hub_and_logger(tmp_path, frontend(f"    log fd@{p.w} format raw daemon"))
+    assert lg is not None
+    lg.send(6, "x")
+    assert hub.info() == [("DroppedLogs", 0), ("FailedLogs", 0), ("SentLogs", 1)]

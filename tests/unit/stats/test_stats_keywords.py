@@ -178,10 +178,60 @@ def test_allowed_in_every_proxy_section(tmp_path: Path) -> None:
 
 
 def test_unimplemented_stats_keywords_are_refused(tmp_path: Path) -> None:
-    _, diags = load_text(tmp_path, BASE + "listen l\n    bind :80\n    stats admin if TRUE\n")
+    _, diags = load_text(
+        tmp_path, BASE + "listen l\n    bind :80\n    stats http-request deny if TRUE\n"
+    )
     [msg] = messages(diags, Level.ALERT)
-    assert "stats admin" in msg
+    assert "stats http-request" in msg
     assert "does not support" in msg
+
+
+def test_admin_legends_node_desc_scope(tmp_path: Path) -> None:
+    from weir.stats.conf import settings
+
+    cfg, diags = load_text(
+        tmp_path,
+        BASE + "listen l\n    bind :80\n    acl local src 127.0.0.1\n"
+        "    stats admin if local\n    stats admin unless TRUE\n    stats show-legends\n"
+        "    stats show-node edge1\n    stats show-desc main site\n"
+        "    stats scope .\n    stats scope app\n",
+    )
+    assert messages(diags, Level.ALERT) == []
+    st = settings(cfg.frontends["l"])
+    assert [(c.unless, c.words) for c in st.admin] == [(False, ["local"]), (True, ["TRUE"])]
+    assert (st.show_legends, st.show_node, st.show_desc) == (True, "edge1", "main site")
+    assert st.scopes == [".", "app"]
+    assert st.enabled
+
+
+def test_admin_needs_a_known_condition(tmp_path: Path) -> None:
+    for line, expected in (
+        ("stats admin", "requires either 'if' or 'unless'"),
+        ("stats admin if", "requires either 'if' or 'unless'"),
+        ("stats admin if nosuchacl", "unknown ACL"),
+    ):
+        _, diags = load_text(tmp_path, BASE + f"listen l\n    bind :80\n    {line}\n")
+        [msg] = messages(diags, Level.ALERT)
+        assert expected in msg, line
+    _, diags = load_text(tmp_path, BASE + "    stats admin if TRUE\n")
+    [msg] = messages(diags, Level.ALERT)
+    assert "not allowed in a 'defaults' section" in msg
+
+
+def test_use_service_kept_when_stats_keywords_follow(tmp_path: Path) -> None:
+    from weir.stats.conf import settings
+
+    cfg, diags = load_text(
+        tmp_path,
+        BASE + "    stats enable\n    stats auth a:b\n"
+        "frontend f\n    bind :80\n    http-request use-service prometheus-exporter\n"
+        "    stats uri /x\n",
+    )
+    assert messages(diags, Level.ALERT) == []
+    st = settings(cfg.frontends["f"])
+    assert st.services == [None]
+    # the first `stats` line of the section starts over from the built-in settings
+    assert (st.uri, st.auths) == ("/x", [])
 
 
 def test_stats_in_tcp_mode_warns(tmp_path: Path) -> None:

@@ -1,0 +1,149 @@
+"""The listening sockets of a configuration: bound once, before privileges are dropped,
+then served by one process or shared by many.
+
+`bind_listeners(cfg, ...)` opens one socket per port of every `bind` line of every enabled
+frontend, reusing sockets handed over by an old process (`InheritedSockets`) when the
+address matches. A `BoundListener` is that socket as the binding process owns it; workers
+serve a duplicate of it (`Served`), so that closing what asyncio serves — to pause, or to
+stop accepting — never closes the socket the process keeps for a resume or a hand-over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from weir.config.model import Config, Proxy
+from weir.net.listener import BindError, InheritedSockets, open_listening_sockets, socket_key
+
+
+@dataclass(slots=True)
+class BoundListener:
+    """One listening socket of frontend `px`, owned by the process that bound it."""
+
+    px: Proxy
+    sock: socket.socket
+    backlog: int
+
+    @property
+    def name(self) -> str:
+        try:
+            addr = self.sock.getsockname()
+        except OSError:
+            return f"{self.px.name}/?"
+        if isinstance(addr, tuple):
+            host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+            return f"{self.px.name}/{host}:{addr[1]}"
+        return f"{self.px.name}/{addr!s}"
+
+
+def bind_listeners(
+    cfg: Config, *, inherited: InheritedSockets | None = None, reuseport: bool = True
+) -> list[BoundListener]:
+    """Every listener of `cfg`, bound and listening. On failure every socket opened here is
+    closed (inherited ones taken so far too) and BindError names the address."""
+    out: list[BoundListener] = []
+    try:
+        for px in cfg.proxies:
+            if px.disabled or not px.cap.is_frontend:
+                continue
+            for bind in px.binds:
+                # HAProxy's default backlog is the frontend's maxconn.
+                backlog = bind.backlog or px.maxconn or 1024
+                v6only = True if bind.v6only else (False if bind.v4v6 else None)
+                for addr in bind.addresses:
+                    socks = open_listening_sockets(
+                        addr,
+                        backlog=backlog,
+                        v6only=v6only,
+                        reuseport=reuseport,
+                        inherited=inherited,
+                    )
+                    out.extend(BoundListener(px, s, backlog) for s in socks)
+    except BindError:
+        close_all(out)
+        raise
+    return out
+
+
+def close_all(listeners: list[BoundListener]) -> None:
+    for bl in listeners:
+        bl.sock.close()
+
+
+def count_binds(cfg: Config) -> int:
+    """How many listening sockets `cfg` asks for (for the file-descriptor estimate)."""
+    return sum(
+        len(addr.ports) if addr.port_high else 1
+        for px in cfg.proxies
+        if not px.disabled and px.cap.is_frontend
+        for bind in px.binds
+        for addr in bind.addresses
+    )
+
+
+def keys_of(listeners: list[BoundListener]) -> set[tuple[int, str, int]]:
+    return {k for bl in listeners if (k := socket_key(bl.sock)) is not None}
+
+
+class Served:
+    """One listener as a process serves it: the asyncio server over a duplicate of the
+    kept socket. Attribute names match what the runtime API's `ListenerHandle` reads
+    (`frontend`, `sock`, `factory`, `backlog`, `server`)."""
+
+    __slots__ = ("backlog", "factory", "frontend", "paused", "server", "sock")
+
+    def __init__(
+        self,
+        frontend: object,
+        sock: socket.socket,
+        factory: Callable[[], asyncio.BaseProtocol],
+        backlog: int,
+    ) -> None:
+        self.frontend = frontend
+        self.sock = sock  # the kept socket; never given to asyncio itself
+        self.factory = factory
+        self.backlog = backlog
+        self.server: asyncio.Server | None = None
+        self.paused = False
+
+    async def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        dup = self.sock.dup()
+        dup.setblocking(False)
+        try:
+            self.server = await loop.create_server(self.factory, sock=dup, backlog=self.backlog)
+        except BaseException:
+            dup.close()
+            raise
+
+    def stop(self) -> None:
+        """Stop accepting (the kept socket stays open)."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+    def pause(self) -> None:
+        """SIGTTOU: stop accepting and stop listening, keeping the address bound, so that
+        another process may bind it (Linux allows that once no socket listens there)."""
+        if self.paused:
+            return
+        self.paused = True
+        self.stop()
+        if self.sock.family != socket.AF_UNIX:
+            with contextlib.suppress(OSError):  # already shut down by a sibling worker
+                self.sock.shutdown(socket.SHUT_RD)
+
+    async def resume(self, loop: asyncio.AbstractEventLoop) -> str | None:
+        """SIGTTIN: listen and accept again; a message when the address is taken."""
+        if not self.paused:
+            return None
+        try:
+            self.sock.listen(self.backlog)
+        except OSError as e:
+            return f"cannot resume listening: {e.strerror}"
+        await self.start(loop)
+        self.paused = False
+        return None
