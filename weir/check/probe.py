@@ -194,6 +194,8 @@ async def connect_check(loop: asyncio.AbstractEventLoop, target: Target) -> Outc
         verdict = Verdict(CheckStatus.L4CON, None, os.strerror(err)) if err else _L4OK
     except _ExpiredError:
         verdict = _L4TOUT
+    except OSError as e:  # an address the kernel refuses outright
+        verdict = Verdict(CheckStatus.L4CON, None, strerror(e))
     finally:
         sock.close()
     return Outcome(verdict, int((loop.time() - start) * 1000))

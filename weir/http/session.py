@@ -217,10 +217,16 @@ class HttpClient(asyncio.Protocol):
             else:
                 self._close()
         elif kind == "connect":
+            obs = self.server.observer if self.server is not None else None
+            if obs is not None:
+                obs.l4_error()
             self._fail(503, "sC")
         elif kind == "queue":
             self._fail(503, "sQ")
         elif kind == "server":
+            obs = self.server.observer if self.server is not None else None
+            if obs is not None:
+                obs.read_timeout()
             self._fail(504, "sH")
         else:
             self._close()
@@ -453,6 +459,8 @@ class HttpClient(asyncio.Protocol):
             self._arm(be.timeout_queue, "queue")
             return
         be.take(srv)
+        if srv.sessions is not None:  # on-marked-down/up shutdown-sessions
+            srv.sessions.add(self)
         self.server = srv
         stream.server = srv
         stream.t_queue = self.now
@@ -488,6 +496,9 @@ class HttpClient(asyncio.Protocol):
         if self.state != _REQ or conn.client is not self:
             conn.close()
             return
+        obs = conn.srv.observer
+        if obs is not None:
+            obs.l4_ok()
         self._use(conn)
 
     def _connect_failed(self) -> None:
@@ -495,6 +506,9 @@ class HttpClient(asyncio.Protocol):
         if be is None or srv is None or stream is None or self.state != _REQ:
             return
         be.counters.econ += 1
+        obs = srv.observer
+        if obs is not None:
+            obs.l4_error()
         if self.retries_left > 0:
             self.retries_left -= 1
             stream.retries += 1
@@ -590,6 +604,9 @@ class HttpClient(asyncio.Protocol):
         if stream is not None:
             stream.t_response = self.now
             stream.res_status = head.status
+            srv = self.server
+            if srv is not None and srv.observer is not None:
+                srv.observer.http_status(head.status)
             if self.fe.captures is not None:
                 capture_response(stream, head)
         status = head.status
@@ -689,6 +706,8 @@ class HttpClient(asyncio.Protocol):
             conn.close()
         if be is not None:
             if srv is not None:
+                if srv.sessions is not None:
+                    srv.sessions.discard(self)
                 be.release(srv)
             if stream is not None and stream.backend is be and stream.t_head:
                 be.counters.cur_sess -= 1
@@ -702,6 +721,14 @@ class HttpClient(asyncio.Protocol):
         logger = self.fe.logger
         if logger is not None:
             logger.log(stream)
+
+    def shutdown(self, cause: str) -> None:
+        """Its server went down ("D") or a better one came up ("U") with
+        `on-marked-down/up shutdown-sessions`: end the stream now and close."""
+        if self.state == _CLOSING:
+            return
+        self._end_stream(cause + "D", 0)
+        self._close()
 
     # -- errors and closing ----------------------------------------------------------------
 
@@ -818,6 +845,8 @@ class ServerConn(asyncio.Protocol):
             try:
                 n = framer.feed(data)
             except H1Error:
+                if self.srv.observer is not None:
+                    self.srv.observer.bad_response()
                 client.response_failed(self, 502, True, "SD")
                 return
             client.write(data if n == len(data) else data[:n])
@@ -836,6 +865,8 @@ class ServerConn(asyncio.Protocol):
         try:
             found = parse_response_head(data, max_size=client.max_size, max_headers=client.max_hdr)
         except H1Error:
+            if self.srv.observer is not None:
+                self.srv.observer.bad_header()
             client.response_failed(self, 502, False, "PH")
             return
         if found is None:
@@ -929,6 +960,14 @@ class ServerConn(asyncio.Protocol):
             self.keep_alive = False
             self._done(False)
             return
+        obs = self.srv.observer
+        if obs is not None:
+            if self.started:
+                obs.bad_response()
+            elif exc is not None:
+                obs.read_error()
+            else:
+                obs.broken_pipe()
         client.response_failed(self, 502, self.started, "SD" if self.started else "SH")
 
     def close(self) -> None:

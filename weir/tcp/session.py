@@ -125,6 +125,8 @@ class TcpClient(asyncio.Protocol):
         assert be is not None
         assert stream is not None
         be.take(srv)
+        if srv.sessions is not None:  # on-marked-down/up shutdown-sessions
+            srv.sessions.add(self)
         self.server = srv
         stream.server = srv
         stream.t_queue = self.loop.time()
@@ -142,8 +144,12 @@ class TcpClient(asyncio.Protocol):
             be, srv, stream = self.backend, self.server, self.stream
             self.srv = None
             if be is not None and srv is not None and stream is not None:
+                if srv.sessions is not None:
+                    srv.sessions.discard(self)
                 be.release(srv)
                 be.counters.econ += 1
+                if srv.observer is not None:
+                    srv.observer.l4_error()
                 self.server = None
                 if self.retries_left > 0 and not self.closed:
                     self.retries_left -= 1
@@ -163,6 +169,8 @@ class TcpClient(asyncio.Protocol):
         srv_conn = self.srv
         assert srv_conn is not None
         assert srv_conn.transport is not None
+        if self.server is not None and self.server.observer is not None:
+            self.server.observer.l4_ok()
         if self.stream is not None:
             self.stream.t_connect = self.stream.t_response = self.loop.time()
         if self.pending:
@@ -243,6 +251,8 @@ class TcpClient(asyncio.Protocol):
         self.server = None
         if be is not None:
             if srv is not None:
+                if srv.sessions is not None:
+                    srv.sessions.discard(self)
                 be.release(srv)
             if admitted:
                 be.counters.cur_sess -= 1
@@ -259,6 +269,11 @@ class TcpClient(asyncio.Protocol):
         if admitted:
             self.holds_slot = False
             self.fe.limiter.release()
+
+    def shutdown(self, cause: str) -> None:
+        """Its server went down ("D") or a better one came up ("U") with
+        `on-marked-down/up shutdown-sessions`: end the session now."""
+        self.close(cause + "D")
 
     def pause_writing(self) -> None:
         if self.srv is not None and self.srv.transport is not None:

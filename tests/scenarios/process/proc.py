@@ -195,9 +195,7 @@ class LoadGenerator:
                     conn.request("GET", self.path)
                     r = conn.getresponse()
                     r.read()
-                    self._record(
-                        r.status, r.getheader("X-Backend") or "", close=bool(r.will_close)
-                    )
+                    self._record(r.status, r.getheader("X-Backend") or "", close=bool(r.will_close))
                 except (OSError, http.client.HTTPException) as e:
                     self._failed(e)
                     conn.close()

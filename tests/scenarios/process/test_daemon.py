@@ -80,7 +80,7 @@ def test_daemon_writes_pidfile_and_detaches(tmp_path: Path, http_backend: object
         assert os.getsid(pid) == pid  # leader of its own session
         assert status_field(pid, "PPid") != str(os.getpid())
         for fd in (0, 1, 2):
-            assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
+            assert str(Path(f"/proc/{pid}/fd/{fd}").readlink()) == "/dev/null"
         assert get(port)[0] == 200
     finally:
         _stop(pid)
@@ -90,9 +90,7 @@ def test_daemon_writes_pidfile_and_detaches(tmp_path: Path, http_backend: object
 def test_daemon_start_failure_is_reported(tmp_path: Path) -> None:
     port = free_port()
     cfg = tmp_path / "weir.cfg"
-    cfg.write_text(
-        CFG.format(extra=f"    chroot {tmp_path}/missing", port=port, a=9)
-    )
+    cfg.write_text(CFG.format(extra=f"    chroot {tmp_path}/missing", port=port, a=9))
     r = _weir("-D", "-f", str(cfg), "-p", str(tmp_path / "p.pid"), cwd=tmp_path)
     assert r.returncode == 1
     assert "cannot chroot" in r.stderr
@@ -215,7 +213,9 @@ backend dead
 """
     p = start(text, tmp_path / "w", name="weir", wait_ports=[port])
     try:
-        assert wait_until(lambda: os.readlink(f"/proc/{p.pid}/root") == str(jail), timeout=10)
+        assert wait_until(
+            lambda: str(Path(f"/proc/{p.pid}/root").readlink()) == str(jail), timeout=10
+        )
         assert get(port)[0] == 200
         assert get(port, "/dead")[0] == 503
         assert get(port, "/stats")[0] == 200

@@ -93,7 +93,8 @@ def test_st_terminates_the_old_process_at_once(tmp_path: Path, http_backend: obj
         assert wait_gone(old.pid, timeout=10), old.log
         t.join(10)
         # The old process was terminated with the request in flight.
-        assert got and isinstance(got[0], OSError), got
+        assert len(got) == 1
+        assert isinstance(got[0], OSError), got
         assert get(port)[1] == "other"
     finally:
         if new is not None:
@@ -129,8 +130,9 @@ def test_bind_conflict_pauses_and_resumes_the_old_process(
         assert get(port)[1] == "app"
         blocker.close()
         # Now the pause lets the new process bind, and it takes over.
-        new = reload_sf(old, _cfg(port, a, b, "other", extra), tmp_path / "new", "-x",
-                        "/dev/null", name="new")
+        new = reload_sf(
+            old, _cfg(port, a, b, "other", extra), tmp_path / "new", "-x", "/dev/null", name="new"
+        )
         try:
             assert wait_gone(old.pid, timeout=10)
             assert get(port)[1] == "other"
@@ -224,8 +226,7 @@ def test_sighup_dumps_server_states(tmp_path: Path, http_backend: object) -> Non
 def test_grace_keeps_accepting_then_soft_stop(tmp_path: Path, http_backend: object) -> None:
     a, b = _two(http_backend)
     port = free_port()
-    p = start(_cfg(port, a, b, extra="    grace 1500ms"), tmp_path, name="weir",
-              wait_ports=[port])
+    p = start(_cfg(port, a, b, extra="    grace 1500ms"), tmp_path, name="weir", wait_ports=[port])
     try:
         p.send_signal(signal.SIGUSR1)
         # Still accepting during the grace delay ...
@@ -241,7 +242,9 @@ def test_hard_stop_after_bounds_a_soft_stop(tmp_path: Path, http_backend: object
     a, b = _two(http_backend, delay=8.0)
     port = free_port()
     p = start(
-        _cfg(port, a, b, extra="    hard-stop-after 500ms"), tmp_path, name="weir",
+        _cfg(port, a, b, extra="    hard-stop-after 500ms"),
+        tmp_path,
+        name="weir",
         wait_ports=[port],
     )
     try:

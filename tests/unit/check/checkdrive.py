@@ -11,9 +11,9 @@ from pathlib import Path
 
 import weir.check.keywords  # noqa: F401  (registers the keywords)
 from weir.check import check_config
+from weir.check.agent import agent_ruleset
 from weir.check.assemble import ruleset_of
 from weir.check.engine import DoConnect, Done, DoRecv, DoSend, Run, RunEnv, Step
-from weir.check.agent import agent_ruleset
 from weir.check.rules import Connect, Ruleset
 from weir.check.state import ServerHealth
 from weir.check.status import CheckStatus, Outcome, Verdict

@@ -209,7 +209,7 @@ def test_drain_while_down_stays_down_then_comes_up_draining(setup: Setup) -> Non
 
 
 def test_maxconn_reply(setup: Setup) -> None:
-    be, h, _ = setup
+    _, h, _ = setup
     s1 = h.server
     h.agent_done(agent_says(b"maxconn:2\n"))
     assert s1.maxconn == 2

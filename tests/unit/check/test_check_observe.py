@@ -119,7 +119,7 @@ def test_a_passed_check_clears_the_count(tmp_path: Path) -> None:
 
 
 def test_sudden_death_leaves_one_failure_to_go(tmp_path: Path) -> None:
-    h, said, expedited = setup(tmp_path, "error-limit 1 on-error sudden-death fastinter 500ms")
+    h, _, expedited = setup(tmp_path, "error-limit 1 on-error sudden-death fastinter 500ms")
     s = h.server
     errors(h, 1)
     assert (s.check_health, s.state) == (2, SrvState.UP)
@@ -129,7 +129,7 @@ def test_sudden_death_leaves_one_failure_to_go(tmp_path: Path) -> None:
 
 
 def test_mark_down(tmp_path: Path) -> None:
-    h, said, _ = setup(tmp_path, "error-limit 3 on-error mark-down")
+    h, _, _ = setup(tmp_path, "error-limit 3 on-error mark-down")
     errors(h, 3)
     assert h.server.state is SrvState.DOWN
     assert h.server.check_health == 0
@@ -146,6 +146,7 @@ def test_fastinter_only_brings_the_check_forward(tmp_path: Path) -> None:
 
 def test_observe_keywords(tmp_path: Path) -> None:
     from checkdrive import DEFAULTS, load_text, messages
+
     from weir.config.diagnostics import Level
 
     _, diags = load_text(

@@ -80,7 +80,7 @@ def test_deprecated_headers_and_body_after_the_version() -> None:
     ],
 )
 def test_bad_httpchk_arguments_are_refused(args: list[str], fragment: str) -> None:
-    with pytest.raises(ValueError) as info:  # noqa: PT011 - the text is checked below
+    with pytest.raises(ValueError) as info:
         parse_httpchk(args)
     assert fragment in str(info.value)
 

@@ -265,8 +265,8 @@ def test_on_marked_down_and_up_shut_sessions_down(tmp_path: Path) -> None:
     s, b = be.servers
     s.sessions, b.sessions = set(), set()
     mine, theirs = FakeSession(s), FakeSession(b)
-    s.sessions.add(mine)  # type: ignore[arg-type]
-    b.sessions.add(theirs)  # type: ignore[arg-type]
+    s.sessions.add(mine)
+    b.sessions.add(theirs)
     hs["s"].check_done(REFUSED)
     assert mine.causes == ["D"]
     assert not s.sessions
