@@ -30,6 +30,7 @@ class TcpClient(asyncio.Protocol):
         "last",
         "loop",
         "pending",
+        "ready",
         "retries_left",
         "server",
         "srv",
@@ -48,6 +49,9 @@ class TcpClient(asyncio.Protocol):
         self.backend: Backend | None = fe.default_backend
         self.stream: Stream | None = None
         self.pending: list[bytes] = []
+        # The server connection is in use: until then, client bytes (and a half-close)
+        # wait in `pending`, so that they reach the server in order.
+        self.ready = False
         self.closed = False
         self.cli_eof = False  # the client shut its write side
         self.srv_eof = False  # the server shut its write side
@@ -173,6 +177,7 @@ class TcpClient(asyncio.Protocol):
             self.server.observer.l4_ok()
         if self.stream is not None:
             self.stream.t_connect = self.stream.t_response = self.loop.time()
+        self.ready = True
         if self.pending:
             srv_conn.transport.writelines(self.pending)
             self.pending = []
@@ -188,7 +193,7 @@ class TcpClient(asyncio.Protocol):
         if self.stream is not None:
             self.stream.bytes_in += n
         srv = self.srv
-        if srv is not None and srv.transport is not None:
+        if self.ready and srv is not None and srv.transport is not None:
             srv.transport.write(data)
         else:
             self.pending.append(data)
@@ -201,7 +206,7 @@ class TcpClient(asyncio.Protocol):
             self.close("--")
             return None
         srv = self.srv
-        if srv is not None and srv.transport is not None:
+        if self.ready and srv is not None and srv.transport is not None:
             srv.transport.write_eof()
         return True
 

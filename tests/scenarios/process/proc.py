@@ -181,9 +181,10 @@ class LoadGenerator:
             if close:
                 self.result.closes_asked += 1
 
-    def _failed(self, e: BaseException) -> None:
+    def _failed(self, e: BaseException, kind: str) -> None:
+        at = time.monotonic() - self._deadline + self.duration
         with self._lock:
-            self.result.failures.append(f"{type(e).__name__}: {e}")
+            self.result.failures.append(f"{kind} client at {at:.2f}s: {type(e).__name__}: {e}")
             if isinstance(e, ConnectionResetError):
                 self.result.resets += 1
 
@@ -197,7 +198,7 @@ class LoadGenerator:
                     r.read()
                     self._record(r.status, r.getheader("X-Backend") or "", close=bool(r.will_close))
                 except (OSError, http.client.HTTPException) as e:
-                    self._failed(e)
+                    self._failed(e, "keep-alive")
                     conn.close()
         finally:
             conn.close()
@@ -211,7 +212,7 @@ class LoadGenerator:
                 r.read()
                 self._record(r.status, r.getheader("X-Backend") or "")
             except (OSError, http.client.HTTPException) as e:
-                self._failed(e)
+                self._failed(e, "new-connection")
             finally:
                 conn.close()
 

@@ -26,9 +26,11 @@ from tests.scenarios.process.proc import (
     wait_gone,
 )
 
+# `hard-stop-after` is longer than any test: an old process must leave because its
+# connections ended, never because it was cut off.
 CFG = """\
 global
-    hard-stop-after 30s
+    hard-stop-after 2m
 defaults
     mode http
     timeout connect 2s
