@@ -88,6 +88,7 @@ class HttpClient(asyncio.Protocol):
         "t_first",
         "t_start",
         "timer",
+        "timer_at",
         "transport",
         "waiting_slot",
     )
@@ -115,6 +116,7 @@ class HttpClient(asyncio.Protocol):
         self.retries_left = 0
         self.peer = ("", 0)
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0  # when `timer` fires
         self.deadline = 0.0
         self.deadline_kind = ""
         self.waiting_slot = False
@@ -190,13 +192,22 @@ class HttpClient(asyncio.Protocol):
     # -- timers ----------------------------------------------------------------------------
 
     def _arm(self, timeout: float | None, kind: str) -> None:
+        """Set the connection's one deadline. The timer is only re-created when the new
+        deadline is earlier than the one it is set for; a later deadline is found by the
+        timer when it fires early and re-schedules itself."""
         if timeout is None:
             self.deadline_kind = ""
             return
-        self.deadline = self.now + timeout
+        deadline = self.deadline = self.now + timeout
         self.deadline_kind = kind
-        if self.timer is None:
-            self.timer = self.loop.call_at(self.deadline, self._on_timer)
+        timer = self.timer
+        if timer is None:
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
+        elif deadline < self.timer_at:
+            timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
 
     def _on_timer(self) -> None:
         self.timer = None
@@ -205,6 +216,7 @@ class HttpClient(asyncio.Protocol):
         now = self.now = self.loop.time()
         if now < self.deadline:
             self.timer = self.loop.call_at(self.deadline, self._on_timer)
+            self.timer_at = self.deadline
             return
         kind, self.deadline_kind = self.deadline_kind, ""
         if kind in ("keepalive", "tunnel"):
