@@ -33,6 +33,10 @@ weir demo is running. Try:
   curl http://127.0.0.1:9001/def/demo.html     # anything else: the def group
   curl -i http://127.0.0.1:9001/ms1/demo.html  # Set-Cookie: HA_STICKY_ms1=... (persistence)
   http://127.0.0.1:1080/stats                  # the stats page (user admin, password admin)
+Health checks, as in the walk-through: make ms1.srv1 fail its check, watch it go DOWN
+(L7STS/404) on the stats page, then bring it back:
+  mv {root}/ms1.srv1/healthCheck.html {root}/ms1.srv1/healthCheck.html.bak
+  mv {root}/ms1.srv1/healthCheck.html.bak {root}/ms1.srv1/healthCheck.html
 weir's configuration: {cfg}
 Press Ctrl-C to stop.
 """
@@ -54,12 +58,13 @@ def run_demo(argv: Sequence[str]) -> int:
 
 async def _demo() -> int:
     loop = asyncio.get_running_loop()
-    try:
-        servers = await start_demo_servers(SERVERS)
-    except OSError as e:
-        print(f"weir demo: cannot start the demo web servers: {e}", file=sys.stderr)
-        return 1
     with tempfile.TemporaryDirectory(prefix="weir-demo-") as tmp:
+        root = Path(tmp) / "www"
+        try:
+            servers = await start_demo_servers(SERVERS, root)
+        except OSError as e:
+            print(f"weir demo: cannot start the demo web servers: {e}", file=sys.stderr)
+            return 1
         cfg = Path(tmp) / "demo.cfg"
         cfg.write_text(demo_config())
         proc = await asyncio.create_subprocess_exec(
@@ -72,7 +77,7 @@ async def _demo() -> int:
         stopped = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({exited}, timeout=0.5)
         if not done:
-            print(TRY.format(cfg=cfg), flush=True)
+            print(TRY.format(cfg=cfg, root=root), flush=True)
         await asyncio.wait({exited, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if proc.returncode is None:
             proc.terminate()

@@ -1,19 +1,23 @@
 """The demo's web servers: each answers `Hello! This is NAME!` and serves /healthCheck.html.
 
-They stand in for the six nginx servers of the introduction's L7 walk-through. Minimal
-HTTP/1.1 on purpose (keep-alive, Content-Length bodies); they are demo equipment, not
-part of the proxy.
+They stand in for the six nginx servers of the introduction's L7 walk-through. Each has a
+document root holding a real `healthCheck.html` file: rename it, as the walk-through does
+(`mv healthCheck.html healthCheck.html.bak`), and the server answers 404 to the health
+check until it is back. Minimal HTTP/1.1 on purpose (keep-alive, Content-Length bodies);
+they are demo equipment, not part of the proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import cast
 
 
 class DemoServer(asyncio.Protocol):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, docroot: Path) -> None:
         self.name = name
+        self.health_page = docroot / "healthCheck.html"
         self.buf = b""
         self.transport: asyncio.Transport | None = None
 
@@ -49,12 +53,16 @@ class DemoServer(asyncio.Protocol):
 
     def _answer(self, path: str, close: bool) -> None:
         assert self.transport is not None
+        status = "200 OK"
         if path.split("?", maxsplit=1)[0].endswith("/healthCheck.html"):
-            body = b"OK\n"
+            try:
+                body = self.health_page.read_bytes()
+            except OSError:
+                status, body = "404 Not Found", b"Not Found\n"
         else:
             body = f"Hello! This is {self.name}!\n".encode()
         head = (
-            "HTTP/1.1 200 OK\r\n"
+            f"HTTP/1.1 {status}\r\n"
             "Content-Type: text/plain\r\n"
             f"Content-Length: {len(body)}\r\n"
             f"X-Served-By: {self.name}\r\n" + ("Connection: close\r\n" if close else "") + "\r\n"
@@ -65,14 +73,18 @@ class DemoServer(asyncio.Protocol):
 
 
 async def start_demo_servers(
-    servers: list[tuple[str, str, int]],
+    servers: list[tuple[str, str, int]], root: Path
 ) -> list[asyncio.Server]:
+    """Start one server per (name, host, port), each with `root/NAME/healthCheck.html`."""
     loop = asyncio.get_running_loop()
     out = []
     for name, host, port in servers:
+        docroot = root / name
+        docroot.mkdir(parents=True, exist_ok=True)
+        (docroot / "healthCheck.html").write_text("OK\n")
 
-        def factory(name: str = name) -> asyncio.Protocol:
-            return DemoServer(name)
+        def factory(name: str = name, docroot: Path = docroot) -> asyncio.Protocol:
+            return DemoServer(name, docroot)
 
         out.append(await loop.create_server(factory, host, port, reuse_address=True))
     return out

@@ -430,7 +430,10 @@ class Stopper:
             else:
                 for s in list(SOFT_STOP.sessions):
                     self._later(random.uniform(0, window), s.stop_idle)
-        self._check_drained()
+        # Not at once: a connection accepted just before the listeners closed is announced
+        # to its protocol (connection_made) by a callback already queued; it must be
+        # counted before "no connection left" can be true.
+        self._later(_POLL, self._check_drained)
 
     def _check_drained(self) -> None:
         # Polling a counter is simpler than an event per connection end and costs

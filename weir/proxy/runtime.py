@@ -175,9 +175,16 @@ class Backend:
         srv.cur_sess -= 1
         self.balancer.released(srv)
         own = self.srv_queues.get(srv)
-        while own:
-            if own.popleft()(srv):
-                return
+        if own:
+            if srv.state is SrvState.DOWN or srv.state is SrvState.MAINT:
+                # The server stopped serving: its waiters go to the head of the
+                # backend's queue, for whichever server frees a slot (HAProxy's requeue).
+                self.queue.extendleft(reversed(own))
+                own.clear()
+            else:
+                while own:
+                    if own.popleft()(srv):
+                        return
         while self.queue:
             nxt = self.pick()  # the waiter's own key is not known here: any free server
             if nxt is None:
