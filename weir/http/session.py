@@ -34,6 +34,7 @@ from typing import cast
 from weir.backend.server import Server, SrvState
 from weir.http.errors import error_page
 from weir.log.captures import capture_request, capture_response, unique_id_line
+from weir.net.listener import SOFT_STOP
 from weir.proto.h1 import (
     BodyFramer,
     H1Error,
@@ -43,6 +44,7 @@ from weir.proto.h1 import (
     parse_request_head,
     parse_response_head,
     serialize_request,
+    serialize_response,
 )
 from weir.proxy.runtime import Backend, Frontend
 from weir.stats import StatsService
@@ -139,6 +141,7 @@ class HttpClient(asyncio.Protocol):
         self.peer = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0)
         # No TCP_NODELAY here: uvloop sets it on every TCP transport, and fetching the
         # socket object to set it again cost ~5% of a short connection's CPU.
+        SOFT_STOP.sessions.add(self)
         fe = self.fe
         c = fe.counters
         c.cur_sess += 1
@@ -184,6 +187,7 @@ class HttpClient(asyncio.Protocol):
         for conn in self.idle.values():
             conn.close()
         self.idle.clear()
+        SOFT_STOP.sessions.discard(self)
         self.fe.counters.cur_sess -= 1
         if self.waiting_slot:
             self.waiting_slot = False
@@ -624,6 +628,13 @@ class HttpClient(asyncio.Protocol):
         status = head.status
         self.fe.counters.hrsp[status // 100 if status < 600 else 0] += 1
         raw = head.raw
+        if SOFT_STOP.close_responses and not self.close_after:
+            # A soft stop is draining this process: this response ends the connection,
+            # and says so, so that a keep-alive client sends its next request elsewhere.
+            self.close_after = True
+            raw = serialize_response(
+                head, add=b"Connection: close\r\n", drop=frozenset({b"connection"})
+            )
         if be is not None:
             self._arm(be.timeout_server, "server")
             be.counters.hrsp[status // 100 if status < 600 else 0] += 1
@@ -733,6 +744,11 @@ class HttpClient(asyncio.Protocol):
         logger = self.fe.logger
         if logger is not None:
             logger.log(stream)
+
+    def stop_idle(self) -> None:
+        """Soft stop: close this connection if it is idle between requests."""
+        if self.state == _IDLE and not self.buf and not self.t_first:
+            self._close()
 
     def shutdown(self, cause: str) -> None:
         """Its server went down ("D") or a better one came up ("U") with
