@@ -64,10 +64,11 @@ def test_cc_evaluates_conditions() -> None:
     assert weir("-cc", "nonsense(").returncode == 2
 
 
-def test_flags_of_later_capabilities_are_refused_clearly(tmp_path: Path) -> None:
-    r = weir("-f", "x.cfg", "-sf", "123")
+def test_unknown_flag_is_refused_with_usage() -> None:
+    r = weir("-f", "x.cfg", "--frobnicate")
     assert r.returncode == 1
-    assert "not supported by weir yet" in r.stderr
+    assert "unknown option '--frobnicate'" in r.stderr
+    assert "Usage : weir" in r.stderr
 
 
 def test_sigterm_and_sigint_stop_cleanly(tmp_path: Path) -> None:
