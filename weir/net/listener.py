@@ -63,14 +63,16 @@ def socket_key(sock: socket.socket) -> tuple[int, str, int] | None:
 class InheritedSockets:
     """Listening sockets received from an old process, waiting to be claimed by address.
 
-    `take` hands each socket out at most once; `close_rest` closes those nobody claimed
-    (the old process keeps its own copies, so nothing is lost by closing ours).
+    `take` hands each socket out at most once (`give_back` returns one a failed start
+    took); `close_rest` closes those nobody claimed (the old process keeps its own copies,
+    so nothing is lost by closing ours).
     """
 
-    __slots__ = ("_by_key",)
+    __slots__ = ("_by_key", "_taken")
 
     def __init__(self, socks: Iterable[socket.socket] = ()) -> None:
         self._by_key: dict[tuple[int, str, int], socket.socket] = {}
+        self._taken: dict[int, tuple[int, str, int]] = {}  # id(socket) -> its key
         for s in socks:
             self.add(s)
 
@@ -83,7 +85,18 @@ class InheritedSockets:
         return True
 
     def take(self, key: tuple[int, str, int]) -> socket.socket | None:
-        return self._by_key.pop(key, None)
+        sock = self._by_key.pop(key, None)
+        if sock is not None:
+            self._taken[id(sock)] = key
+        return sock
+
+    def give_back(self, sock: socket.socket) -> bool:
+        """Return a socket `take` handed out; False (and nothing done) for any other."""
+        key = self._taken.pop(id(sock), None)
+        if key is None:
+            return False
+        self._by_key[key] = sock
+        return True
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -156,7 +169,8 @@ def open_listening_sockets(
         except OSError as e:
             sock.close()
             for s in out:
-                s.close()
+                if inherited is None or not inherited.give_back(s):
+                    s.close()
             raise BindError(
                 f"cannot bind socket [{addr.host or '0.0.0.0'}:{port}]: {e.strerror}"
             ) from None

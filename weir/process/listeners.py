@@ -43,8 +43,8 @@ class BoundListener:
 def bind_listeners(
     cfg: Config, *, inherited: InheritedSockets | None = None, reuseport: bool = True
 ) -> list[BoundListener]:
-    """Every listener of `cfg`, bound and listening. On failure every socket opened here is
-    closed (inherited ones taken so far too) and BindError names the address."""
+    """Every listener of `cfg`, bound and listening. On failure every socket bound here is
+    closed, inherited ones go back to `inherited`, and BindError names the address."""
     out: list[BoundListener] = []
     try:
         for px in cfg.proxies:
@@ -64,7 +64,8 @@ def bind_listeners(
                     )
                     out.extend(BoundListener(px, s, backlog) for s in socks)
     except BindError:
-        close_all(out)
+        # Inherited sockets go back to the pool, for another try; the rest is closed.
+        close_all([bl for bl in out if inherited is None or not inherited.give_back(bl.sock)])
         raise
     return out
 
@@ -94,7 +95,7 @@ class Served:
     kept socket. Attribute names match what the runtime API's `ListenerHandle` reads
     (`frontend`, `sock`, `factory`, `backlog`, `server`)."""
 
-    __slots__ = ("backlog", "factory", "frontend", "paused", "server", "sock")
+    __slots__ = ("address", "backlog", "factory", "frontend", "paused", "server", "sock")
 
     def __init__(
         self,
@@ -109,6 +110,7 @@ class Served:
         self.backlog = backlog
         self.server: asyncio.Server | None = None
         self.paused = False
+        self.address: object = None  # kept by the runtime API while it pauses the frontend
 
     async def start(self, loop: asyncio.AbstractEventLoop) -> None:
         dup = self.sock.dup()

@@ -53,7 +53,15 @@ from weir.net.listener import InheritedSockets
 from weir.process import handover
 from weir.process.conf import process_conf
 from weir.process.listeners import BoundListener, bind_listeners, close_all, count_binds
-from weir.process.run import SIGNALS, RunOptions, WorkerLink, serve_worker, signal_old
+from weir.process.run import (
+    SIGNALS,
+    RunOptions,
+    ServiceSockets,
+    WorkerLink,
+    bind_services,
+    serve_worker,
+    signal_old,
+)
 from weir.process.system import (
     Detached,
     Reporter,
@@ -89,6 +97,7 @@ class Generation:
     number: int
     cfg: Config
     listeners: list[BoundListener]
+    services: ServiceSockets
     deadline: float
     pids: set[int] = field(default_factory=set)
 
@@ -107,12 +116,15 @@ class Master:
         self,
         cfg: Config,
         listeners: list[BoundListener],
+        services: ServiceSockets,
+        *,
         opts: RunOptions,
         say: Reporter,
         detached: Detached,
     ) -> None:
         self.cfg = cfg
         self.listeners = listeners
+        self.services = services
         self.opts = opts
         self.say = say
         self.detached = detached
@@ -169,7 +181,9 @@ class Master:
                 self.say("ALERT", str(e))
                 self._cleanup()
                 return 1
-        self.starting = Generation(0, self.cfg, self.listeners, time.monotonic() + READY_TIMEOUT)
+        self.starting = Generation(
+            0, self.cfg, self.listeners, self.services, time.monotonic() + READY_TIMEOUT
+        )
         for slot in range(1, self.cfg.global_.nbthread + 1):
             self._fork(slot, self.starting)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, (*SIGNALS, signal.SIGCHLD))
@@ -209,8 +223,10 @@ class Master:
             self.exporter = None
         handover.set_current(None)
         close_all(self.listeners)
+        self.services.close()
         if self.starting is not None and self.starting.listeners is not self.listeners:
             close_all(self.starting.listeners)
+            self.starting.services.close()
         signal.set_wakeup_fd(-1)
         for fd in (self.alive_r, self.alive_w, self.ready_r, self.ready_w, self.wake_r):
             with contextlib.suppress(OSError):
@@ -259,8 +275,11 @@ class Master:
         self.sel.close()
         mine = {id(bl.sock) for bl in gen.listeners}
         others = [bl for bl in self.listeners if id(bl.sock) not in mine]
+        if self.services is not gen.services:
+            self.services.close()
         if self.starting is not None and self.starting is not gen:
             others += [bl for bl in self.starting.listeners if id(bl.sock) not in mine]
+            self.starting.services.close()
         close_all(others)
         if self.exporter is not None:
             self.exporter.close()
@@ -282,7 +301,11 @@ class Master:
 
         apply_cpu_map(gen.cfg, slot, self.say)
         link = WorkerLink(
-            number=slot, on_ready=ready, master_fd=self.alive_r, debug=self.opts.debug
+            number=slot,
+            on_ready=ready,
+            master_fd=self.alive_r,
+            services=gen.services,
+            debug=self.opts.debug,
         )
         return serve_worker(gen.cfg, gen.listeners, self.say, link)
 
@@ -315,11 +338,12 @@ class Master:
                 sd_notify(f"READY=1\nMAINPID={os.getpid()}")
             self.detached.ready([os.getpid()])
             return
-        old_listeners = self.listeners
-        self.cfg, self.listeners = gen.cfg, gen.listeners
+        old_listeners, old_services = self.listeners, self.services
+        self.cfg, self.listeners, self.services = gen.cfg, gen.listeners, gen.services
         self.current_gen = gen.number
         self.exit_on_failure = process_conf(gen.cfg).exit_on_failure
         close_all(old_listeners)
+        old_services.close()
         limit = process_conf(gen.cfg).mworker_max_reloads
         for w in self.workers.values():
             if w.generation != gen.number:
@@ -385,7 +409,7 @@ class Master:
                 f"worker slot {w.slot} keeps failing: not restarting it (no-exit-on-failure)",
             )
             return
-        current = Generation(self.current_gen, self.cfg, self.listeners, 0.0)
+        current = Generation(self.current_gen, self.cfg, self.listeners, self.services, 0.0)
         self._fork(w.slot, current)
 
     def _start_failed(self, gen: Generation, why: str, code: int) -> None:
@@ -404,6 +428,7 @@ class Master:
             return
         if gen.listeners is not self.listeners:
             close_all(gen.listeners)
+            gen.services.close()
         self.failed_reloads += 1
         self.say("ALERT", f"reload failed: {why}; the previous configuration stays in service")
         if self.opts.systemd:
@@ -460,6 +485,7 @@ class Master:
             self.exporter = None
         handover.set_current(None)
         close_all(self.listeners)
+        self.services.close()
         if self.opts.systemd:
             sd_notify("STOPPING=1")
 
@@ -505,7 +531,12 @@ class Master:
             return str(e)
         finally:
             pool.close_rest()
-        gen = Generation(self.next_gen, cfg, listeners, time.monotonic() + READY_TIMEOUT)
+        try:
+            services = bind_services(cfg)
+        except BindError as e:
+            close_all(listeners)
+            return str(e)
+        gen = Generation(self.next_gen, cfg, listeners, services, time.monotonic() + READY_TIMEOUT)
         self.next_gen += 1
         self.starting = gen
         for slot in range(1, cfg.global_.nbthread + 1):

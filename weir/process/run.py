@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from weir.config.model import Config, Mode
 from weir.net.listener import SOFT_STOP, BindError, InheritedSockets
@@ -84,6 +84,28 @@ class RunOptions:
     master_cli: list[str] = field(default_factory=list)  # -S specs
 
 
+@dataclass(slots=True)
+class ServiceSockets:
+    """Listening sockets of the services that run beside the proxies (the runtime API's
+    `stats socket` lines), bound together with the proxies' listeners: before privileges
+    are dropped and, with workers, by the master, which hands them to each generation.
+    `bind_services` fills it; the services block of `_serve` starts what uses them."""
+
+    api: list[tuple[Any, socket.socket]] = field(default_factory=list)
+
+    def sockets(self) -> list[socket.socket]:
+        return [sock for _, sock in self.api]
+
+    def close(self) -> None:
+        for sock in self.sockets():
+            sock.close()
+
+
+def bind_services(cfg: Config) -> ServiceSockets:
+    """The service sockets of `cfg`; raises BindError (having closed what it opened)."""
+    return ServiceSockets()
+
+
 # Signals held from the start until the serving code has its handlers: one that arrives
 # during start-up is then handled, not fatal.
 SIGNALS = frozenset(
@@ -116,6 +138,12 @@ def run(cfg: Config, opts: RunOptions) -> int:
     except BindError as e:
         say("ALERT", f"Starting proxies: {e}")
         return 1
+    try:
+        services = bind_services(cfg)
+    except BindError as e:
+        close_all(listeners)
+        say("ALERT", f"Starting services: {e}")
+        return 1
     if not listeners and not opts.quiet:
         say("WARNING", "no listener is configured: nothing will be served")
     pidfile = opts.pidfile or g.pidfile
@@ -128,6 +156,7 @@ def run(cfg: Config, opts: RunOptions) -> int:
             write_pidfile(pidfile, [os.getpid()])
     except StartupError as e:
         close_all(listeners)
+        services.close()
         say("ALERT", str(e))
         return 1
     set_name("weir")
@@ -135,8 +164,8 @@ def run(cfg: Config, opts: RunOptions) -> int:
         if supervised:
             from weir.process.master import Master
 
-            return Master(cfg, listeners, opts, say, detached).run()
-        return _run_alone(cfg, listeners, opts, say, detached)
+            return Master(cfg, listeners, services, opts=opts, say=say, detached=detached).run()
+        return _run_alone(cfg, listeners, services, opts=opts, say=say, detached=detached)
     finally:
         if pidfile:
             remove_pidfile(pidfile, os.getpid())
@@ -207,6 +236,8 @@ def signal_old(opts: RunOptions) -> None:
 def _run_alone(
     cfg: Config,
     listeners: list[BoundListener],
+    services: ServiceSockets,
+    *,
     opts: RunOptions,
     say: Reporter,
     detached: Detached,
@@ -226,7 +257,9 @@ def _run_alone(
         detached.ready()
 
     apply_cpu_map(cfg, 1, say)
-    link = WorkerLink(number=1, on_ready=ready, exporter=exporter, debug=opts.debug)
+    link = WorkerLink(
+        number=1, on_ready=ready, exporter=exporter, services=services, debug=opts.debug
+    )
     try:
         return serve_worker(cfg, listeners, say, link)
     finally:
@@ -243,6 +276,7 @@ class WorkerLink:
     on_ready: Callable[[], None] = lambda: None  # called once, when serving
     exporter: handover.Exporter | None = None  # offers the sockets to a successor
     master_fd: int = -1  # read end of the master's liveness pipe (-1: no master)
+    services: ServiceSockets = field(default_factory=ServiceSockets)
     debug: bool = False
 
 
@@ -261,6 +295,7 @@ def serve_worker(
     except StartupError as e:
         say("ALERT", str(e))
         close_all(listeners)
+        link.services.close()
         return 1
     loop = new_loop()
     asyncio.set_event_loop(loop)
@@ -312,7 +347,10 @@ async def _serve(
         served.append(sv)
 
     # ---- Services beside the proxies start here: the listeners are bound and served, the
-    # runtime is built, and no connection has been handled yet.
+    # runtime is built, and no connection has been handled yet. Their own listening
+    # sockets, bound before privileges were dropped, are in `link.services` (see
+    # `bind_services`); `served` are the proxies' listeners (Served has the attributes of
+    # the runtime API's ListenerHandle).
     from weir.check import start_checks
 
     checks = start_checks(loop, rt.backends.values(), say=say, bufsize=g.tune_bufsize, glob=g)

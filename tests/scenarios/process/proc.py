@@ -215,12 +215,3 @@ class LoadGenerator:
                 self._failed(e, "new-connection")
             finally:
                 conn.close()
-
-
-def session_hook_present() -> bool:
-    """Whether the HTTP session follows weir.net.listener.SoftStop's contract (it has
-    `stop_idle`): without it, kept-alive connections stay on an old process until they
-    end by themselves."""
-    from weir.http.session import HttpClient
-
-    return hasattr(HttpClient, "stop_idle")

@@ -235,3 +235,30 @@ def test_soft_stop_state_closes_idle_sessions() -> None:
         assert not SOFT_STOP.sessions
     finally:
         SOFT_STOP.reset()
+
+
+def test_a_failed_bind_gives_inherited_sockets_back(tmp_path: Path) -> None:
+    """When binding fails after some inherited sockets were taken, they return to the pool
+    for the next try (the SIGTTOU retry) instead of being closed."""
+    from weir.net.listener import BindError
+    from weir.process.listeners import bind_listeners
+
+    inherited = _listener()
+    blocker = _listener()
+    port, taken = inherited.getsockname()[1], blocker.getsockname()[1]
+    path = tmp_path / "t.cfg"
+    path.write_text(
+        TAIL.replace("bind 127.0.0.1:1", f"bind 127.0.0.1:{port}\n    bind 127.0.0.1:{taken}")
+    )
+    diags = Diagnostics()
+    cfg = load([str(path)], diags)
+    assert not diags.has_errors()
+    pool = InheritedSockets([inherited])
+    try:
+        with pytest.raises(BindError):
+            bind_listeners(cfg, inherited=pool, reuseport=False)
+        assert len(pool) == 1
+        assert inherited.fileno() >= 0
+    finally:
+        pool.close_rest()
+        blocker.close()

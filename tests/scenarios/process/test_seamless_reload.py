@@ -13,15 +13,12 @@ import socket
 import threading
 from pathlib import Path
 
-import pytest
-
 from tests.helpers.backends import HttpBackend, wait_until
 from tests.helpers.ports import free_port
 from tests.scenarios.process.proc import (
     LoadGenerator,
     get,
     reload_sf,
-    session_hook_present,
     start,
     wait_gone,
 )
@@ -50,14 +47,6 @@ backend slow
 """
 
 RELOADS = 6
-
-# These need the HTTP session to follow weir.net.listener.SoftStop's contract.
-needs_hook = pytest.mark.xfail(
-    not session_hook_present(),
-    reason="weir.http.session does not yet end kept-alive connections during a soft stop "
-    "(weir.net.listener.SoftStop's contract)",
-    strict=True,
-)
 
 
 def _backends(http_backend: object) -> tuple[HttpBackend, HttpBackend, HttpBackend]:
@@ -122,7 +111,6 @@ def test_reload_with_sf_under_load_loses_nothing(tmp_path: Path, http_backend: o
     assert procs[-1].stopped_cleanly, procs[-1].log
 
 
-@needs_hook
 def test_kept_alive_clients_move_to_the_new_process(tmp_path: Path, http_backend: object) -> None:
     """A keep-alive client that never stops sending is told `Connection: close` by the old
     process, reconnects to the new one, and the old process exits while the load goes on."""
@@ -203,7 +191,6 @@ def _idle_keepalive(port: int) -> socket.socket:
     return s
 
 
-@needs_hook
 def test_idle_connection_ends_at_its_next_request(tmp_path: Path, http_backend: object) -> None:
     a, b, s = _backends(http_backend)
     port = free_port()
@@ -230,7 +217,6 @@ def test_idle_connection_ends_at_its_next_request(tmp_path: Path, http_backend: 
         p.stop()
 
 
-@needs_hook
 def test_close_spread_time_closes_idle_connections(tmp_path: Path, http_backend: object) -> None:
     a, b, s = _backends(http_backend)
     port = free_port()
