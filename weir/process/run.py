@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from weir.config.model import Config, Mode
 from weir.net.listener import SOFT_STOP, BindError, InheritedSockets
@@ -103,7 +103,9 @@ class ServiceSockets:
 
 def bind_services(cfg: Config) -> ServiceSockets:
     """The service sockets of `cfg`; raises BindError (having closed what it opened)."""
-    return ServiceSockets()
+    from weir.api import bind_api
+
+    return ServiceSockets(api=list(bind_api(cfg)))
 
 
 # Signals held from the start until the serving code has its handlers: one that arrives
@@ -354,6 +356,19 @@ async def _serve(
     from weir.check import start_checks
 
     checks = start_checks(loop, rt.backends.values(), say=say, bufsize=g.tune_bufsize, glob=g)
+    from weir.api import start_api
+
+    # Always started, even without a `stats socket`: the stats page's admin form uses the
+    # same controls (checks, listeners).
+    api = start_api(
+        loop,
+        rt,
+        rt.config,
+        bound=link.services.api,
+        checks=checks,
+        listeners=cast(Any, served),  # Served has ListenerHandle's attributes
+        say=say,
+    )
     # ---- (end of services)
 
     stopper = Stopper(loop, rt, served=served, listeners=listeners, say=say, link=link)
@@ -367,6 +382,8 @@ async def _serve(
 
     # ---- Shutdown: listeners, then services, then logs.
     stopper.uninstall()
+    if api is not None:
+        api.close()
     checks.stop()
     await checks.wait_stopped()
     rt.log_hub.close()

@@ -78,7 +78,7 @@ def _start(
 
 def _socat(sock: str, command: str) -> str:
     out = subprocess.run(
-        ["socat", "-t", "2", "-", f"UNIX-CONNECT:{sock}"],
+        ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
         input=(command + "\n").encode(),
         capture_output=True,
         timeout=10,

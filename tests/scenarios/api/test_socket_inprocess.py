@@ -105,7 +105,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
 
 def _socat(sock: str, data: str, timeout: float = 5) -> str:
     out = subprocess.run(
-        ["socat", "-t", "2", "-", f"UNIX-CONNECT:{sock}"],
+        ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
         input=data.encode(),
         capture_output=True,
         timeout=timeout,

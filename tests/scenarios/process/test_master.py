@@ -252,7 +252,7 @@ def test_master_cli_with_socat(tmp_path: Path, http_backend: object) -> None:
     )
     try:
         out = subprocess.run(
-            ["socat", "-", f"UNIX-CONNECT:{sock}"],
+            ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
             input="show proc\n",
             capture_output=True,
             text=True,
@@ -262,7 +262,7 @@ def test_master_cli_with_socat(tmp_path: Path, http_backend: object) -> None:
         assert "# workers" in out
         assert len([ln for ln in out.splitlines() if " worker " in ln]) == 2
         denied = subprocess.run(
-            ["socat", "-", f"UNIX-CONNECT:{sock}"],
+            ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
             input="reload\n",
             capture_output=True,
             text=True,
