@@ -208,7 +208,17 @@ def _unescaped_semicolon(buf: bytearray, end: int) -> int:
 class ApiServer:
     """Every `stats socket` of the process, serving one Api."""
 
-    __slots__ = ("active", "api", "bound", "loop", "maxconn", "servers", "timeout", "waiting")
+    __slots__ = (
+        "active",
+        "api",
+        "bound",
+        "inodes",
+        "loop",
+        "maxconn",
+        "servers",
+        "timeout",
+        "waiting",
+    )
 
     def __init__(
         self,
@@ -222,6 +232,13 @@ class ApiServer:
         self.loop = loop
         self.api = api
         self.bound = list(bound)
+        # The inode of each UNIX socket file as this process bound it, so that `close`
+        # never removes a file a newer process has bound at the same path (a reload).
+        self.inodes: dict[str, int] = {}
+        for conf, _ in self.bound:
+            if conf.address.family is Family.UNIX:
+                with contextlib.suppress(OSError):
+                    self.inodes[conf.address.host] = Path(conf.address.host).stat().st_ino
         self.timeout = timeout
         self.maxconn = maxconn
         self.active = 0
@@ -263,9 +280,15 @@ class ApiServer:
             srv.close()
         for conf, sock in self.bound:
             sock.close()
-            if conf.address.family is Family.UNIX:
-                with contextlib.suppress(OSError):
-                    Path(conf.address.host).unlink()
+            mine = self.inodes.get(conf.address.host)
+            if conf.address.family is not Family.UNIX or mine is None:
+                continue
+            # After a reload the new process has bound the same path: remove the file only
+            # while it is still this process's socket (same inode), never the successor's.
+            path = Path(conf.address.host)
+            with contextlib.suppress(OSError):
+                if path.stat().st_ino == mine:
+                    path.unlink()
         from weir.api.actions import forget
 
         forget(self.api.rt)
