@@ -98,7 +98,8 @@ backend be
                         break
                     got += s.recv(65536)
                 assert got == word.upper()
-        assert ws.heads and b"upgrade: websocket" in ws.heads[0].lower()
+        assert ws.heads
+        assert b"upgrade: websocket" in ws.heads[0].lower()
 
 
 def test_tunnel_timeout_closes_an_idle_tunnel(weir) -> None:
