@@ -289,6 +289,8 @@ class Proxy:
     forwardfor_except: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
     forwardfor_if_none: bool = False
     http_connection_mode: str = "http-keep-alive"
+    monitor_uri: str | None = None  # `monitor-uri`: answered by weir itself
+    tcpka: bool = False  # `option tcpka`: TCP keep-alive probes on both sides
     errorfiles: dict[int, bytes] = field(default_factory=dict)  # status -> whole response
     httplog: bool = False
     tcplog: bool = False

@@ -105,3 +105,31 @@ def _errorfile(ctx: Ctx, args: Args) -> None:
         ctx.warn(f"file '{args[1]}' does not start with an HTTP status line; it is sent as is")
     # A copy per proxy: the dict is inherited from defaults by copy, never shared.
     ctx.px.errorfiles = {**ctx.px.errorfiles, code: data}
+
+
+@keyword(
+    "monitor-uri",
+    "dfl",
+    "<uri>",
+    "Answer this exact path with 200 (503 while stopping) for an outer health probe.",
+)
+def _monitor_uri(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, 1, "a path such as /haproxy_test"):
+        return
+    if not args[0].startswith("/"):
+        ctx.warn(f"'{args[0]}' does not start with '/': only a request for exactly it matches")
+    ctx.px.monitor_uri = args[0]
+
+
+@keyword(
+    "option contstats",
+    "dfl",
+    "",
+    "Count traffic continuously rather than at the end of each transfer (weir always does).",
+    negatable=True,
+)
+def _contstats(ctx: Ctx, args: Args) -> None:
+    # weir's byte counters are bumped on every chunk relayed, which is what the option
+    # asks for; there is nothing to switch, and `no option contstats` cannot turn it off.
+    if ctx.expect(args, 0, 0, "") and ctx.negated:
+        ctx.warn("weir always updates its counters continuously; 'no' has no effect")

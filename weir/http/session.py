@@ -34,7 +34,7 @@ from typing import cast
 from weir.backend.server import Server, SrvState
 from weir.http.errors import error_page
 from weir.log.captures import capture_request, capture_response, unique_id_line
-from weir.net.listener import SOFT_STOP
+from weir.net.listener import SOFT_STOP, set_keepalive
 from weir.proto.h1 import (
     BodyFramer,
     H1Error,
@@ -143,6 +143,8 @@ class HttpClient(asyncio.Protocol):
         # socket object to set it again cost ~5% of a short connection's CPU.
         SOFT_STOP.sessions.add(self)
         fe = self.fe
+        if fe.tcpka:
+            set_keepalive(transport)
         c = fe.counters
         c.cur_sess += 1
         c.tot_sess += 1
@@ -327,6 +329,13 @@ class HttpClient(asyncio.Protocol):
             capture_request(stream, head)
         if not head.keep_alive or fe.conn_mode == "httpclose":
             self.close_after = True
+        if fe.monitor_uri is not None and head.target == fe.monitor_uri:
+            # An outer health probe (keepalived, another load balancer): answered here,
+            # not logged, 503 once this process is stopping so that traffic moves away.
+            self.stream = None
+            self.write(error_page(503 if SOFT_STOP.stopping else 200))
+            self._close()
+            return
         if fe.stats is not None and fe.stats.matches(head.method, head.target, stream):
             self._stats(fe.stats, head, rest)
             return
@@ -845,6 +854,9 @@ class ServerConn(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        be = self.client.backend if self.client is not None else None
+        if be is not None and be.tcpka:
+            set_keepalive(transport)
 
     def start_response(self, method: bytes) -> None:
         self.method = method

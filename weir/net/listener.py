@@ -295,3 +295,11 @@ class SoftStop:
 
 
 SOFT_STOP = SoftStop()
+
+
+def set_keepalive(transport: asyncio.BaseTransport) -> None:
+    """`option tcpka`: have the kernel send TCP keep-alive probes on this connection."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family != socket.AF_UNIX:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

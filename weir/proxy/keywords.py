@@ -218,3 +218,15 @@ def _default_backend(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 1, 1, "a backend name"):
         ctx.px.default_backend = args[0]
         ctx.px.default_backend_where = ctx.where
+
+
+@keyword(
+    "option tcpka",
+    "dfbl",
+    "",
+    "Send TCP keep-alive probes on client and server connections.",
+    negatable=True,
+)
+def _tcpka(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.tcpka = not ctx.negated

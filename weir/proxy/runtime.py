@@ -78,6 +78,7 @@ class Backend:
         "servers",
         "srv_queues",
         "stats",
+        "tcpka",
         "timeout_connect",
         "timeout_queue",
         "timeout_server",
@@ -86,6 +87,7 @@ class Backend:
 
     def __init__(self, px: Proxy) -> None:
         self.conf = px  # the model, for builders of other concerns (checks, stats, logs)
+        self.tcpka = px.tcpka
         self.name = px.name
         self.mode = px.mode
         # servers[i] is built from conf.servers[i]
@@ -279,9 +281,11 @@ class Frontend:
         "logger",
         "maxconn",
         "mode",
+        "monitor_uri",
         "name",
         "rules",
         "stats",
+        "tcpka",
         "timeout_client",
         "timeout_http_keep_alive",
         "timeout_http_request",
@@ -296,6 +300,8 @@ class Frontend:
         t = px.timeouts
         self.timeout_client = t.client / 1000 if t.client else None
         self.timeout_http_request = t.http_request / 1000 if t.http_request else None
+        self.monitor_uri = px.monitor_uri.encode() if px.monitor_uri is not None else None
+        self.tcpka = px.tcpka
         keep = t.http_keep_alive or t.http_request
         self.timeout_http_keep_alive = keep / 1000 if keep else self.timeout_client
         self.conn_mode = px.http_connection_mode

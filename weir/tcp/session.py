@@ -16,6 +16,7 @@ import time
 from typing import cast
 
 from weir.backend.server import Server
+from weir.net.listener import set_keepalive
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
 
@@ -69,6 +70,8 @@ class TcpClient(asyncio.Protocol):
         stream.t_accept = stream.t_request = stream.t_head = self.last
         stream.accept_date = time.time()
         stream.backend = self.backend
+        if self.fe.tcpka:
+            set_keepalive(transport)
         c = self.fe.counters
         c.cur_sess += 1
         c.tot_sess += 1
@@ -299,6 +302,9 @@ class TcpServer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        be = self.client.backend
+        if be is not None and be.tcpka:
+            set_keepalive(transport)
 
     def data_received(self, data: bytes) -> None:
         c = self.client

@@ -186,3 +186,26 @@ backend be
     r = curl(f"http://127.0.0.1:{port}/")
     assert r.status == 503
     assert r.body == b"sorry, down for maintenance\n"
+
+
+def test_monitor_uri_is_answered_by_weir(weir, http_backend) -> None:
+    be = http_backend("a")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+    option tcpka
+    option contstats
+frontend fe
+    bind 127.0.0.1:{port}
+    monitor-uri /haproxy_test
+    default_backend be
+backend be
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    r = curl(f"http://127.0.0.1:{port}/haproxy_test")
+    assert r.status == 200
+    assert curl(f"http://127.0.0.1:{port}/other").status == 200
+    assert [q.path for q in be.requests] == ["/other"]  # the probe never reached it
