@@ -28,8 +28,9 @@ backend be
         wait_ports=[port],
     )
     statuses = [curl(f"http://127.0.0.1:{port}/").status for _ in range(10)]
-    # Two 500s from 'bad' reach the client, then 'bad' is marked down and only 'good'
-    # answers (its health check interval is too long to bring it back in this test).
-    assert statuses.count(500) == 2
+    # 'bad' answers 500 until 'error-limit' consecutive errors mark it down (its first
+    # health check, spread over the interval, may land in between and restart the count:
+    # at most one more), then only 'good' answers.
+    assert 2 <= statuses.count(500) <= 3
     assert statuses[-4:] == [200, 200, 200, 200]
-    assert len(bad.requests) == 2
+    assert len(bad.requests) == statuses.count(500)
