@@ -6,7 +6,7 @@ after the first user closed it. Listeners the helpers open themselves (`bind_lis
 remembered too, so a later `free_port()` cannot collide with a backend that is still up.
 
 Waiting comes in two forms:
-- `wait_port` connects, like a client would (the brief's contract: "accepts connections");
+- `wait_port` connects, like a client would (a port is ready when it accepts connections);
 - `wait_listening` / `wait_closed` read the kernel's socket tables (/proc/net/tcp, tcp6)
   instead, so that probing a proxy's port does not open a connection that the proxy would
   log and count. Where /proc is missing they fall back to connecting.
