@@ -479,8 +479,17 @@ class HttpClient(asyncio.Protocol):
             self._fail(503, "SC")
             return
         if srv.full:
-            # Persistence or a hash key chose this server: wait for one of its slots.
+            # Persistence or a hash key chose this server: wait for one of its slots,
+            # unless its queue is at `maxqueue`: then any other server, or the backend's
+            # queue (this breaks persistence, as HAProxy's maxqueue does).
             stream.queue_srv = be.wait_for(srv, self._dequeued)
+            if not stream.queue_srv:
+                other = be.pick(stream, avoid=srv)
+                if other is not None and other is not srv and not other.full:
+                    self._assign(other)
+                    return
+                be.queue.append(self._dequeued)
+                stream.queue_be = len(be.queue)
             self._arm(be.timeout_queue, "queue")
             return
         be.take(srv)

@@ -70,6 +70,7 @@ class Backend:
         "forwardfor",
         "key_of",
         "logger",
+        "maxqueue",
         "mode",
         "name",
         "queue",
@@ -146,6 +147,12 @@ class Backend:
         # Requests waiting for one particular server (persistence, or a hash key that
         # names a full server); served before the backend's queue when that server frees.
         self.srv_queues: dict[Server, deque[Callable[[Server], bool]]] = {}
+        # `maxqueue` of the servers that set one: a full server queue sends requests on.
+        self.maxqueue = {
+            srv: conf.maxqueue
+            for srv, conf in zip(self.servers, px.servers, strict=True)
+            if conf.maxqueue
+        }
 
     def pick(self, stream: Stream | None = None, avoid: Server | None = None) -> Server | None:
         """The server for `stream`, or None (no usable server at all, or all full: the
@@ -156,10 +163,14 @@ class Backend:
         return self.balancer.pick(key, avoid=avoid)
 
     def wait_for(self, srv: Server, waiter: Callable[[Server], bool]) -> int:
-        """Queue `waiter` on `srv` (HAProxy's server queue); returns its position."""
+        """Queue `waiter` on `srv` (HAProxy's server queue); returns its position, or 0
+        when the queue is at the server's `maxqueue` and the request must go elsewhere."""
         q = self.srv_queues.get(srv)
         if q is None:
             q = self.srv_queues[srv] = deque()
+        limit = self.maxqueue.get(srv, 0)
+        if limit and len(q) >= limit:
+            return 0
         q.append(waiter)
         return len(q)
 

@@ -117,6 +117,13 @@ class TcpClient(asyncio.Protocol):
             return
         if srv.full:
             stream.queue_srv = be.wait_for(srv, self._dequeued)
+            if not stream.queue_srv:  # its queue is at `maxqueue`: go elsewhere
+                other = be.pick(stream, avoid=srv)
+                if other is not None and other is not srv and not other.full:
+                    self._connect(other)
+                    return
+                be.queue.append(self._dequeued)
+                stream.queue_be = len(be.queue)
             return
         self._connect(srv)
 

@@ -54,3 +54,14 @@ def test_requests_queued_on_a_server_that_goes_down_are_requeued(tmp_path: Path)
     be.release(a)  # the in-flight request on `a` ends: its waiter goes elsewhere
     assert got == [b]
     assert not be.srv_queues[a]
+
+
+def test_maxqueue_refuses_a_waiter_once_the_server_queue_is_full(tmp_path: Path) -> None:
+    path = tmp_path / "m.cfg"
+    path.write_text(CONFIG.replace("maxconn 1\n    server b", "maxconn 1 maxqueue 1\n    server b"))
+    diags = Diagnostics()
+    be = build(load([str(path)], diags, env={})).backends["be"]
+    a, _ = be.servers
+    be.take(a)
+    assert be.wait_for(a, lambda s: True) == 1
+    assert be.wait_for(a, lambda s: True) == 0  # full queue: the caller goes elsewhere
