@@ -91,6 +91,8 @@ def add_server(ctl: Control, be: Backend, name: str, args: Sequence[str]) -> tup
     srv.state = SrvState.MAINT  # dynamic servers start in maintenance, `disabled` or not
     be.servers.append(srv)
     be.conf.servers.append(conf)
+    if be.cookie is not None and conf.cookie is not None:
+        be.cookie.learn(srv, conf.cookie)
     _rebuild(be)
     return True, label + "New server registered."
 
@@ -108,8 +110,7 @@ def del_server(ctl: Control, be: Backend, srv: Server) -> tuple[bool, str]:
             ctl.checks.checks.remove(check)
     ck = be.cookie
     if ck is not None:
-        ck.values = [(s, v) for s, v in ck.values if s is not srv]
-        ck.by_value = {k: s for k, s in ck.by_value.items() if s is not srv}
+        ck.forget(srv)
     i = be.servers.index(srv)
     del be.servers[i]
     del be.conf.servers[i]

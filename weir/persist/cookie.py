@@ -54,12 +54,14 @@ def make_rule(
 class CookiePersist:
     """A backend's cookie persistence: the rule and its servers' cookie values."""
 
-    __slots__ = ("by_value", "rule", "values")
+    __slots__ = ("by_server", "by_value", "rule")
 
     def __init__(self, rule: CookieRule, servers: Sequence[tuple[Server, str | None]]) -> None:
         self.rule = rule
-        self.values = [(s, v) for s, v in servers if v is not None]
-        self.by_value = {v.encode(): s for s, v in self.values}
+        # Both directions built once: responses look a server's value up, requests a
+        # value's server; neither walks the server list per request.
+        self.by_server = {s: v for s, v in servers if v is not None}
+        self.by_value = {v.encode(): s for s, v in self.by_server.items()}
 
     def find(self, cookie_headers: Sequence[bytes]) -> tuple[bytes | None, Server | None]:
         """The persistence cookie's value in the request's Cookie headers, and its server
@@ -72,12 +74,20 @@ class CookiePersist:
                     return v, self.by_value.get(v)
         return None, None
 
+    def learn(self, srv: Server, value: str) -> None:
+        """`srv` joined the backend (runtime `add server`) with this cookie value."""
+        self.by_server[srv] = value
+        self.by_value[value.encode()] = srv
+
+    def forget(self, srv: Server) -> None:
+        """`srv` left the backend (runtime `del server`): its cookie no longer leads there."""
+        value = self.by_server.pop(srv, None)
+        if value is not None:
+            self.by_value.pop(value.encode(), None)
+
     def value_of(self, srv: Server) -> str | None:
         """The cookie value of `srv`, or None when it has none."""
-        for s, v in self.values:
-            if s is srv:
-                return v
-        return None
+        return self.by_server.get(srv)
 
     def strip(self, cookie_headers: Sequence[bytes]) -> list[bytes]:
         """The Cookie header values without the persistence cookie (indirect mode); empty

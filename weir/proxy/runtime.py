@@ -393,7 +393,3 @@ def _default_maxconn() -> int:
     if soft == resource.RLIM_INFINITY:
         return 100_000
     return max(1, (soft - 100) // 2)
-
-
-def is_http(mode: Mode) -> bool:
-    return mode is Mode.HTTP
