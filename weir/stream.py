@@ -31,16 +31,21 @@ class Stream:
         "cookie_srv",
         "frontend",
         "frontend_addr",
+        "log_level",
         "logged",
+        "payload",
         "persist",
         "queue_be",
         "queue_srv",
         "req",
         "req_cap",
+        "res",
         "res_cap",
         "res_status",
         "retries",
         "server",
+        "sess_vars",
+        "ssl",
         "t_accept",
         "t_close",
         "t_connect",
@@ -51,6 +56,7 @@ class Stream:
         "termination",
         "uniq_id",
         "unique_id",
+        "vars",
     )
 
     def __init__(self, client_ip: str, client_port: int, frontend: Any) -> None:
@@ -91,3 +97,15 @@ class Stream:
         self.res_cap: list[str | None] | None = None
         self.frontend_addr: tuple[str, int] | None = None
         self.logged = False
+        # The sample language's view (weir.sample): the response head once received
+        # (weir.proto.h1.ResponseHead); transaction variables (`txn.`/`req.`/`res.`
+        # scopes, name -> value, None until one is set) and the connection's (`sess.`,
+        # shared by the streams of one client connection); the TLS facts of the client
+        # connection (weir.tls, None without TLS); the bytes inspected so far in TCP
+        # content rules; and the level `set-log-level` chose (None: the proxy's).
+        self.res: Any = None
+        self.vars: dict[str, Any] | None = None
+        self.sess_vars: dict[str, Any] | None = None
+        self.ssl: Any = None
+        self.payload: bytes | None = None
+        self.log_level: int | None = None

@@ -14,6 +14,7 @@ import copy
 import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from weir.balance.base import BalanceParams
 from weir.config.address import Address
@@ -81,6 +82,9 @@ class GlobalConf:
     # `max-spread-checks` (ms; 0: no bound on the start-up spreading).
     spread_checks: int = 0
     max_spread_checks: int = 0
+    # TLS (weir.tls): `ca-base`, `crt-base`, the `ssl-default-bind-*`/`ssl-default-server-*`
+    # settings and `tune.ssl.*`, as weir.tls.conf.TlsGlobal; None until one is set.
+    tls: Any = None
 
 
 @dataclass(slots=True)
@@ -92,6 +96,8 @@ class Bind:
     backlog: int = 0
     v4v6: bool = False
     v6only: bool = False
+    ssl: Any = None  # weir.tls.conf.BindTls once `ssl` (or a TLS option) is on the line
+    accept_proxy: bool = False  # `accept-proxy`: a PROXY protocol header comes first
 
 
 @dataclass(slots=True)
@@ -144,6 +150,8 @@ class ServerConf:
     # Added for weir.backend.keywords: `puid` came from this server's `id` option (else it
     # is HAProxy's automatic numbering, which later `id`s can change).
     puid_given: bool = False
+    ssl: Any = None  # weir.tls.conf.ServerTls once `ssl` (or a TLS option) is given
+    send_proxy: int = 0  # PROXY protocol version sent first to the server (0: none)
 
     def copy_as(self, name: str, where: Where) -> ServerConf:
         """A new server starting from this one's settings (a `default-server`)."""
@@ -333,6 +341,20 @@ class Proxy:
     stats: StatsConf = field(default_factory=StatsConf)
     # `defaults NAME from OTHER` / `frontend NAME from DEFAULTS`
     defaults_name: str | None = None
+    # Rules, each list in declaration order; the element types belong to the modules that
+    # parse them (weir.http.rules, weir.tcp.rules, weir.persist.stick).
+    http_request_rules: list[Any] = field(default_factory=list)
+    http_response_rules: list[Any] = field(default_factory=list)
+    http_after_response_rules: list[Any] = field(default_factory=list)
+    redirect_rules: list[Any] = field(default_factory=list)  # the legacy `redirect` keyword
+    use_server_rules: list[Any] = field(default_factory=list)
+    tcp_request_connection_rules: list[Any] = field(default_factory=list)
+    tcp_request_content_rules: list[Any] = field(default_factory=list)
+    tcp_response_content_rules: list[Any] = field(default_factory=list)
+    tcp_inspect_delay: int = 0  # ms; `tcp-request inspect-delay`
+    tcp_response_inspect_delay: int = 0
+    stick_table: Any = None  # weir.persist.stick's table declaration
+    stick_rules: list[Any] = field(default_factory=list)  # stick on|match|store-*
 
     def inherit(self, cap: Cap, name: str, where: Where) -> Proxy:
         """A new proxy section starting as a copy of this defaults section.
@@ -343,6 +365,11 @@ class Proxy:
         p = copy.deepcopy(self)
         p.cap, p.name, p.where = cap, name, where
         p.binds, p.acls, p.switch_rules, p.servers = [], [], [], []
+        p.http_request_rules, p.http_response_rules = [], []
+        p.http_after_response_rules, p.redirect_rules, p.use_server_rules = [], [], []
+        p.tcp_request_connection_rules, p.tcp_request_content_rules = [], []
+        p.tcp_response_content_rules, p.stick_rules = [], []
+        p.stick_table = None
         p.default_backend_where = where if p.default_backend else None
         p.default_server = None if self.default_server is None else self.default_server
         p.defaults_name = self.name
