@@ -53,6 +53,7 @@ class SocketConf:
     mode: int | None = None  # permissions of a UNIX socket file
     uid: int | None = None
     gid: int | None = None
+    expose_fd: bool = False  # `expose-fd listeners`: `_getsocks` hands the listeners over
 
 
 @dataclass(slots=True)

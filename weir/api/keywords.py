@@ -98,12 +98,8 @@ def _option(ctx: Ctx, sock: SocketConf, name: str, value: str) -> bool:
     elif name == "expose-fd":
         if value != "listeners":
             ctx.error(f"'expose-fd' only supports 'listeners' (got '{value}')")
-        else:
-            ctx.error(
-                "'expose-fd listeners' hands the listening sockets to a new process during a "
-                "seamless reload; weir does not support it yet"
-            )
-        return False
+            return False
+        sock.expose_fd = True
     elif name in ("uid", "gid"):
         try:
             number = parse_int(value, what=name)

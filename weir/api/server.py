@@ -39,6 +39,7 @@ from weir.api.conf import Level, SocketConf, api_conf
 from weir.api.state import Api
 from weir.config.address import Family
 from weir.net.listener import BindError, open_listening_sockets
+from weir.process import handover
 
 if TYPE_CHECKING:
     from weir.check.scheduler import CheckScheduler
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 MAX_LINE = 64 * 1024  # a longer line without its end closes the connection
 _PAYLOAD = "<<"
+_GETSOCKS = handover.REQUEST.decode().rstrip("\n")
 
 
 class ApiConnection(asyncio.Protocol):
@@ -150,6 +152,9 @@ class ApiConnection(asyncio.Protocol):
                 if self.session.prompt:
                     self._write("+ ")
                 continue
+            elif line == _GETSOCKS and self.conf.expose_fd:
+                self._hand_over()
+                return
             else:
                 self._answer(line, None)
             if self.session.quit:
@@ -170,6 +175,24 @@ class ApiConnection(asyncio.Protocol):
         if self.session.quit:
             return
         self._write(text + ("\n> " if self.session.prompt else "\n"))
+
+    def _hand_over(self) -> None:
+        """`_getsocks` on a socket with `expose-fd listeners`: a new process started with
+        `-x <this socket>` takes this process's listening sockets (seamless reload). The
+        exchange is short and bounded by a timeout, so it runs here, blocking, on a
+        duplicate of the connection's descriptor; the connection ends with it."""
+        t = self.transport
+        raw = t.get_extra_info("socket") if t is not None else None
+        if raw is None:
+            self._close()
+            return
+        conn = socket.socket(fileno=os.dup(raw.fileno()))
+        try:
+            with conn:
+                handover.send_listeners(conn, handover.current_listeners())
+        except OSError as e:
+            self.server.api.control.say("WARNING", f"handing the listening sockets over: {e}")
+        self._close()
 
     # -- helpers -----------------------------------------------------------------------------
 

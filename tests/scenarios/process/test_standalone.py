@@ -256,3 +256,31 @@ def test_hard_stop_after_bounds_a_soft_stop(tmp_path: Path, http_backend: object
         assert "soft-stop running for too long, performing a hard-stop." in p.log
     finally:
         p.stop()
+
+
+def test_expose_fd_listeners_hands_the_port_to_x(tmp_path: Path, http_backend: object) -> None:
+    """`stats socket ... expose-fd listeners` + `-x` on that socket: the new process gets
+    the listening socket from the old one. With `noreuseport` it could not bind its own
+    next to it, and without `-sf` nothing pauses the old one to free the port; so the new
+    process serving the port after the old one stopped proves the hand-over."""
+    a, b = _two(http_backend)
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    extra = f"    noreuseport\n    stats socket {sock} level admin expose-fd listeners"
+    old = start(_cfg(port, a, b, extra=extra), tmp_path / "old", name="old", wait_ports=[port])
+    try:
+        assert get(port)[1] == "app"
+        ready = tmp_path / "new.sock"  # appears once the new process has its listeners
+        extra_new = f"    noreuseport\n    stats socket {ready}"
+        new_cfg = _cfg(port, a, b, backend="other", extra=extra_new)
+        new = start(new_cfg, tmp_path / "new", "-x", str(sock), name="new")
+        try:
+            assert wait_until(lambda: ready.exists() or not new.alive, 20)
+            assert new.alive, new.log
+            old.stop()
+            assert wait_until(lambda: _ok(port), timeout=10), new.log
+            assert get(port)[1] == "other"
+        finally:
+            new.stop()
+    finally:
+        old.stop()

@@ -73,7 +73,7 @@ def test_defaults_without_api(tmp_path: Path) -> None:
         ("stats socket", "expects an address or a path to a UNIX socket"),
         ("stats socket /x level root", "'level' only supports 'user', 'operator', and 'admin'"),
         ("stats socket /x mode rw", "'mode' expects an octal permission"),
-        ("stats socket /x expose-fd listeners", "weir does not support it yet"),
+        ("stats socket /x expose-fd sockets", "'expose-fd' only supports 'listeners'"),
         ("stats socket /x severity-output string", "weir does not support yet"),
         ("stats socket /x frobnicate", "unknown option 'frobnicate'"),
         ("stats socket /x level", "'level' expects a value"),
