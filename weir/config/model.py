@@ -285,6 +285,7 @@ class Proxy:
     disabled: bool = False
     description: str | None = None
     maxconn: int = 0
+    backlog: int = 0  # `backlog`: the listen queue of binds that set none (0: maxconn)
     timeouts: Timeouts = field(default_factory=Timeouts)
     # frontend side
     binds: list[Bind] = field(default_factory=list)

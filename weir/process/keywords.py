@@ -227,6 +227,21 @@ def _time(ctx: Ctx, args: Args) -> int | None:
         return None
 
 
+@keyword(
+    "backlog",
+    "dfl",
+    "<conns>",
+    "The listen queue length of this proxy's binds that set none (default: its maxconn).",
+)
+def _backlog(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, 1, "a number of connections"):
+        return
+    try:
+        ctx.px.backlog = parse_int(args[0], low=1, what="backlog")
+    except ValueError as e:
+        ctx.error(str(e))
+
+
 @keyword("user", "g", "<name>", "Switch to this user after binding the listeners.")
 def _user(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, 1, "a user name"):

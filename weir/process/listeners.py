@@ -51,8 +51,9 @@ def bind_listeners(
             if px.disabled or not px.cap.is_frontend:
                 continue
             for bind in px.binds:
-                # HAProxy's default backlog is the frontend's maxconn.
-                backlog = bind.backlog or px.maxconn or 1024
+                # The bind's own, else the proxy's `backlog`, else (as HAProxy) the
+                # frontend's maxconn.
+                backlog = bind.backlog or px.backlog or px.maxconn or 1024
                 v6only = True if bind.v6only else (False if bind.v4v6 else None)
                 for addr in bind.addresses:
                     socks = open_listening_sockets(
