@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weir.backend.keywords
+import weir.backend.serverstate
 import weir.check.keywords
 import weir.http.keywords
 import weir.log.keywords

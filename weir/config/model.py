@@ -85,6 +85,8 @@ class GlobalConf:
     # TLS (weir.tls): `ca-base`, `crt-base`, the `ssl-default-bind-*`/`ssl-default-server-*`
     # settings and `tune.ssl.*`, as weir.tls.conf.TlsGlobal; None until one is set.
     tls: Any = None
+    # weir.backend.serverstate.StateConf: `server-state-file`, `server-state-base`.
+    server_state: Any = None
 
 
 @dataclass(slots=True)
@@ -356,6 +358,8 @@ class Proxy:
     tcp_response_inspect_delay: int = 0
     stick_table: Any = None  # weir.persist.stick's table declaration
     stick_rules: list[Any] = field(default_factory=list)  # stick on|match|store-*
+    load_server_state: str = "none"  # `load-server-state-from-file`
+    server_state_file_name: str | None = None
 
     def inherit(self, cap: Cap, name: str, where: Where) -> Proxy:
         """A new proxy section starting as a copy of this defaults section.

@@ -356,6 +356,9 @@ async def _serve(
     from weir.check import start_checks
 
     checks = start_checks(loop, rt.backends.values(), say=say, bufsize=g.tune_bufsize, glob=g)
+    from weir.backend.serverstate import apply_server_state
+
+    apply_server_state(rt, say)  # after the checks set their initial health, which it may lower
     from weir.api import start_api
 
     # Always started, even without a `stats socket`: the stats page's admin form uses the
