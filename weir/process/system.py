@@ -50,7 +50,17 @@ class StartupError(Exception):
 
 
 def set_name(name: str) -> None:
-    """Name this process for `ps -C`, `pgrep -x` and start-stop-daemon (Linux: 15 bytes)."""
+    """Name this process `name` in the process table, whichever way it was started
+    (`weir`, `python -m weir`): the command line shown by `ps` and matched by `pidof`
+    (argv[0]) becomes `name` followed by the original arguments, and the kernel's short
+    name, matched by `killall`, `ps -C`, `pgrep -x` and start-stop-daemon, becomes `name`
+    (15 bytes at most). keepalived's `killall -0 weir` and `pidof weir` checks rely on it."""
+    try:
+        import setproctitle
+    except ImportError:  # the title is cosmetic except for pidof; the short name below
+        pass
+    else:
+        setproctitle.setproctitle(" ".join([name, *sys.argv[1:]]))
     with contextlib.suppress(OSError), open("/proc/self/comm", "w") as f:
         f.write(name[:15])
 
