@@ -60,6 +60,8 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
     for rule in px.switch_rules:
         if rule.cond is not None:
             _check_cond_acls(px, rule.cond.words, acl_names, rule.where, diags)
+    for cond in px.monitor_fail:
+        _check_cond_acls(px, cond.words, acl_names, cond.where, diags)
     for name, where, what in targets:
         be = cfg.backends.get(name)
         if be is None:

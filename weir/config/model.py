@@ -301,6 +301,7 @@ class Proxy:
     forwardfor_if_none: bool = False
     http_connection_mode: str = "http-keep-alive"
     monitor_uri: str | None = None  # `monitor-uri`: answered by weir itself
+    monitor_fail: list[CondDef] = field(default_factory=list)  # `monitor fail if|unless`
     tcpka: bool = False  # `option tcpka`: TCP keep-alive probes on both sides
     errorfiles: dict[int, bytes] = field(default_factory=dict)  # status -> whole response
     httplog: bool = False
@@ -375,6 +376,7 @@ class Proxy:
         p.tcp_request_connection_rules, p.tcp_request_content_rules = [], []
         p.tcp_response_content_rules, p.stick_rules = [], []
         p.stick_table = None
+        p.monitor_fail = []
         p.default_backend_where = where if p.default_backend else None
         p.default_server = None if self.default_server is None else self.default_server
         p.defaults_name = self.name

@@ -122,6 +122,23 @@ def _monitor_uri(ctx: Ctx, args: Args) -> None:
 
 
 @keyword(
+    "monitor fail",
+    "fl",
+    "{if | unless} <condition>",
+    "Answer the monitor-uri with 503 while the condition holds (several lines: any).",
+)
+def _monitor_fail(ctx: Ctx, args: Args) -> None:
+    from weir.proxy.keywords import parse_cond
+
+    if not args:
+        ctx.error("expects 'if' or 'unless' followed by a condition")
+        return
+    ok, cond = parse_cond(ctx, args)
+    if ok and cond is not None:
+        ctx.px.monitor_fail.append(cond)
+
+
+@keyword(
     "option contstats",
     "dfl",
     "",
