@@ -100,6 +100,8 @@ class Bind:
     v6only: bool = False
     ssl: Any = None  # weir.tls.conf.BindTls once `ssl` (or a TLS option) is on the line
     accept_proxy: bool = False  # `accept-proxy`: a PROXY protocol header comes first
+    freebind: bool = False  # `freebind`: bind an address this host does not have (yet)
+    transparent: bool = False  # `transparent`: IP_TRANSPARENT (also binds foreign addresses)
 
 
 @dataclass(slots=True)

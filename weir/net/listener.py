@@ -115,6 +115,28 @@ def _reuse(sock: socket.socket, backlog: int) -> socket.socket:
     return sock
 
 
+# Linux socket options (not all exported by Python's socket module).
+_IP_FREEBIND, _IPV6_FREEBIND = 15, 78
+_IP_TRANSPARENT, _IPV6_TRANSPARENT = 19, 75
+
+
+def _foreign_bind(sock: socket.socket, v6: bool, freebind: bool, transparent: bool) -> None:
+    try:
+        if freebind:
+            if v6:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_FREEBIND, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
+        if transparent:
+            if v6:
+                sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_TRANSPARENT, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, _IP_TRANSPARENT, 1)
+    except OSError as e:
+        what = "freebind" if freebind else "transparent"
+        raise BindError(f"cannot set '{what}' on the socket: {e.strerror}") from None
+
+
 def open_listening_sockets(
     addr: Address,
     *,
@@ -122,9 +144,13 @@ def open_listening_sockets(
     v6only: bool | None,
     reuseport: bool = True,
     inherited: InheritedSockets | None = None,
+    freebind: bool = False,
+    transparent: bool = False,
 ) -> list[socket.socket]:
     """One socket per port of `addr` (a range gives several), bound and listening; taken
-    from `inherited` when it holds one for the same address."""
+    from `inherited` when it holds one for the same address. `freebind` and `transparent`
+    let the bind succeed on an address this host does not have, as a keepalived backup
+    node needs for the virtual IP it may take over."""
     if addr.family is Family.FD:
         try:
             sock = socket.socket(fileno=addr.fd)
@@ -164,6 +190,8 @@ def open_listening_sockets(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if addr.family is Family.IPV6 and v6only is not None:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+            if freebind or transparent:
+                _foreign_bind(sock, addr.family is Family.IPV6, freebind, transparent)
             sock.bind((addr.host, port))
             sock.listen(backlog)
         except OSError as e:

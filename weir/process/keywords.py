@@ -6,8 +6,9 @@ from __future__ import annotations
 import grp
 import pwd
 
+from weir.config.model import Bind
 from weir.config.parser import Ctx
-from weir.config.registry import Args, keyword
+from weir.config.registry import BIND_OPTIONS, Args, keyword
 from weir.config.units import parse_int, parse_size, parse_time
 from weir.process.conf import MAX_WORKERS, CpuMapError, parse_cpu_map, process_global
 
@@ -240,6 +241,26 @@ def _backlog(ctx: Ctx, args: Args) -> None:
         ctx.px.backlog = parse_int(args[0], low=1, what="backlog")
     except ValueError as e:
         ctx.error(str(e))
+
+
+@BIND_OPTIONS.option(
+    "freebind", 0, "", "Bind even if this host does not have the address (yet): IP_FREEBIND."
+)
+def _bind_freebind(ctx: Ctx, target: object, args: Args) -> None:
+    assert isinstance(target, Bind)
+    target.freebind = True
+
+
+@BIND_OPTIONS.option(
+    "transparent",
+    0,
+    "",
+    "IP_TRANSPARENT: bind a foreign address (and accept traffic routed to it); needs "
+    "CAP_NET_ADMIN.",
+)
+def _bind_transparent(ctx: Ctx, target: object, args: Args) -> None:
+    assert isinstance(target, Bind)
+    target.transparent = True
 
 
 @keyword("user", "g", "<name>", "Switch to this user after binding the listeners.")

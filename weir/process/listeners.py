@@ -62,6 +62,8 @@ def bind_listeners(
                         v6only=v6only,
                         reuseport=reuseport,
                         inherited=inherited,
+                        freebind=bind.freebind,
+                        transparent=bind.transparent,
                     )
                     out.extend(BoundListener(px, s, backlog) for s in socks)
     except BindError:
