@@ -333,7 +333,8 @@ class HttpClient(asyncio.Protocol):
             # An outer health probe (keepalived, another load balancer): answered here,
             # not logged, 503 once this process is stopping so that traffic moves away.
             self.stream = None
-            self.write(error_page(503 if SOFT_STOP.stopping else 200))
+            failing = fe.monitor_fail is not None and fe.monitor_fail(stream)
+            self.write(error_page(503 if SOFT_STOP.stopping or failing else 200))
             self._close()
             return
         if fe.stats is not None and fe.stats.matches(head.method, head.target, stream):

@@ -292,6 +292,7 @@ class Frontend:
         "logger",
         "maxconn",
         "mode",
+        "monitor_fail",
         "monitor_uri",
         "name",
         "rules",
@@ -330,6 +331,9 @@ class Frontend:
         for r in px.switch_rules:
             pred = None if r.cond is None else compile_cond(r.cond.words, r.cond.unless, acls)
             self.rules.append((pred, backends[r.backend]))
+        # `monitor fail`: the monitor-uri answers 503 while any of these conditions holds.
+        fails = [compile_cond(c.words, c.unless, acls) for c in px.monitor_fail]
+        self.monitor_fail: Predicate | None = _any(fails) if fails else None
         if px.cap.is_backend:
             self.default_backend: Backend | None = backends[px.name]
         elif px.default_backend is not None:
@@ -343,6 +347,13 @@ class Frontend:
             if pred is None or pred(stream):
                 return be
         return self.default_backend
+
+
+def _any(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 1:
+        return preds[0]
+    frozen = tuple(preds)
+    return lambda s: any(p(s) for p in frozen)
 
 
 @dataclass(slots=True)

@@ -209,3 +209,29 @@ backend be
     assert r.status == 200
     assert curl(f"http://127.0.0.1:{port}/other").status == 200
     assert [q.path for q in be.requests] == ["/other"]  # the probe never reached it
+
+
+def test_monitor_fail_turns_the_probe_to_503(weir, http_backend) -> None:
+    be = http_backend("a")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    monitor-uri /health
+    acl drill hdr(x-drill) -m found
+    monitor fail if drill
+    monitor fail if {{ hdr(x-other) -i down }}
+    default_backend be
+backend be
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}/health"
+    assert curl(url).status == 200
+    assert curl(url, "-H", "X-Drill: 1").status == 503
+    assert curl(url, "-H", "X-Other: DOWN").status == 503
+    assert curl(url, "-H", "X-Other: up").status == 200
+    assert be.requests == []  # probes never reach a server
