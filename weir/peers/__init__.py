@@ -1,0 +1,1 @@
+"""HAProxy's peers protocol: stick-table replication between nodes."""
