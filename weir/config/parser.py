@@ -14,12 +14,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from weir.config import catalog
 from weir.config.diagnostics import Diagnostics, Where
 from weir.config.lexer import Line
 from weir.config.model import Cap, Config, Proxy, Userlist
-from weir.config.registry import LETTERS, PROXY_SECTIONS, REGISTRY, Keyword, Section
+from weir.config.registry import (
+    LETTERS,
+    PROXY_SECTIONS,
+    REGISTRY,
+    SECTION_OPENERS,
+    Keyword,
+    Section,
+)
 
 _NAME_OK = re.compile(r"[A-Za-z0-9_.:-]+\Z")
 _PROXY_CAPS = {
@@ -33,7 +41,17 @@ _PROXY_CAPS = {
 class Ctx:
     """What a keyword handler sees: where it is, the section it fills in, and how to complain."""
 
-    __slots__ = ("cfg", "diags", "keyword", "negated", "proxy", "section", "userlist", "where")
+    __slots__ = (
+        "block",
+        "cfg",
+        "diags",
+        "keyword",
+        "negated",
+        "proxy",
+        "section",
+        "userlist",
+        "where",
+    )
 
     def __init__(self, cfg: Config, diags: Diagnostics) -> None:
         self.cfg = cfg
@@ -42,6 +60,7 @@ class Ctx:
         self.section: Section | None = None
         self.proxy: Proxy | None = None
         self.userlist: Userlist | None = None
+        self.block: Any = None  # what a registered section (`peers`, `resolvers`) fills in
         self.keyword = ""
         self.negated = False
 
@@ -97,6 +116,14 @@ class Parser:
         head = words[0]
         if head in _PROXY_CAPS or head in ("global", "userlist"):
             self._open_section(head, words[1:])
+            return
+        opener = SECTION_OPENERS.get(head)
+        if opener is not None:
+            self._close_section()
+            self.skipping = None
+            ctx.section = Section(head)
+            ctx.keyword = head
+            opener(ctx, words[1:])
             return
         if head in catalog.SECTIONS:
             self._close_section()
@@ -255,6 +282,7 @@ class Parser:
     def _close_section(self) -> None:
         self.ctx.proxy = None
         self.ctx.userlist = None
+        self.ctx.block = None
 
 
 def _family_name(words: Sequence[str], section: Section) -> str | None:
@@ -287,8 +315,8 @@ def _haproxy_knows(name: str, section: Section) -> bool:
         if words[0] == "stats" and len(words) > 1:
             return words[1] in catalog.STATS_GLOBAL
         return words[0] in catalog.GLOBAL
-    if section is Section.USERLIST:
-        return words[0] in catalog.SECTION_KEYWORDS.get("userlist", frozenset())
+    if section not in PROXY_SECTIONS:
+        return words[0] in catalog.SECTION_KEYWORDS.get(section.value, frozenset())
     letter = next(k for k, v in LETTERS.items() if v is section)
     if len(words) == 2:
         table = _FAMILY_TABLES.get(words[0])

@@ -19,6 +19,8 @@ _ORDER = [
     Section.BACKEND,
     Section.LISTEN,
     Section.USERLIST,
+    Section.PEERS,
+    Section.RESOLVERS,
 ]
 _LETTER = {
     Section.GLOBAL: "g",
@@ -27,6 +29,8 @@ _LETTER = {
     Section.BACKEND: "b",
     Section.LISTEN: "l",
     Section.USERLIST: "u",
+    Section.PEERS: "p",
+    Section.RESOLVERS: "r",
 }
 
 

@@ -35,6 +35,8 @@ class Section(StrEnum):
     BACKEND = "backend"
     LISTEN = "listen"
     USERLIST = "userlist"
+    PEERS = "peers"
+    RESOLVERS = "resolvers"
 
 
 LETTERS = {
@@ -44,6 +46,8 @@ LETTERS = {
     "b": Section.BACKEND,
     "l": Section.LISTEN,
     "u": Section.USERLIST,
+    "p": Section.PEERS,
+    "r": Section.RESOLVERS,
 }
 PROXY_SECTIONS = frozenset({Section.DEFAULTS, Section.FRONTEND, Section.BACKEND, Section.LISTEN})
 
@@ -53,6 +57,24 @@ def sections_of(letters: str) -> frozenset[Section]:
 
 
 Handler = Callable[["Ctx", Args], None]
+
+# Sections other than global, the proxies and userlist (`peers`, `resolvers`): the module
+# that implements one registers an opener, called with the words after the section's
+# name; it reports problems through ctx and sets `ctx.block` to the object the section's
+# keywords fill in. A section without an opener is refused by name.
+Opener = Callable[["Ctx", Args], None]
+SECTION_OPENERS: dict[str, Opener] = {}
+
+
+def section(name: str) -> Callable[[Opener], Opener]:
+    """Register the opener of section `name` (a Section value)."""
+
+    def register(fn: Opener) -> Opener:
+        Section(name)  # must be a known section
+        SECTION_OPENERS[name] = fn
+        return fn
+
+    return register
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +106,10 @@ class Registry:
         if any(other.sections & kw.sections for other in same):
             raise RuntimeError(f"keyword '{kw.name}' registered twice for one section")
         same.append(kw)
+
+    def remove(self, name: str) -> None:
+        """Forget every registration of `name` (tests that register their own)."""
+        self._keywords.pop(tuple(name.split()), None)
 
     def lookup(self, words: Sequence[str], section: Section) -> Keyword | None:
         """The keyword the line starts with: the one valid in `section` if there is one,

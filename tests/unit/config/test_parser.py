@@ -276,3 +276,31 @@ def test_errorfile_needs_an_existing_file_and_a_known_status(tmp_path: Path) -> 
     assert len(found) == 2
     assert "cannot open file '/nonexistent/503.http'" in found[0]
     assert "status '999' cannot be replaced" in found[1]
+
+
+def test_registered_sections_get_their_keywords_and_unregistered_ones_are_refused(
+    tmp_path: Path,
+) -> None:
+    from weir.config.parser import Ctx
+    from weir.config.registry import REGISTRY, SECTION_OPENERS, Args, keyword, section
+
+    text = "peers mesh\n    probe one two\nresolvers dns\n    nameserver a 127.0.0.1:53\n"
+    _, diags = load_text(tmp_path, text)
+    assert any("'resolvers' sections are HAProxy's" in str(d) for d in diags.items)
+    seen: list[tuple[str, tuple[str, ...]]] = []
+
+    @section("peers")
+    def _open(ctx: Ctx, args: Args) -> None:
+        ctx.block = args[0]
+
+    @keyword("probe", "p", "<a> <b>", "test only")
+    def _probe(ctx: Ctx, args: Args) -> None:
+        seen.append((ctx.block, tuple(args)))
+
+    try:
+        _, diags = load_text(tmp_path, text)
+        assert seen == [("mesh", ("one", "two"))]
+        assert not any("'peers' sections" in str(d) for d in diags.items)
+    finally:
+        del SECTION_OPENERS["peers"]
+        REGISTRY.remove("probe")
