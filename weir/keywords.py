@@ -6,6 +6,7 @@ import weir.backend.keywords
 import weir.backend.serverstate
 import weir.check.keywords
 import weir.http.keywords
+import weir.http.rules
 import weir.log.keywords
 import weir.persist.keywords
 import weir.process.keywords

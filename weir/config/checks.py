@@ -8,6 +8,8 @@ config is legal but almost certainly not what was meant.
 
 from __future__ import annotations
 
+from typing import Any
+
 from weir.config import catalog
 from weir.config.diagnostics import Diagnostics, Where
 from weir.config.model import Config, Mode, Proxy
@@ -21,6 +23,7 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
             _check_frontend(cfg, px, diags)
         if px.cap.is_backend:
             _check_backend(px, diags)
+        _check_rule_acls(px, diags)
         _check_timeouts(px, diags)
     from weir.check import check_config as check_health_checks
     from weir.log import check_logging
@@ -90,6 +93,41 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
             diags.warning(
                 f"{px.cap} '{px.name}' : '{what}' names backend '{name}', which is disabled", where
             )
+
+
+def _check_rule_acls(px: Proxy, diags: Diagnostics) -> None:
+    """The ACL names in every HTTP rule's condition are declared (frontends, backends)."""
+    acl_names = {a.name for a in px.acls}
+    for rules in (
+        px.http_request_rules,
+        px.http_response_rules,
+        px.http_after_response_rules,
+        px.redirect_rules,
+    ):
+        for rule in rules:
+            if rule.cond is not None:
+                before = len(diags.errors)
+                _check_cond_acls(px, rule.cond.words, acl_names, rule.where, diags)
+                if len(diags.errors) == before:
+                    _check_anonymous(rule.cond.words, rule.cond.unless, acl_names, rule, diags)
+
+
+def _check_anonymous(
+    words: list[str], unless: bool, names: set[str], rule: Any, diags: Diagnostics
+) -> None:
+    """Compile the condition once, so that an anonymous ACL (`{ ... }`) that does not
+    compile is a load error at its line rather than a failure at start-up."""
+    from weir.sample.acl import AclError, compile_cond
+
+    placeholders: dict[str, list[Any]] = {n: [_never] for n in names}
+    try:
+        compile_cond(words, unless, placeholders)
+    except AclError as e:
+        diags.alert(f"condition: {e}", rule.where)
+
+
+def _never(s: Any) -> bool:
+    return False
 
 
 def _check_cond_acls(

@@ -278,6 +278,7 @@ class Timeouts:
     tunnel: int = 0
     client_fin: int = 0
     server_fin: int = 0
+    tarpit: int = 0  # unset: `timeout connect`, as HAProxy
 
 
 @dataclass(slots=True)

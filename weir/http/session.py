@@ -33,6 +33,7 @@ from typing import cast
 
 from weir.backend.server import Server, SrvState
 from weir.http.errors import error_page
+from weir.http.rules import CONTINUE, REPLY, STOP, TARPIT, ProxyRules, Txn, run_rules
 from weir.log.captures import capture_request, capture_response, unique_id_line
 from weir.net.listener import SOFT_STOP, set_keepalive
 from weir.proto.h1 import (
@@ -89,6 +90,7 @@ class HttpClient(asyncio.Protocol):
         "stream",
         "t_first",
         "t_start",
+        "tarpit_status",
         "timer",
         "timer_at",
         "transport",
@@ -122,6 +124,7 @@ class HttpClient(asyncio.Protocol):
         self.deadline = 0.0
         self.deadline_kind = ""
         self.waiting_slot = False
+        self.tarpit_status = 0  # the status a tarpitted request gets when its time is up
         # When the current request's wait began (accept, or the end of the previous
         # response on a kept-alive connection), on the loop's clock and the wall clock,
         # and when its first byte arrived (0.0: not yet).
@@ -241,6 +244,9 @@ class HttpClient(asyncio.Protocol):
             self._fail(503, "sC")
         elif kind == "queue":
             self._fail(503, "sQ")
+        elif kind == "tarpit":
+            self.fe.counters.denied += 1
+            self._fail(self.tarpit_status, "PT")
         elif kind == "server":
             obs = self.server.observer if self.server is not None else None
             if obs is not None:
@@ -340,6 +346,12 @@ class HttpClient(asyncio.Protocol):
         if fe.stats is not None and fe.stats.matches(head.method, head.target, stream):
             self._stats(fe.stats, head, rest)
             return
+        rules = fe.http
+        if rules is not None:
+            ruled = self._request_rules(rules, head, stream, rest)
+            if ruled is None:
+                return
+            head = ruled
         be = fe.route(stream)
         if be is None:
             self._fail(503, "SC")
@@ -350,6 +362,12 @@ class HttpClient(asyncio.Protocol):
         if st is not None and st is not fe.stats and st.matches(head.method, head.target, stream):
             self._stats(st, head, rest)
             return
+        rules = be.http
+        if rules is not None:
+            ruled = self._request_rules(rules, head, stream, rest)
+            if ruled is None:
+                return
+            head = ruled
         if be.conn_mode == "httpclose":
             self.close_after = True
         bc = be.counters
@@ -382,6 +400,64 @@ class HttpClient(asyncio.Protocol):
         self.pending = [out]
         self.retries_left = be.retries
         self._assign(persisted if persisted is not None else be.pick(stream))
+
+    def _request_rules(
+        self, rules: ProxyRules, head: RequestHead, stream: Stream, rest: bytes
+    ) -> RequestHead | None:
+        """A proxy's http-request rules, then its `redirect` rules: the head to go on with
+        (edited or not), or None when a rule answered the request itself."""
+        for compiled in (rules.request, rules.redirects):
+            if compiled is None:
+                continue
+            txn = Txn(stream, head, False)
+            verdict = run_rules(compiled, txn)
+            if verdict == STOP:
+                verdict = CONTINUE
+            if verdict == CONTINUE:
+                edited = txn.finish()
+                if edited is None:
+                    txn.status = 500
+                    verdict = REPLY
+                elif edited is not head:
+                    head = self.req = stream.req = edited
+            if verdict != CONTINUE:
+                self._rule_reply(txn, verdict, rules, rest)
+                return None
+        return head
+
+    def _rule_reply(self, txn: Txn, verdict: int, rules: ProxyRules, rest: bytes) -> None:
+        """Answer a request from a rule: deny (an error page, closing), tarpit (the same
+        after `timeout tarpit`), or a whole response (redirect, return, auth), after which
+        a kept-alive connection goes on with its next request."""
+        stream = txn.stream
+        head = txn.head
+        if verdict == TARPIT:
+            self.tarpit_status = txn.status
+            if self.transport is not None:
+                self.transport.pause_reading()
+            self._arm(rules.tarpit, "tarpit")
+            return
+        if txn.reply is None:
+            if txn.status != 500:
+                self.fe.counters.denied += 1
+            self._fail(txn.status, "PR")
+            return
+        stream.res_status = txn.status
+        stream.t_response = self.now
+        stream.termination = "LR" + stream.termination[2:]
+        self.fe.counters.hrsp[txn.status // 100 if txn.status < 600 else 0] += 1
+        if txn.close or head.chunked or head.content_length or head.upgrade:
+            # The request's body, if any, is not read: the connection cannot go on.
+            self.write(_with_close(txn.reply))
+            self._end_stream("LR", 0)
+            self._close()
+            return
+        if not head.keep_alive:
+            self.close_after = True
+        if rest:
+            self.buf += rest
+        self.write(txn.reply)
+        self._finish()
 
     def _new_stream(self) -> Stream:
         """The Stream of the request being started, with its timestamps so far."""
@@ -629,7 +705,7 @@ class HttpClient(asyncio.Protocol):
 
     # -- response --------------------------------------------------------------------------
 
-    def response_head(self, head: ResponseHead, close_delimited: bool) -> bytes:
+    def response_head(self, head: ResponseHead, close_delimited: bool) -> bytes | None:
         """The server's response head as it goes to the client: as received, plus the
         persistence cookie when one must be set."""
         if close_delimited:
@@ -639,6 +715,12 @@ class HttpClient(asyncio.Protocol):
         if stream is not None:
             stream.t_response = self.now
             stream.res_status = head.status
+            stream.res = head
+            if (be is not None and be.http is not None) or self.fe.http is not None:
+                ruled = self._response_rules(head, stream)
+                if ruled is None:
+                    return None
+                head = ruled
             srv = self.server
             if srv is not None and srv.observer is not None:
                 srv.observer.http_status(head.status)
@@ -662,6 +744,28 @@ class HttpClient(asyncio.Protocol):
                 if add:
                     raw = raw[:-2] + add + b"\r\n"
         return raw
+
+    def _response_rules(self, head: ResponseHead, stream: Stream) -> ResponseHead | None:
+        """http-response rules (backend's, then frontend's), then http-after-response
+        ones: the head to send, or None when a rule refused the response (the client then
+        gets a 502, as from HAProxy)."""
+        be = self.backend
+        both = (be.http if be is not None else None, self.fe.http)
+        lists = [r.response for r in both if r is not None and r.response is not None]
+        lists += [r.after for r in both if r is not None and r.after is not None]
+        if not lists:
+            return head
+        txn = Txn(stream, head, True)
+        for compiled in lists:
+            verdict = run_rules(compiled, txn)
+            if verdict >= REPLY:
+                if be is not None:
+                    be.counters.denied += 1
+                return None
+        edited: ResponseHead | None = txn.finish()
+        if edited is not None and edited is not head:
+            stream.res = edited
+        return edited
 
     def _cookie_out(self, head: ResponseHead, be: Backend) -> bytes:
         """Set-Cookie (and Cache-Control: private with nocache) unless the client already
@@ -820,6 +924,12 @@ class HttpClient(asyncio.Protocol):
             conn.transport.resume_reading()
 
 
+def _with_close(reply: bytes) -> bytes:
+    """A response made by weir, with `Connection: close` added to its head."""
+    end = reply.find(b"\r\n\r\n") + 2
+    return reply[:end] + b"connection: close\r\n" + reply[end:]
+
+
 def _cacheable(head: ResponseHead) -> bool:
     """Whether a response says shared caches may store it (explicit freshness, not
     private/no-cache/no-store), the case where `nocache` must mark it private."""
@@ -944,6 +1054,9 @@ class ServerConn(asyncio.Protocol):
         close_delimited = has_body and head.content_length is None and not head.chunked
         self.keep_alive = head.keep_alive and not close_delimited
         out = client.response_head(head, close_delimited)
+        if out is None:  # refused by an http-response rule
+            client.response_failed(self, 502, False, "PH")
+            return
         if not has_body:
             client.write(out)
             self._done(not rest)

@@ -69,6 +69,7 @@ _timeout(
     "Longest time to receive a whole request head (408 after it; the slowloris guard).",
 )
 _timeout("http_keep_alive", "dfbl", "Longest wait for the next request on a kept-alive client.")
+_timeout("tarpit", "dfbl", "How long 'http-request tarpit' holds a request (default: connect).")
 _timeout("queue", "dbl", "Longest time a request waits in a server queue (503 after it).")
 _timeout(
     "tunnel",

@@ -17,6 +17,7 @@ from weir.balance import make_balancer, parse_balance
 from weir.balance.base import BalanceParams, Balancer
 from weir.balance.keys import hdr_key, source_key, uri_key, url_param_key
 from weir.config.model import Config, Mode, Proxy
+from weir.http.rules import ProxyRules, proxy_rules
 from weir.log import Logger, LogHub
 from weir.log.captures import Captures
 from weir.net.listener import ConnLimiter
@@ -68,6 +69,7 @@ class Backend:
         "counters",
         "errorfiles",
         "forwardfor",
+        "http",
         "key_of",
         "logger",
         "maxqueue",
@@ -126,6 +128,8 @@ class Backend:
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()
         self.stats: StatsService | None = None  # set by build()
+        # http-request/-response rules; a listen section's are its frontend's (run once).
+        self.http: ProxyRules | None = None if px.cap.is_frontend else proxy_rules(px, _acls(px))
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:
@@ -288,6 +292,7 @@ class Frontend:
         "default_backend",
         "errorfiles",
         "forwardfor",
+        "http",
         "limiter",
         "logger",
         "maxconn",
@@ -324,9 +329,8 @@ class Frontend:
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()
         self.stats: StatsService | None = None  # set by build()
-        acls: dict[str, list[Predicate]] = {}
-        for a in px.acls:
-            acls.setdefault(a.name, []).append(compile_acl(a.words))
+        acls = _acls(px)
+        self.http = proxy_rules(px, acls)
         self.rules: list[tuple[Predicate | None, Backend]] = []
         for r in px.switch_rules:
             pred = None if r.cond is None else compile_cond(r.cond.words, r.cond.unless, acls)
@@ -347,6 +351,14 @@ class Frontend:
             if pred is None or pred(stream):
                 return be
         return self.default_backend
+
+
+def _acls(px: Proxy) -> dict[str, list[Predicate]]:
+    """The proxy's ACLs by name, each declaration compiled (several lines OR together)."""
+    acls: dict[str, list[Predicate]] = {}
+    for a in px.acls:
+        acls.setdefault(a.name, []).append(compile_acl(a.words))
+    return acls
 
 
 def _any(preds: list[Predicate]) -> Predicate:

@@ -16,6 +16,7 @@ load time with `-i`, so evaluation is a C-level `startswith`/`in`/`==` on the ho
 from __future__ import annotations
 
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -193,7 +194,13 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
     if words[0] in ("always_true", "always_false"):
         value = words[0] == "always_true"
         return lambda s: value
-    fetch_name, arg, method = _split_criterion(words[0])
+    try:
+        fetch_name, arg, method = _split_criterion(words[0])
+    except AclError:
+        sample = _sample_acl(words)
+        if sample is None:
+            raise
+        return sample
     fetch, needs_arg, default_method = FETCHES[fetch_name]
     if needs_arg and not arg:
         raise AclError(f"'{words[0]}' expects a header name in parentheses")
@@ -244,6 +251,90 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
             return v is not None and match(v)
 
     return pred
+
+
+def _sample_acl(words: Sequence[str]) -> Predicate | None:
+    """An ACL whose criterion is a sample expression of the sample engine (`ssl_fc`,
+    `status`, `res.hdr(x)`, `req.hdr(host),lower`...): None when the engine does not know
+    it either. Booleans match on their value; integers against `N`, `N:M` or an operator
+    (`gt 10`); strings and addresses as the other ACLs do."""
+    from weir.sample import core
+
+    name = words[0].partition("(")[0].partition(",")[0]
+    core.load()
+    if name not in core.FETCHES:
+        return None
+    try:
+        expr = core.compile_expr(words[0], core.LOG)
+    except core.SampleError as e:
+        raise AclError(str(e)) from None
+    get = expr.get
+    rest = list(words[1:])
+    method: str | None = None
+    icase = False
+    while rest and rest[0].startswith("-"):
+        flag = rest.pop(0)
+        if flag == "--":
+            break
+        if flag == "-i":
+            icase = True
+        elif flag == "-m" and rest:
+            method = rest.pop(0)
+        elif flag != "-n":
+            raise AclError(f"ACL flag '{flag}' is not supported with '{words[0]}' yet")
+    out = expr.out
+    if not rest and method in (None, "bool", "found"):
+        if method == "found":
+            return lambda s: get(s) is not None
+        return lambda s: bool(get(s))
+    if (method or ("int" if out in (core.INT, core.BOOL) else None)) == "int":
+        return _int_match(get, rest)
+    if method is None and out == core.ADDR:
+        method = "ip"
+    str_get = core.cast_getter(get, out, core.STR)
+    match = _matcher(method or "str", [w.encode("latin-1") for w in rest], icase)
+    if icase:
+        return lambda s: (v := str_get(s)) is not None and match(v.lower())
+    return lambda s: (v := str_get(s)) is not None and match(v)
+
+
+_OPS: dict[str, Callable[[int, int], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+}
+
+
+def _int_match(get: Callable[[Stream], object], words: list[str]) -> Predicate:
+    """Integer patterns: `N`, `N:M`, `:M`, `N:`, or one operator and a value."""
+    if words and words[0] in _OPS:
+        if len(words) != 2:
+            raise AclError(f"'{words[0]}' expects one integer")
+        op, ref = _OPS[words[0]], _int_pattern(words[1].encode())
+
+        def cmp(s: Stream) -> bool:
+            v = get(s)
+            return isinstance(v, int) and op(int(v), ref)
+
+        return cmp
+    ranges = []
+    for w in words:
+        lo, colon, hi = w.partition(":")
+        low = _int_pattern(lo.encode()) if lo else None
+        high = (_int_pattern(hi.encode()) if hi else None) if colon else low
+        ranges.append((low, high))
+
+    def in_range(s: Stream) -> bool:
+        v = get(s)
+        if not isinstance(v, int):
+            return False
+        n = int(v)
+        return any((a is None or n >= a) and (b is None or n <= b) for a, b in ranges)
+
+    return in_range
 
 
 def _read_patterns(name: str, base_dir: Path | None) -> list[bytes]:

@@ -206,7 +206,7 @@ def test_only_the_prometheus_service_and_only_use_service(tmp_path: Path) -> Non
         in errors("    http-request use-service prometheus-exporter when metrics")[0]
     )
     assert "unknown ACL" in errors("    http-request use-service prometheus-exporter if nope")[0]
-    assert "weir does not support yet" in errors("    http-request deny if metrics")[0]
+    assert "weir does not support yet" in errors("    http-request send-spoe-group a b")[0]
     assert errors("    http-request use-service prometheus-exporter") == []
 
 

@@ -1,0 +1,230 @@
+"""http-request / http-response / redirect rules on real traffic: what curl sees and what
+the backend receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tests.compat.helpers import curl
+from tests.helpers.ports import free_port
+
+DEFAULTS = """\
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+    timeout tarpit 200ms
+"""
+
+
+def _start(weir: Callable[..., Any], be: Any, frontend: str, backend: str = "") -> str:
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+{frontend}
+    default_backend be
+backend be
+{backend}
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    return f"http://127.0.0.1:{port}"
+
+
+def test_deny_and_deny_status_never_reach_the_server(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    acl admin path_beg /admin
+    http-request deny if admin
+    http-request deny deny_status 429 if { path /busy }
+    http-request deny deny_status 404 content-type text/plain string nothing-here if { path /gone }
+""",
+    )
+    assert curl(url + "/admin/x").status == 403
+    assert curl(url + "/busy").status == 429
+    r = curl(url + "/gone")
+    assert (r.status, r.body, r.header("content-type")) == (404, b"nothing-here", "text/plain")
+    assert curl(url + "/ok").status == 200
+    assert [q.path for q in be.requests] == ["/ok"]
+
+
+def test_header_edits_are_seen_by_the_server(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request set-header X-Client %[src]:%cp
+    http-request set-header X-Host-Copy %[req.hdr(host)]
+    http-request add-header X-Added one
+    http-request add-header X-Added two
+    http-request del-header X-Secret
+    http-request replace-header User-Agent (.*)bot(.*) \\1robot\\2
+    http-request replace-value X-List ^b$ B
+""",
+    )
+    r = curl(url + "/", "-H", "X-Secret: s", "-A", "googlebot/2", "-H", "X-List: a, b, c")
+    assert r.status == 200
+    got = be.requests[0]
+    assert got.header(
+        "X-Client",
+    ).startswith("127.0.0.1:")  # type: ignore[union-attr]
+    assert got.header("X-Host-Copy") == url.removeprefix("http://")
+    assert got.header_values("X-Added") == ["one", "two"]
+    assert got.header("X-Secret") is None
+    assert got.header("User-Agent") == "googlerobot/2"
+    assert got.header("X-List") == "a, B, c"
+
+
+def test_path_query_and_method_rewrites(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request set-path /v2%[path] if { path_beg /api/ }
+    http-request set-query debug=1 if { path /q }
+    http-request replace-path /old/(.*) /new/\\1
+    http-request set-method POST if { path /m }
+""",
+    )
+    for path in ("/api/users?x=1", "/q?a=b", "/old/thing?k=v", "/m"):
+        assert curl(url + path).status == 200
+    targets = [(q.method, q.target) for q in be.requests]
+    assert targets == [
+        ("GET", "/v2/api/users?x=1"),
+        ("GET", "/q?debug=1"),
+        ("GET", "/new/thing?k=v"),
+        ("POST", "/m"),
+    ]
+
+
+def test_redirects(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request redirect scheme https code 301 if { path_beg /secure }
+    http-request redirect location /login set-cookie SEEN=1 if { path /account }
+    http-request redirect prefix /v2 code 308 drop-query if { path_beg /v1 }
+    redirect location /moved code 307 if { path /legacy }
+""",
+    )
+    host = url.removeprefix("http://")
+    r = curl(url + "/secure/x?y=1")
+    assert (r.status, r.header("location")) == (301, f"https://{host}/secure/x?y=1")
+    r = curl(url + "/account")
+    assert (r.status, r.header("location")) == (302, "/login")
+    assert r.header("set-cookie") == "SEEN=1; path=/"
+    r = curl(url + "/v1/items?page=2")
+    assert (r.status, r.header("location")) == (308, "/v2/v1/items")
+    r = curl(url + "/legacy")
+    assert (r.status, r.header("location")) == (307, "/moved")
+    assert be.requests == []
+
+
+def test_return_auth_and_tarpit(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request return status 200 content-type text/plain lf-string "hello %[req.hdr(x-name)]" hdr X-From weir if { path /hi }
+    http-request auth realm Private if { path_beg /private }
+    http-request tarpit if { path /slow }
+""",  # noqa: E501
+    )
+    r = curl(url + "/hi", "-H", "X-Name: you")
+    assert (r.status, r.body, r.header("x-from")) == (200, b"hello you", "weir")
+    r = curl(url + "/private/x")
+    assert r.status == 401
+    assert r.header("www-authenticate") == 'Basic realm="Private"'
+    assert curl(url + "/slow").status == 500
+    assert be.requests == []
+
+
+def test_response_rules(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-response set-header Strict-Transport-Security "max-age=31536000"
+    http-response set-status 299 reason Custom if { path /status }
+""",
+        """\
+    http-response del-header X-Backend
+    http-response deny if { path /hidden }
+""",
+    )
+    r = curl(url + "/")
+    assert r.status == 200
+    assert r.header("strict-transport-security") == "max-age=31536000"
+    assert r.header("x-backend") is None
+    assert curl(url + "/status").status == 299
+    assert curl(url + "/hidden").status == 502
+
+
+def test_normalize_uri_makes_admin_protection_unbypassable(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request normalize-uri path-merge-slashes
+    http-request normalize-uri path-strip-dot
+    http-request normalize-uri path-strip-dotdot
+    http-request normalize-uri percent-decode-unreserved
+    http-request normalize-uri percent-to-uppercase
+    http-request deny if { path_beg -i /admin }
+""",
+    )
+    for path in ("/admin", "/ADMIN", "/%61dmin", "//admin", "/./admin", "/x/../admin"):
+        assert curl(url + path, "--path-as-is").status == 403, path
+    assert curl(url + "/public/a//b/./c", "--path-as-is").status == 200
+    assert [q.target for q in be.requests] == ["/public/a/b/c"]
+
+
+def test_bad_rules_are_refused_with_their_line(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "bad.cfg"
+    cfg.write_text(
+        DEFAULTS
+        + """
+frontend fe
+    bind 127.0.0.1:1
+    http-request deny deny_status abc
+    http-request redirect scheme
+    http-request set-header X %[nosuchfetch]
+    http-request deny if unknown_acl
+    http-request deny if { nosuch_thing x }
+"""
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "weir", "-c", "-f", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0
+    err = out.stderr
+    assert "bad.cfg:10" in err
+    assert "invalid status code" in err
+    assert "bad.cfg:11" in err
+    assert "bad.cfg:12" in err
+    assert "nosuchfetch" in err
+    assert "bad.cfg:13" in err
+    assert "unknown_acl" in err
+    assert "bad.cfg:14" in err

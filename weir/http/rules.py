@@ -1,0 +1,934 @@
+"""HTTP rules: `http-request`, `http-response`, `http-after-response` and the legacy
+`redirect`, parsed into actions compiled once and run per message in HAProxy's order.
+
+Theory of operation
+-------------------
+Each rule line becomes a `RuleDef` at parse time: its action already compiled into a
+closure (so a bad argument is a `weir -c` error with file and line) and its condition as
+written (ACLs are resolved when the runtime is built, as for `use_backend`). At build,
+`compile_rules` pairs each action with its compiled condition: a tuple of (predicate or
+None, action). An empty list is None, and the data path tests that one attribute.
+
+An action gets a `Txn` and returns a verdict: CONTINUE (next rule), STOP (`allow`: this
+list ends), REPLY (the transaction ends with `txn.reply` or the error page of
+`txn.status`), TARPIT (the same, after `timeout tarpit`). Edits do not rewrite bytes one
+by one: the first edit copies the head's header list and start line into the Txn, later
+ones change those lists, and `finish` rebuilds the head once and re-parses it, so that
+everything the parser derives (path, host, framing) stays consistent with what is
+forwarded. A value containing CR, LF or NUL is never written: the transaction ends with
+a 500, as HAProxy's `strict-mode on` (its default) does for a failed rewrite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from weir.config.diagnostics import Where
+from weir.config.model import CondDef
+from weir.config.parser import Ctx
+from weir.config.registry import Args, keyword
+from weir.http import normalize
+from weir.http.errors import reason
+from weir.http.values import RuleValueError, Value, compile_value
+from weir.proto.h1 import H1Error, parse_request_head, parse_response_head
+from weir.sample.core import REQ, RES
+from weir.stream import Stream
+
+CONTINUE, STOP, REPLY, TARPIT = 0, 1, 2, 3
+
+REQUEST, RESPONSE, AFTER = "http-request", "http-response", "http-after-response"
+_BAD_VALUE = re.compile(rb"[\r\n\0]")
+
+
+class Txn:
+    """One message going through a rule list: the head, and the edits made so far."""
+
+    __slots__ = ("close", "head", "headers", "line", "reply", "response", "status", "stream")
+
+    def __init__(self, stream: Stream, head: Any, response: bool) -> None:
+        self.stream = stream
+        self.head = head
+        self.response = response
+        self.headers: list[list[bytes]] | None = None  # [name, value] pairs once edited
+        self.line: list[bytes] | None = None  # method, target, version | version, status, reason
+        self.reply: bytes | None = None  # a whole response made by a rule
+        self.status = 0  # the error page to send when `reply` is None
+        self.close = True  # whether the connection ends after the reply
+
+    def edit(self) -> list[list[bytes]]:
+        """The header list, copied from the head on first use."""
+        h = self.headers
+        if h is None:
+            h = self.headers = [[n, v] for n, v in self.head.headers]
+            head = self.head
+            if self.response:
+                self.line = [head.version, b"%d" % head.status, head.reason]
+            else:
+                self.line = [head.method, head.target, head.version]
+        return h
+
+    def start_line(self) -> list[bytes]:
+        self.edit()
+        assert self.line is not None
+        return self.line
+
+    def commit(self) -> bool:
+        """Apply the edits so far: the stream sees the new head. False when the result
+        is not a valid head (the transaction then ends with a 500)."""
+        new = self.finish()
+        if new is None:
+            return False
+        self.head = new
+        if self.response:
+            self.stream.res = new
+        else:
+            self.stream.req = new
+        self.headers = self.line = None
+        return True
+
+    def finish(self) -> Any:
+        """The head with the edits applied (the original one when there were none); None
+        when the result does not parse (the caller answers 500)."""
+        h = self.headers
+        if h is None:
+            return self.head
+        assert self.line is not None
+        parts = [b" ".join(self.line)]
+        parts.extend(n + b": " + v for n, v in h)
+        raw = b"\r\n".join(parts) + b"\r\n\r\n"
+        try:
+            found = parse_response_head(raw) if self.response else parse_request_head(raw)
+        except H1Error:
+            return None
+        if found is None:
+            return None
+        new, old = found[0], self.head
+        if new.content_length != old.content_length or new.chunked != old.chunked:
+            return None  # a rule may not change how the body is framed
+        return new
+
+
+Action = Callable[[Txn], int]
+Predicate = Callable[[Stream], bool]
+Compiled = tuple[tuple[Predicate | None, Action], ...]
+
+
+@dataclass(slots=True)
+class RuleDef:
+    where: Where
+    action: str
+    run: Action
+    cond: CondDef | None
+
+
+def run_rules(rules: Compiled, txn: Txn) -> int:
+    """Evaluate a compiled list; the verdict of the first action that stops it. An edit
+    is applied before the next rule runs, so that its condition sees the new head (a
+    `deny if { path_beg /admin }` after `normalize-uri` matches the normalised path)."""
+    stream = txn.stream
+    for pred, action in rules:
+        if pred is None or pred(stream):
+            verdict = action(txn)
+            if verdict:
+                return verdict
+            if txn.headers is not None and not txn.commit():
+                txn.status = 500
+                return REPLY
+    return CONTINUE
+
+
+def compile_rules(defs: Sequence[RuleDef], acls: dict[str, list[Predicate]]) -> Compiled | None:
+    from weir.sample.acl import compile_cond
+
+    if not defs:
+        return None
+    out = []
+    for d in defs:
+        pred = None if d.cond is None else compile_cond(d.cond.words, d.cond.unless, acls)
+        out.append((pred, d.run))
+    return tuple(out)
+
+
+# ---- parsing -------------------------------------------------------------------------------
+
+
+def _split_cond(ctx: Ctx, args: Args) -> tuple[list[str], CondDef | None] | None:
+    """The action's words and its condition; None after reporting a malformed one."""
+    words = list(args)
+    for i, w in enumerate(words):
+        if w in ("if", "unless"):
+            if i + 1 >= len(words):
+                ctx.error(f"missing condition after '{w}'")
+                return None
+            return words[:i], CondDef(ctx.where, w == "unless", words[i + 1 :])
+    return words, None
+
+
+ActionCompiler = Callable[[Ctx, list[str], str], Action | None]
+_ACTIONS: dict[str, tuple[tuple[str, ...], ActionCompiler, str, str]] = {}
+_LISTS = {REQUEST: "http_request_rules", RESPONSE: "http_response_rules"}
+_LISTS[AFTER] = "http_after_response_rules"
+
+
+def action(
+    name: str, phases: tuple[str, ...], usage: str, doc: str
+) -> Callable[[ActionCompiler], ActionCompiler]:
+    """Register an action for the given rule families; it becomes the keywords
+    `<phase> <name>` (`http-request set-header` …)."""
+
+    def register(fn: ActionCompiler) -> ActionCompiler:
+        _ACTIONS[name] = (phases, fn, usage, doc)
+        for phase in phases:
+            keyword(f"{phase} {name}", "fbl", f"{usage} [{{if | unless}} <condition>]", doc)(
+                _handler(phase, name, fn)
+            )
+        return fn
+
+    return register
+
+
+def _handler(phase: str, name: str, fn: ActionCompiler) -> Callable[[Ctx, Args], None]:
+    def handle(ctx: Ctx, args: Args) -> None:
+        split = _split_cond(ctx, args)
+        if split is None:
+            return
+        words, cond = split
+        run = fn(ctx, words, phase)
+        if run is not None:
+            getattr(ctx.px, _LISTS[phase]).append(RuleDef(ctx.where, name, run, cond))
+
+    return handle
+
+
+def effect_action(
+    name: str, phases: tuple[str, ...], usage: str, doc: str
+) -> Callable[[Callable[[Ctx, list[str]], Callable[[Stream], None] | None]], Any]:
+    """Register an action that only has an effect (tracking, capture): its compiler
+    returns `effect(stream)`, run when the condition holds; evaluation goes on."""
+
+    def register(fn: Callable[[Ctx, list[str]], Callable[[Stream], None] | None]) -> Any:
+        def compile_(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+            effect = fn(ctx, words)
+            if effect is None:
+                return None
+
+            def run(txn: Txn) -> int:
+                effect(txn.stream)
+                return CONTINUE
+
+            return run
+
+        action(name, phases, usage, doc)(compile_)
+        return fn
+
+    return register
+
+
+def _value(ctx: Ctx, text: str, phase: str) -> Value | None:
+    try:
+        return compile_value(text, RES if phase != REQUEST else REQ)
+    except RuleValueError as e:
+        ctx.error(str(e))
+        return None
+
+
+def _fail_500(txn: Txn) -> int:
+    txn.status = 500
+    return REPLY
+
+
+def _status_arg(ctx: Ctx, text: str, allowed: Callable[[int], bool]) -> int | None:
+    try:
+        code = int(text, 10)
+    except ValueError:
+        code = 0
+    if not allowed(code):
+        ctx.error(f"invalid status code '{text}'")
+        return None
+    return code
+
+
+# ---- terminal actions ------------------------------------------------------------------------
+
+
+@action("allow", (REQUEST, RESPONSE), "", "Stop evaluating this rule list; let it through.")
+def _allow(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if words:
+        ctx.error(f"unexpected '{words[0]}'")
+        return None
+    return lambda txn: STOP
+
+
+def _deny_like(ctx: Ctx, words: list[str], phase: str, default: int, verdict: int) -> Action | None:
+    status = default
+    hdrs: list[tuple[bytes, Value]] = []
+    ctype: bytes | None = None
+    body: bytes | None = None
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w == "deny_status" and i + 1 < len(words):
+            code = _status_arg(ctx, words[i + 1], lambda c: 200 <= c <= 599)
+            if code is None:
+                return None
+            status = code
+            i += 2
+        elif w == "content-type" and i + 1 < len(words):
+            ctype = words[i + 1].encode()
+            i += 2
+        elif w == "string" and i + 1 < len(words):
+            body = words[i + 1].encode()
+            i += 2
+        elif w == "file" and i + 1 < len(words):
+            body = _read_file(ctx, words[i + 1])
+            if body is None:
+                return None
+            i += 2
+        elif w == "hdr" and i + 2 < len(words):
+            v = _value(ctx, words[i + 2], phase)
+            if v is None:
+                return None
+            hdrs.append((words[i + 1].encode(), v))
+            i += 3
+        else:
+            ctx.error(f"unexpected '{w}' (expects deny_status, content-type, string, file, hdr)")
+            return None
+    if body is None and not hdrs:
+
+        def deny(txn: Txn) -> int:
+            txn.status = status
+            return verdict
+
+        return deny
+    content = body if body is not None else b""
+    return _reply_action(status, ctype, lambda s: content, hdrs, verdict, close=True)
+
+
+@action(
+    "deny",
+    (REQUEST, RESPONSE),
+    "[deny_status <code>] [content-type <type> string <text>|file <f>] [hdr <n> <v>]*",
+    "Refuse the message with an error (403 for requests, 502 for responses).",
+)
+def _deny(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    return _deny_like(ctx, words, phase, 403 if phase == REQUEST else 502, REPLY)
+
+
+@action(
+    "tarpit",
+    (REQUEST,),
+    "[deny_status <code>]",
+    "Hold the request for 'timeout tarpit', then refuse it (500 by default).",
+)
+def _tarpit(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    return _deny_like(ctx, words, phase, 500, TARPIT)
+
+
+@action(
+    "auth",
+    (REQUEST,),
+    "[realm <realm>]",
+    "Ask for credentials: 401 with a Basic challenge.",
+)
+def _auth(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    realm = ctx.px.name
+    if words:
+        if len(words) != 2 or words[0] != "realm":
+            ctx.error("expects 'realm <realm>' or nothing")
+            return None
+        realm = words[1]
+    body = b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n"  # noqa: E501
+    page = (
+        b"HTTP/1.1 401 Unauthorized\r\ncontent-length: %d\r\ncache-control: no-cache\r\n"
+        b'content-type: text/html\r\nwww-authenticate: Basic realm="%s"\r\n\r\n'
+        % (len(body), realm.replace('"', "").encode())
+    ) + body
+
+    def auth(txn: Txn) -> int:
+        txn.reply = page
+        txn.status = 401
+        txn.close = False
+        return REPLY
+
+    return auth
+
+
+def _reply_action(
+    status: int,
+    ctype: bytes | None,
+    body: Value,
+    hdrs: list[tuple[bytes, Value]],
+    verdict: int,
+    *,
+    close: bool,
+) -> Action:
+    line = b"HTTP/1.1 %d %s\r\n" % (status, reason(status).encode())
+    fixed = b"content-type: " + ctype + b"\r\n" if ctype else b""
+
+    def reply(txn: Txn) -> int:
+        s = txn.stream
+        data = body(s)
+        extra = b""
+        for name, v in hdrs:
+            value = v(s)
+            if _BAD_VALUE.search(value):
+                return _fail_500(txn)
+            extra += name + b": " + value + b"\r\n"
+        txn.reply = b"%scontent-length: %d\r\n%s%s\r\n%s" % (line, len(data), fixed, extra, data)
+        txn.status = status
+        txn.close = close
+        return verdict
+
+    return reply
+
+
+def _const(value: bytes) -> Value:
+    return lambda s: value
+
+
+def _read_file(ctx: Ctx, name: str) -> bytes | None:
+    try:
+        return Path(name).read_bytes()
+    except OSError as e:
+        ctx.error(f"cannot read '{name}': {e.strerror}")
+        return None
+
+
+@action(
+    "return",
+    (REQUEST, RESPONSE),
+    "[status <code>] [content-type <type>] [string <s>|lf-string <fmt>|file <f>] [hdr <n> <v>]*",
+    "Answer with this response instead of a server's.",
+)
+def _return(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    status = 200
+    ctype: bytes | None = None
+    body: Value = lambda s: b""  # noqa: E731
+    hdrs: list[tuple[bytes, Value]] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        arg = words[i + 1] if i + 1 < len(words) else None
+        if arg is None:
+            ctx.error(f"'{w}' expects a value")
+            return None
+        if w == "status":
+            code = _status_arg(ctx, arg, lambda c: 200 <= c <= 599)
+            if code is None:
+                return None
+            status = code
+        elif w == "content-type":
+            ctype = arg.encode()
+        elif w == "string":
+            body = _const(arg.encode())
+        elif w == "lf-string":
+            v = _value(ctx, arg, phase)
+            if v is None:
+                return None
+            body = v
+        elif w == "file":
+            data = _read_file(ctx, arg)
+            if data is None:
+                return None
+            body = _const(data)
+        elif w == "hdr" and i + 2 < len(words):
+            v = _value(ctx, words[i + 2], phase)
+            if v is None:
+                return None
+            hdrs.append((arg.encode(), v))
+            i += 1
+        else:
+            ctx.error(
+                f"unexpected '{w}' (expects status, content-type, string, lf-string, file, hdr)"
+            )
+            return None
+        i += 2
+    return _reply_action(status, ctype, body, hdrs, REPLY, close=False)
+
+
+# ---- redirect -----------------------------------------------------------------------------
+
+_CODES = {301, 302, 303, 307, 308}
+
+
+def parse_redirect(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    """`location|prefix|scheme <value> [code N] [drop-query] [append-slash]
+    [set-cookie NAME[=VALUE]] [clear-cookie NAME]`."""
+    if len(words) < 2 or words[0] not in ("location", "prefix", "scheme"):
+        ctx.error("expects 'location', 'prefix' or 'scheme' followed by a value")
+        return None
+    kind, target = words[0], _value(ctx, words[1], phase)
+    if target is None:
+        return None
+    code, drop_query, append_slash = 302, False, False
+    cookie: bytes | None = None
+    i = 2
+    while i < len(words):
+        w = words[i]
+        if w == "code" and i + 1 < len(words):
+            c = _status_arg(ctx, words[i + 1], lambda c: c in _CODES)
+            if c is None:
+                return None
+            code = c
+            i += 2
+        elif w == "drop-query":
+            drop_query = True
+            i += 1
+        elif w == "append-slash":
+            append_slash = True
+            i += 1
+        elif w == "set-cookie" and i + 1 < len(words):
+            name, eq, val = words[i + 1].partition("=")
+            cookie = f"{name}={val}; path=/".encode() if eq else f"{name}=; path=/".encode()
+            i += 2
+        elif w == "clear-cookie" and i + 1 < len(words):
+            name = words[i + 1].partition("=")[0]
+            cookie = f"{name}=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/".encode()
+            i += 2
+        elif w in ("ignore-empty", "keep-query"):
+            ctx.error(f"'{w}' is HAProxy's (2.8 and later), not in 2.6")
+            return None
+        else:
+            ctx.error(f"unexpected '{w}' in a redirect")
+            return None
+    head = b"HTTP/1.1 %d %s\r\n" % (code, reason_3xx(code))
+    tail = b"content-length: 0\r\n"
+    if cookie is not None:
+        tail += b"set-cookie: " + cookie + b"\r\n"
+    tail += b"\r\n"
+
+    def uri_of(s: Stream) -> bytes:
+        req = s.req
+        if req is None:
+            return b"/"
+        target_: bytes = req.target
+        if target_[:1] != b"/":  # absolute-form: keep the path and query only
+            path: bytes = req.path
+            q = target_.find(b"?")
+            target_ = path + (target_[q:] if q >= 0 else b"")
+        if drop_query:
+            target_ = target_.partition(b"?")[0]
+            if append_slash and not target_.endswith(b"/"):
+                target_ += b"/"
+        return target_
+
+    if kind == "location":
+        where_to = target
+    elif kind == "prefix":
+
+        def where_to(s: Stream) -> bytes:
+            pfx = target(s)
+            uri = uri_of(s)
+            return (
+                uri if pfx == b"/" else pfx.rstrip(b"/") + uri if pfx.endswith(b"/") else pfx + uri
+            )
+
+    else:
+
+        def where_to(s: Stream) -> bytes:
+            req = s.req
+            host = req.host if req is not None and req.host is not None else b""
+            return target(s) + b"://" + host + uri_of(s)
+
+    def redirect(txn: Txn) -> int:
+        location = where_to(txn.stream)
+        if _BAD_VALUE.search(location):
+            return _fail_500(txn)
+        txn.reply = head + b"location: " + location + b"\r\n" + tail
+        txn.status = code
+        txn.close = False
+        return REPLY
+
+    return redirect
+
+
+def reason_3xx(code: int) -> bytes:
+    return {
+        301: b"Moved Permanently",
+        302: b"Found",
+        303: b"See Other",
+        307: b"Temporary Redirect",
+        308: b"Permanent Redirect",
+    }[code]
+
+
+action(
+    "redirect",
+    (REQUEST, RESPONSE),
+    "location|prefix|scheme <value> [code <code>] [options]",
+    "Answer with a redirection.",
+)(parse_redirect)
+
+
+@keyword(
+    "redirect",
+    "fbl",
+    "location|prefix|scheme <value> [code <code>] [options] [{if | unless} <condition>]",
+    "Redirect (evaluated after the http-request rules of the same proxy).",
+)
+def _legacy_redirect(ctx: Ctx, args: Args) -> None:
+    split = _split_cond(ctx, args)
+    if split is None:
+        return
+    words, cond = split
+    run = parse_redirect(ctx, words, REQUEST)
+    if run is not None:
+        ctx.px.redirect_rules.append(RuleDef(ctx.where, "redirect", run, cond))
+
+
+# ---- header edits --------------------------------------------------------------------------
+
+
+def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, Value] | None:
+    if len(words) != 2:
+        ctx.error("expects a header name and a value")
+        return None
+    v = _value(ctx, words[1], phase)
+    return None if v is None else (words[0].encode(), v)
+
+
+_ALL = (REQUEST, RESPONSE, AFTER)
+
+
+@action("set-header", _ALL, "<name> <fmt>", "Replace every occurrence of a header.")
+def _set_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    nv = _name_value(ctx, words, phase)
+    if nv is None:
+        return None
+    name, value = nv
+    low = name.lower()
+
+    def set_header(txn: Txn) -> int:
+        v = value(txn.stream)  # evaluated before the old value goes (`%[hdr(x)]`)
+        if _BAD_VALUE.search(v):
+            return _fail_500(txn)
+        h = txn.edit()
+        h[:] = [p for p in h if p[0].lower() != low]
+        h.append([name, v])
+        return CONTINUE
+
+    return set_header
+
+
+@action("add-header", _ALL, "<name> <fmt>", "Add a header line.")
+def _add_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    nv = _name_value(ctx, words, phase)
+    if nv is None:
+        return None
+    name, value = nv
+
+    def add_header(txn: Txn) -> int:
+        v = value(txn.stream)
+        if _BAD_VALUE.search(v):
+            return _fail_500(txn)
+        txn.edit().append([name, v])
+        return CONTINUE
+
+    return add_header
+
+
+@action(
+    "del-header",
+    _ALL,
+    "<name> [-m str|beg|end|sub|reg]",
+    "Remove every header line with this name (or matching it).",
+)
+def _del_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if len(words) not in (1, 3) or (len(words) == 3 and words[1] != "-m"):
+        ctx.error("expects a header name, optionally followed by '-m <method>'")
+        return None
+    name = words[0].encode().lower()
+    method = words[2] if len(words) == 3 else "str"
+    match: Callable[[bytes], bool]
+    if method == "str":
+        match = lambda n: n == name  # noqa: E731
+    elif method == "beg":
+        match = lambda n: n.startswith(name)  # noqa: E731
+    elif method == "end":
+        match = lambda n: n.endswith(name)  # noqa: E731
+    elif method == "sub":
+        match = lambda n: name in n  # noqa: E731
+    elif method == "reg":
+        try:
+            rx = re.compile(words[0].encode(), re.IGNORECASE)
+        except re.error as e:
+            ctx.error(f"invalid regular expression: {e}")
+            return None
+        match = lambda n: rx.search(n) is not None  # noqa: E731
+    else:
+        ctx.error(f"'-m {method}' is not a matching method for del-header")
+        return None
+
+    def del_header(txn: Txn) -> int:
+        head = txn.head
+        if txn.headers is None and not any(match(n.lower()) for n, _ in head.headers):
+            return CONTINUE
+        h = txn.edit()
+        h[:] = [p for p in h if not match(p[0].lower())]
+        return CONTINUE
+
+    return del_header
+
+
+def _regex_and_format(ctx: Ctx, words: list[str], phase: str, n: int) -> tuple[Any, ...] | None:
+    if len(words) != n:
+        ctx.error(f"expects {n} arguments")
+        return None
+    try:
+        rx = re.compile(words[n - 2].encode())
+    except re.error as e:
+        ctx.error(f"invalid regular expression '{words[n - 2]}': {e}")
+        return None
+    fmt = _value(ctx, words[n - 1], phase)
+    if fmt is None:
+        return None
+    return (*words[: n - 2], rx, fmt)
+
+
+def _expand(rx: re.Pattern[bytes], m: re.Match[bytes], template: bytes) -> bytes:
+    """HAProxy's replacement syntax: `\\N` for group N."""
+    return re.sub(rb"\\([0-9])", lambda g: m.group(int(g.group(1))) or b"", template)
+
+
+def _replace_full(rx: re.Pattern[bytes], value: bytes, template: bytes) -> bytes | None:
+    m = rx.fullmatch(value)
+    return None if m is None else _expand(rx, m, template)
+
+
+@action(
+    "replace-header",
+    _ALL,
+    "<name> <regex> <replace-fmt>",
+    "Rewrite the values of a header that match the regex (whole value).",
+)
+def _replace_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    return _replace_values(ctx, words, phase, split=False)
+
+
+@action(
+    "replace-value",
+    _ALL,
+    "<name> <regex> <replace-fmt>",
+    "Rewrite each comma-separated value of a header that matches the regex.",
+)
+def _replace_value(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    return _replace_values(ctx, words, phase, split=True)
+
+
+def _replace_values(ctx: Ctx, words: list[str], phase: str, *, split: bool) -> Action | None:
+    parsed = _regex_and_format(ctx, words, phase, 3)
+    if parsed is None:
+        return None
+    name, rx, fmt = parsed
+    low = name.encode().lower()
+
+    def replace(txn: Txn) -> int:
+        head = txn.head
+        if txn.headers is None and not head.header_values(low):
+            return CONTINUE
+        template = fmt(txn.stream)
+        for pair in txn.edit():
+            if pair[0].lower() != low:
+                continue
+            items = [p.strip(b" \t") for p in pair[1].split(b",")] if split else [pair[1]]
+            out = []
+            for item in items:
+                new = _replace_full(rx, item, template)
+                out.append(item if new is None else new)
+            value = b", ".join(out) if split else out[0]
+            if _BAD_VALUE.search(value):
+                return _fail_500(txn)
+            pair[1] = value
+        return CONTINUE
+
+    return replace
+
+
+# ---- start-line edits ----------------------------------------------------------------------
+
+
+def _set_part(part: str) -> ActionCompiler:
+    def compile_(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+        if len(words) != 1:
+            ctx.error("expects one value")
+            return None
+        fmt = _value(ctx, words[0], phase)
+        if fmt is None:
+            return None
+
+        def set_part(txn: Txn) -> int:
+            v = fmt(txn.stream)
+            if _BAD_VALUE.search(v) or b" " in v:
+                return _fail_500(txn)
+            line = txn.start_line()
+            target = line[1]
+            path, q, query = target.partition(b"?")
+            if part == "method":
+                if not v:
+                    return _fail_500(txn)
+                line[0] = v
+            elif part == "uri":
+                line[1] = v
+            elif part == "path":
+                line[1] = v + (q + query)
+            elif part == "pathq":
+                line[1] = v
+            elif part == "query":
+                line[1] = path + (b"?" + v if v else b"")
+            if not line[1]:
+                return _fail_500(txn)
+            return CONTINUE
+
+        return set_part
+
+    return compile_
+
+
+for _part, _doc in (
+    ("method", "Replace the request method."),
+    ("uri", "Replace the whole request target."),
+    ("path", "Replace the path, keeping the query string."),
+    ("pathq", "Replace the path and the query string."),
+    ("query", "Replace the query string (empty: remove it)."),
+):
+    action(f"set-{_part}", (REQUEST,), "<fmt>", _doc)(_set_part(_part))
+
+
+def _replace_part(part: str) -> ActionCompiler:
+    def compile_(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+        parsed = _regex_and_format(ctx, words, phase, 2)
+        if parsed is None:
+            return None
+        rx, fmt = parsed
+
+        def replace(txn: Txn) -> int:
+            req = txn.head if txn.line is None else None
+            target = req.target if req is not None else txn.start_line()[1]
+            path, q, query = target.partition(b"?")
+            subject = path if part == "path" else target
+            m = rx.fullmatch(subject)
+            if m is None:
+                return CONTINUE
+            new = _expand(rx, m, fmt(txn.stream))
+            if _BAD_VALUE.search(new) or b" " in new or not new:
+                return _fail_500(txn)
+            txn.start_line()[1] = new + (q + query) if part == "path" else new
+            return CONTINUE
+
+        return replace
+
+    return compile_
+
+
+action(
+    "replace-path",
+    (REQUEST,),
+    "<regex> <replace-fmt>",
+    "Rewrite the path (query string kept) when it matches the regex.",
+)(_replace_part("path"))
+action(
+    "replace-pathq",
+    (REQUEST,),
+    "<regex> <replace-fmt>",
+    "Rewrite the path and query string when they match the regex.",
+)(_replace_part("pathq"))
+action(
+    "replace-uri",
+    (REQUEST,),
+    "<regex> <replace-fmt>",
+    "Rewrite the whole request target when it matches the regex.",
+)(_replace_part("uri"))
+
+
+@action(
+    "set-status",
+    (RESPONSE, AFTER),
+    "<code> [reason <text>]",
+    "Change the response status (and its reason phrase).",
+)
+def _set_status(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if not words or (len(words) != 1 and (len(words) != 3 or words[1] != "reason")):
+        ctx.error("expects a status code, optionally followed by 'reason <text>'")
+        return None
+    code = _status_arg(ctx, words[0], lambda c: 100 <= c <= 999)
+    if code is None:
+        return None
+    text = words[2].encode() if len(words) == 3 else reason(code).encode()
+    if _BAD_VALUE.search(text):
+        ctx.error("the reason may not contain CR, LF or NUL")
+        return None
+    status = b"%d" % code
+
+    def set_status(txn: Txn) -> int:
+        line = txn.start_line()
+        line[1], line[2] = status, text
+        txn.stream.res_status = code
+        return CONTINUE
+
+    return set_status
+
+
+@action(
+    "normalize-uri",
+    (REQUEST,),
+    "<normalizer> [full|strict]",
+    "Normalise the request target (path-merge-slashes, path-strip-dot, path-strip-dotdot, "
+    "percent-decode-unreserved, percent-to-uppercase, query-sort-by-name, fragment-strip, "
+    "fragment-encode).",
+)
+def _normalize_uri(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if not words:
+        ctx.error("expects a normalizer")
+        return None
+    try:
+        fn = normalize.normalizer(words[0], words[1:])
+    except ValueError as e:
+        ctx.error(str(e))
+        return None
+
+    def normalize_uri(txn: Txn) -> int:
+        req = txn.head if txn.line is None else None
+        target = req.target if req is not None else txn.start_line()[1]
+        if target[:1] != b"/":
+            return CONTINUE  # absolute-form and `*` are left as they are
+        new = fn(target)
+        if new is None:  # `strict`: a target that cannot be normalised is refused
+            txn.status = 400
+            return REPLY
+        if new != target:
+            txn.start_line()[1] = new
+        return CONTINUE
+
+    return normalize_uri
+
+
+# ---- per proxy -----------------------------------------------------------------------------
+
+
+class ProxyRules:
+    """A proxy's compiled HTTP rules; built only when it has some."""
+
+    __slots__ = ("after", "redirects", "request", "response", "tarpit")
+
+    def __init__(self, px: Any, acls: dict[str, list[Predicate]]) -> None:
+        self.request = compile_rules(px.http_request_rules, acls)
+        self.redirects = compile_rules(px.redirect_rules, acls)
+        self.response = compile_rules(px.http_response_rules, acls)
+        self.after = compile_rules(px.http_after_response_rules, acls)
+        t = px.timeouts
+        self.tarpit = (t.tarpit or t.connect) / 1000
+
+
+def proxy_rules(px: Any, acls: dict[str, list[Predicate]]) -> ProxyRules | None:
+    if not (
+        px.http_request_rules
+        or px.redirect_rules
+        or px.http_response_rules
+        or px.http_after_response_rules
+    ):
+        return None
+    return ProxyRules(px, acls)

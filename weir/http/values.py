@@ -1,0 +1,107 @@
+"""Log-format strings in rule values: `http-request set-header X-Client %[src]:%cp`,
+`redirect location https://%[req.hdr(host)]%[path]`, `return lf-string ...`.
+
+The string is cut into items by the log-format parser (weir.log.lfparse) and compiled once:
+text stays text, `%[expr]` becomes a sample expression evaluated where the rule runs
+(request or response), and the connection items that make sense in a header value
+(`%ci %cp %fi %fp %ft %f %b %s %H %ID %pid %rt %ST`) read the stream. A string without any
+item is a constant: the value costs nothing per request.
+
+Values are bytes. A value containing CR, LF or NUL would split or end the header it is
+written into; rules refuse such values at run time (see weir.http.rules).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from weir.log.lfparse import Expr, LogFormatError, Sep, Text, Var, parse
+from weir.sample import core
+from weir.stream import Stream
+
+Value = Callable[[Stream], bytes]
+
+
+class RuleValueError(ValueError):
+    """A rule value that cannot be compiled; the message is for the user."""
+
+
+_HOST = socket.gethostname().encode()
+
+_VARS: dict[str, Callable[[Stream], Any]] = {
+    "ci": lambda s: s.client_ip,
+    "cp": lambda s: s.client_port,
+    "fi": lambda s: s.frontend_addr[0] if s.frontend_addr else "",
+    "fp": lambda s: s.frontend_addr[1] if s.frontend_addr else "",
+    "f": lambda s: s.frontend.name,
+    "ft": lambda s: s.frontend.name + ("~" if s.ssl is not None else ""),
+    "b": lambda s: s.backend.name if s.backend is not None else "",
+    "s": lambda s: s.server.name if s.server is not None else "<NOSRV>",
+    "H": lambda s: _HOST.decode(),
+    "ID": lambda s: s.unique_id or "",
+    "pid": lambda s: os.getpid(),
+    "rt": lambda s: s.uniq_id,
+    "ST": lambda s: s.res_status,
+}
+
+
+def compile_value(text: str, where: int) -> Value:
+    """Compile a log-format string for a rule value evaluated at `where`
+    (weir.sample.core.REQ or RES)."""
+    try:
+        nodes, json = parse(text)
+    except LogFormatError as e:
+        raise RuleValueError(str(e)) from None
+    if json:
+        raise RuleValueError("JSON encoding is for log lines, not rule values")
+    parts: list[bytes | Callable[[Stream], bytes]] = []
+    for node in nodes:
+        if isinstance(node, Text):
+            parts.append(node.text.encode("latin-1", "replace"))
+        elif isinstance(node, Sep):
+            parts.append(b" ")
+        elif isinstance(node, Expr):
+            parts.append(_expr(node, where))
+        elif isinstance(node, Var):
+            parts.append(_var(node.name))
+    return _join(parts)
+
+
+def _expr(node: Expr, where: int) -> Callable[[Stream], bytes]:
+    try:
+        e = core.compile_expr(node.text, where, want=core.STR)
+    except core.SampleError as err:
+        raise RuleValueError(f"in '%[{node.text}]': {err}") from None
+    get = e.get
+    return lambda s: get(s) or b""
+
+
+def _var(name: str) -> Callable[[Stream], bytes]:
+    fn = _VARS.get(name)
+    if fn is None:
+        raise RuleValueError(
+            f"'%{name}' cannot be used in a rule value here (supported: "
+            f"{', '.join('%' + k for k in _VARS)}, and %[expr])"
+        )
+    return lambda s: str(fn(s)).encode("latin-1", "replace")
+
+
+def _join(parts: list[bytes | Callable[[Stream], bytes]]) -> Value:
+    merged: list[bytes | Callable[[Stream], bytes]] = []
+    for p in parts:
+        if isinstance(p, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] = merged[-1] + p
+        else:
+            merged.append(p)
+    if not merged:
+        return lambda s: b""
+    if len(merged) == 1:
+        only = merged[0]
+        if isinstance(only, bytes):
+            return lambda s: only
+        return only
+    frozen = tuple(merged)
+    return lambda s: b"".join(p if isinstance(p, bytes) else p(s) for p in frozen)
