@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weir.auth.userlist
 import weir.backend.keywords
 import weir.backend.serverstate
 import weir.check.keywords

@@ -23,7 +23,7 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
             _check_frontend(cfg, px, diags)
         if px.cap.is_backend:
             _check_backend(px, diags)
-        _check_rule_acls(px, diags)
+        _check_rule_acls(cfg, px, diags)
         _check_timeouts(px, diags)
     from weir.check import check_config as check_health_checks
     from weir.log import check_logging
@@ -95,8 +95,14 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
             )
 
 
-def _check_rule_acls(px: Proxy, diags: Diagnostics) -> None:
-    """The ACL names in every HTTP rule's condition are declared (frontends, backends)."""
+def _check_rule_acls(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
+    """The ACL names in every HTTP rule's condition are declared (frontends, backends),
+    and the userlists that `http_auth` names exist."""
+    from weir.auth.userlist import unknown_userlists
+
+    for a in px.acls:
+        for name in unknown_userlists(cfg, a.words):
+            diags.alert(f"ACL '{a.name}' : no userlist named '{name}'", a.where)
     acl_names = {a.name for a in px.acls}
     for rules in (
         px.http_request_rules,
@@ -106,6 +112,8 @@ def _check_rule_acls(px: Proxy, diags: Diagnostics) -> None:
     ):
         for rule in rules:
             if rule.cond is not None:
+                for name in unknown_userlists(cfg, rule.cond.words):
+                    diags.alert(f"condition : no userlist named '{name}'", rule.where)
                 before = len(diags.errors)
                 _check_cond_acls(px, rule.cond.words, acl_names, rule.where, diags)
                 if len(diags.errors) == before:

@@ -379,6 +379,9 @@ class Runtime:
 
 def build(cfg: Config) -> Runtime:
     """Turn a checked Config into runtime objects. The config must have loaded without errors."""
+    from weir.auth.userlist import install
+
+    install(cfg.userlists)
     limiter = ConnLimiter(cfg.global_.maxconn or _default_maxconn())
     rt = Runtime(cfg, limiter, LogHub(cfg, actconn=limiter))
     for px in cfg.proxies:

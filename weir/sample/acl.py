@@ -291,8 +291,16 @@ def _sample_acl(words: Sequence[str]) -> Predicate | None:
         return _int_match(get, rest)
     if method is None and out == core.ADDR:
         method = "ip"
-    str_get = core.cast_getter(get, out, core.STR)
     match = _matcher(method or "str", [w.encode("latin-1") for w in rest], icase)
+    items = core.split_expr(words[0])
+    fd = core.FETCHES[name]
+    if fd.many is not None and len(items) == 1 and out in (core.STR, core.BIN):
+        # Every occurrence (each header value, each group of a user): any may match.
+        many = core.compile_fetch(name, items[0][1], core.LOG, many=True)
+        if icase:
+            return lambda s: any(match(v.lower()) for v in many(s))
+        return lambda s: any(match(v) for v in many(s))
+    str_get = core.cast_getter(get, out, core.STR)
     if icase:
         return lambda s: (v := str_get(s)) is not None and match(v.lower())
     return lambda s: (v := str_get(s)) is not None and match(v)
