@@ -759,8 +759,9 @@ class HttpClient(asyncio.Protocol):
         for compiled in lists:
             verdict = run_rules(compiled, txn)
             if verdict >= REPLY:
+                self.fe.counters.dresp += 1
                 if be is not None:
-                    be.counters.denied += 1
+                    be.counters.dresp += 1
                 return None
         edited: ResponseHead | None = txn.finish()
         if edited is not None and edited is not head:

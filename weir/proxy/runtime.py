@@ -37,6 +37,7 @@ class Counters:
         "bytes_out",
         "cur_sess",
         "denied",
+        "dresp",
         "econ",
         "eresp",
         "errors",
@@ -53,7 +54,7 @@ class Counters:
     def __init__(self) -> None:
         self.cur_sess = self.max_sess = self.tot_sess = 0
         self.bytes_in = self.bytes_out = 0
-        self.requests = self.denied = self.errors = 0
+        self.requests = self.denied = self.dresp = self.errors = 0
         self.econ = self.eresp = self.wretr = self.wredis = 0
         self.hrsp = [0] * 6  # responses by status // 100; index 0 for anything else
         self.sess_rate = RateCounter()
@@ -390,6 +391,9 @@ def build(cfg: Config) -> Runtime:
         be = Backend(px)
         be.logger = rt.log_hub.logger(px)
         rt.backends[px.name] = be
+    from weir.sample.fetch_state import install as install_backends
+
+    install_backends(rt.backends)
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_frontend:
             continue

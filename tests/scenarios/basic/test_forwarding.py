@@ -235,3 +235,25 @@ backend be
     assert curl(url, "-H", "X-Other: DOWN").status == 503
     assert curl(url, "-H", "X-Other: up").status == 200
     assert be.requests == []  # probes never reach a server
+
+
+def test_monitor_fail_on_no_usable_server(weir, http_backend) -> None:
+    be = http_backend("a")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    monitor-uri /health
+    monitor fail if {{ nbsrv(empty) lt 1 }}
+    use_backend empty if {{ path /e }}
+    default_backend full
+backend full
+    server a {be.address}
+backend empty
+    server b {be.address} disabled
+""",
+        wait_ports=[port],
+    )
+    assert curl(f"http://127.0.0.1:{port}/health").status == 503
