@@ -47,7 +47,7 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
             px.where,
         )
     targets: list[tuple[str, Where, str]] = [
-        (r.backend, r.where, "use_backend") for r in px.switch_rules
+        (r.backend, r.where, "use_backend") for r in px.switch_rules if "%" not in r.backend
     ]
     if px.default_backend is not None and px.cap.value == "frontend":
         targets.append(

@@ -206,11 +206,16 @@ def _use_backend(ctx: Ctx, args: Args) -> None:
     ok, cond = parse_cond(ctx, args[1:])
     if not ok:
         return
-    if "%[" in args[0]:
-        ctx.error(
-            "dynamic backend names ('%[...]') are HAProxy's but weir does not support them yet"
-        )
-        return
+    if "%" in args[0]:
+        # A name made per request (`%[req.hdr(host),lower,map(hosts.map,default)]`).
+        from weir.http.values import RuleValueError, compile_value
+        from weir.sample.core import REQ
+
+        try:
+            compile_value(args[0], REQ)
+        except RuleValueError as e:
+            ctx.error(str(e))
+            return
     ctx.px.switch_rules.append(SwitchRule(ctx.where, args[0], cond))
 
 

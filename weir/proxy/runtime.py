@@ -285,6 +285,7 @@ def _forwardfor(px: Proxy) -> ForwardFor | None:
 
 class Frontend:
     __slots__ = (
+        "backends_by_name",
         "binds",
         "captures",
         "conf",
@@ -332,10 +333,19 @@ class Frontend:
         self.stats: StatsService | None = None  # set by build()
         acls = _acls(px)
         self.http = proxy_rules(px, acls)
-        self.rules: list[tuple[Predicate | None, Backend]] = []
+        # (condition, backend) — or, for a name made per request, (condition, the
+        # function that makes it); `route` tells them apart.
+        self.rules: list[tuple[Predicate | None, Backend | Callable[[Stream], bytes]]] = []
+        self.backends_by_name = backends
         for r in px.switch_rules:
             pred = None if r.cond is None else compile_cond(r.cond.words, r.cond.unless, acls)
-            self.rules.append((pred, backends[r.backend]))
+            if "%" in r.backend:
+                from weir.http.values import compile_value
+                from weir.sample.core import REQ
+
+                self.rules.append((pred, compile_value(r.backend, REQ)))
+            else:
+                self.rules.append((pred, backends[r.backend]))
         # `monitor fail`: the monitor-uri answers 503 while any of these conditions holds.
         fails = [compile_cond(c.words, c.unless, acls) for c in px.monitor_fail]
         self.monitor_fail: Predicate | None = _any(fails) if fails else None
@@ -350,7 +360,14 @@ class Frontend:
         """The backend for this stream: first matching `use_backend`, else the default."""
         for pred, be in self.rules:
             if pred is None or pred(stream):
-                return be
+                if isinstance(be, Backend):
+                    return be
+                # A dynamic name: a backend of the same mode by that name, else (as
+                # HAProxy) the default backend.
+                found = self.backends_by_name.get(be(stream).decode("latin-1"))
+                if found is not None and found.mode is self.mode:
+                    return found
+                break
         return self.default_backend
 
 

@@ -228,3 +228,28 @@ frontend fe
     assert "bad.cfg:13" in err
     assert "unknown_acl" in err
     assert "bad.cfg:14" in err
+
+
+def test_dynamic_use_backend_from_a_map(weir: Any, http_backend: Any, tmp_path: Any) -> None:
+    site, api = http_backend("site"), http_backend("api")
+    hosts = tmp_path / "hosts.map"
+    hosts.write_text("www.example.com site\napi.example.com api\n")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    use_backend %[req.hdr(host),lower,map({hosts},site)]
+    default_backend site
+backend site
+    server s {site.address}
+backend api
+    server a {api.address}
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}/"
+    assert curl(url, "-H", "Host: API.example.com").header("x-backend") == "api"
+    assert curl(url, "-H", "Host: www.example.com").header("x-backend") == "site"
+    assert curl(url, "-H", "Host: other.example.com").header("x-backend") == "site"
