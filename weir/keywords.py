@@ -12,4 +12,5 @@ import weir.log.keywords
 import weir.persist.keywords
 import weir.process.keywords
 import weir.proxy.keywords
-import weir.stats.keywords  # noqa: F401
+import weir.stats.keywords
+import weir.tls.keywords  # noqa: F401

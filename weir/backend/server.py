@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class SrvState(StrEnum):
@@ -90,6 +90,7 @@ class Server:
         "puid",
         "sessions",
         "state",
+        "tls",
         "tot_sess",
         "uweight",
     )
@@ -153,6 +154,8 @@ class Server:
         self.hanafail = 0
         self.observer: HealthObserver | None = None
         self.sessions: set[LiveSession] | None = None
+        # `server ... ssl`: (ssl.SSLContext, the SNI's getter or None); None: plain TCP.
+        self.tls: Any = None
 
     @property
     def downtime(self) -> int:

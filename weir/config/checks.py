@@ -32,7 +32,10 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
     check_health_checks(cfg, diags)
     check_logging(cfg, diags)
     check_stats(cfg, diags)
-    if not any(not px.disabled for px in cfg.proxies) and not diags.has_errors():
+    from weir.api.conf import api_conf
+
+    has_cli = bool(api_conf(cfg).stats_sockets)  # the runtime API is a listener too
+    if not any(not px.disabled for px in cfg.proxies) and not has_cli and not diags.has_errors():
         diags.alert(
             "no proxy is configured: there is nothing to run "
             "(add a 'frontend', 'backend' or 'listen' section)"

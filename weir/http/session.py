@@ -93,6 +93,7 @@ class HttpClient(asyncio.Protocol):
         "tarpit_status",
         "timer",
         "timer_at",
+        "tls",
         "transport",
         "waiting_slot",
     )
@@ -125,6 +126,7 @@ class HttpClient(asyncio.Protocol):
         self.deadline_kind = ""
         self.waiting_slot = False
         self.tarpit_status = 0  # the status a tarpitted request gets when its time is up
+        self.tls: object = None  # the TLS connection's ssl.SSLObject (None: plain TCP)
         # When the current request's wait began (accept, or the end of the previous
         # response on a kept-alive connection), on the loop's clock and the wall clock,
         # and when its first byte arrived (0.0: not yet).
@@ -142,6 +144,8 @@ class HttpClient(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1]) if isinstance(peer, tuple) else ("unix", 0)
+        if self.fe.tls:
+            self.tls = transport.get_extra_info("ssl_object")
         # No TCP_NODELAY here: uvloop sets it on every TCP transport, and fetching the
         # socket object to set it again cost ~5% of a short connection's CPU.
         SOFT_STOP.sessions.add(self)
@@ -463,6 +467,7 @@ class HttpClient(asyncio.Protocol):
         """The Stream of the request being started, with its timestamps so far."""
         now = self.now
         stream = Stream(self.peer[0], self.peer[1], self.fe)
+        stream.ssl = self.tls
         stream.t_accept = self.t_start
         stream.accept_date = self.date_start
         stream.t_request = self.t_first or now
@@ -594,7 +599,21 @@ class HttpClient(asyncio.Protocol):
         assert be is not None
         self._arm(be.timeout_connect, "connect")
         conn = ServerConn(self, srv)
-        task = self.loop.create_task(self.loop.create_connection(lambda: conn, srv.host, srv.port))
+        tls = srv.tls
+        if tls is None:
+            coro = self.loop.create_connection(lambda: conn, srv.host, srv.port)
+        else:
+            ctx, sni = tls
+            name = sni(self.stream) if sni is not None and self.stream is not None else None
+            coro = self.loop.create_connection(
+                lambda: conn,
+                srv.host,
+                srv.port,
+                ssl=ctx,
+                server_hostname=name.decode() if name else None,
+                ssl_handshake_timeout=be.timeout_connect,
+            )
+        task = self.loop.create_task(coro)
         task.add_done_callback(lambda t: self._connected(t, conn))
 
     def _connected(self, task: asyncio.Task[object], conn: ServerConn) -> None:

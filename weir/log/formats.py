@@ -257,7 +257,8 @@ def http_line(s: Stream, actconn: int) -> str:
     cc = s.cookie_cli or "-"
     cs = s.cookie_srv or "-"
     return (
-        f"{s.client_ip}:{s.client_port} [{local_date_ms(_request_ms(s, ti))}] {fe.name} "
+        f"{s.client_ip}:{s.client_port} [{local_date_ms(_request_ms(s, ti))}] {fe.name}"
+        f"{'~' if s.ssl is not None else ''} "
         f"{(be or fe).name}/{srv.name if srv is not None else NOSRV} "
         f"{t_r}/{t_w}/{t_c}/{t_rsp}/{t_a} {s.res_status} {_out(s)} {cc} {cs} "
         f"{s.termination} {actconn}/{fc}/{bc}/{sc}/{s.retries} {s.queue_srv}/{s.queue_be} "

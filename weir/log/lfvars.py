@@ -440,7 +440,7 @@ VARS: dict[str, tuple[str, bool, Any, str]] = {
     "fc": ("num", False, V_FC, ""),
     "fi": ("ip", False, None, ""),  # bound to the frontend's address at compile time
     "fp": ("port", False, None, ""),
-    "ft": ("text", False, V_FE, ""),
+    "ft": ("text", False, lambda s, t: t[V_FE] + "~" if s.ssl is not None else t[V_FE], ""),
     "hr": ("cap", False, None, ""),
     "hrl": ("cap", False, None, ""),
     "hs": ("cap", False, None, ""),

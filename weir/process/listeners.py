@@ -15,6 +15,7 @@ import contextlib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from weir.config.model import Config, Proxy
 from weir.net.listener import BindError, InheritedSockets, open_listening_sockets, socket_key
@@ -27,6 +28,7 @@ class BoundListener:
     px: Proxy
     sock: socket.socket
     backlog: int
+    tls: Any = None  # ssl.SSLContext of a `bind ... ssl` listener
 
     @property
     def name(self) -> str:
@@ -55,6 +57,7 @@ def bind_listeners(
                 # frontend's maxconn.
                 backlog = bind.backlog or px.backlog or px.maxconn or 1024
                 v6only = True if bind.v6only else (False if bind.v4v6 else None)
+                tls = _tls_context(cfg, bind)
                 for addr in bind.addresses:
                     socks = open_listening_sockets(
                         addr,
@@ -65,7 +68,7 @@ def bind_listeners(
                         freebind=bind.freebind,
                         transparent=bind.transparent,
                     )
-                    out.extend(BoundListener(px, s, backlog) for s in socks)
+                    out.extend(BoundListener(px, s, backlog, tls) for s in socks)
     except BindError:
         # Inherited sockets go back to the pool, for another try; the rest is closed.
         close_all([bl for bl in out if inherited is None or not inherited.give_back(bl.sock)])
@@ -89,6 +92,20 @@ def count_binds(cfg: Config) -> int:
     )
 
 
+def _tls_context(cfg: Config, bind: Any) -> Any:
+    """The TLS context of a `bind ... ssl` line (certificates are read now, before
+    privileges are dropped), or None."""
+    if bind.ssl is None or not bind.ssl.enabled:
+        return None
+    from weir.tls.context import TlsError, bind_context
+    from weir.tls.keywords import tls_global
+
+    try:
+        return bind_context(bind.ssl, tls_global(cfg))
+    except (TlsError, OSError) as e:
+        raise BindError(f"TLS on {bind.where}: {e}") from None
+
+
 def keys_of(listeners: list[BoundListener]) -> set[tuple[int, str, int]]:
     return {k for bl in listeners if (k := socket_key(bl.sock)) is not None}
 
@@ -98,7 +115,16 @@ class Served:
     kept socket. Attribute names match what the runtime API's `ListenerHandle` reads
     (`frontend`, `sock`, `factory`, `backlog`, `server`)."""
 
-    __slots__ = ("address", "backlog", "factory", "frontend", "paused", "server", "sock")
+    __slots__ = (
+        "address",
+        "backlog",
+        "factory",
+        "frontend",
+        "paused",
+        "server",
+        "sock",
+        "tls",
+    )
 
     def __init__(
         self,
@@ -106,8 +132,10 @@ class Served:
         sock: socket.socket,
         factory: Callable[[], asyncio.BaseProtocol],
         backlog: int,
+        tls: Any = None,
     ) -> None:
         self.frontend = frontend
+        self.tls = tls  # ssl.SSLContext for a TLS listener
         self.sock = sock  # the kept socket; never given to asyncio itself
         self.factory = factory
         self.backlog = backlog
@@ -119,7 +147,9 @@ class Served:
         dup = self.sock.dup()
         dup.setblocking(False)
         try:
-            self.server = await loop.create_server(self.factory, sock=dup, backlog=self.backlog)
+            self.server = await loop.create_server(
+                self.factory, sock=dup, backlog=self.backlog, ssl=self.tls
+            )
         except BaseException:
             dup.close()
             raise

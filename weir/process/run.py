@@ -344,7 +344,7 @@ async def _serve(
             def factory(fe: Frontend = fe) -> asyncio.Protocol:
                 return TcpClient(fe, loop)
 
-        sv = Served(fe, bl.sock, factory, bl.backlog)
+        sv = Served(fe, bl.sock, factory, bl.backlog, bl.tls)
         await sv.start(loop)
         served.append(sv)
 

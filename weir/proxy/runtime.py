@@ -308,6 +308,7 @@ class Frontend:
         "timeout_client",
         "timeout_http_keep_alive",
         "timeout_http_request",
+        "tls",
     )
 
     def __init__(self, px: Proxy, backends: dict[str, Backend], limiter: ConnLimiter) -> None:
@@ -315,6 +316,7 @@ class Frontend:
         self.name = px.name
         self.mode = px.mode
         self.binds = px.binds
+        self.tls = any(b.ssl is not None and b.ssl.enabled for b in px.binds)
         self.maxconn = px.maxconn
         t = px.timeouts
         self.timeout_client = t.client / 1000 if t.client else None
@@ -371,6 +373,20 @@ class Frontend:
         return self.default_backend
 
 
+def _server_tls(be: Backend, cfg: Config) -> None:
+    """TLS contexts (and SNI expressions) of the backend's `server ... ssl` lines."""
+    for srv, conf in zip(be.servers, be.conf.servers, strict=False):
+        t = conf.ssl
+        if t is None or not t.enabled:
+            continue
+        from weir.sample.core import REQ, STR, compile_expr
+        from weir.tls.context import server_context
+        from weir.tls.keywords import tls_global
+
+        sni = compile_expr(t.sni, REQ, want=STR).get if t.sni else None
+        srv.tls = (server_context(t, tls_global(cfg)), sni)
+
+
 def _acls(px: Proxy) -> dict[str, list[Predicate]]:
     """The proxy's ACLs by name, each declaration compiled (several lines OR together)."""
     acls: dict[str, list[Predicate]] = {}
@@ -406,6 +422,7 @@ def build(cfg: Config) -> Runtime:
         if px.disabled or not px.cap.is_backend:
             continue
         be = Backend(px)
+        _server_tls(be, cfg)
         be.logger = rt.log_hub.logger(px)
         rt.backends[px.name] = be
     from weir.sample.fetch_state import install as install_backends

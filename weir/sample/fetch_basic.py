@@ -59,11 +59,6 @@ def _dst_port(s: Stream) -> int | None:
     return a[1] if a is not None else None
 
 
-@simple_fetch("ssl_fc", BOOL, doc="whether the client connection is TLS")
-def _ssl_fc(s: Stream) -> bool:
-    return s.ssl is not None
-
-
 @simple_fetch("fe_name", STR, doc="the frontend's name")
 def _fe_name(s: Stream) -> bytes:
     return str(s.frontend.name).encode()

@@ -146,7 +146,19 @@ class TcpClient(asyncio.Protocol):
         stream.t_queue = self.loop.time()
         conn = TcpServer(self)
         self.srv = conn
-        coro = self.loop.create_connection(lambda: conn, srv.host, srv.port)
+        tls = srv.tls
+        if tls is None:
+            coro = self.loop.create_connection(lambda: conn, srv.host, srv.port)
+        else:  # `server ... ssl` in TCP mode: TLS to the server
+            ctx, sni = tls
+            name = sni(stream) if sni is not None else None
+            coro = self.loop.create_connection(
+                lambda: conn,
+                srv.host,
+                srv.port,
+                ssl=ctx,
+                server_hostname=name.decode() if name else None,
+            )
         if be.timeout_connect:
             task = self.loop.create_task(asyncio.wait_for(coro, be.timeout_connect))
         else:
