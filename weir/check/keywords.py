@@ -226,6 +226,18 @@ def _send_state(ctx: Ctx, args: Args) -> None:
         ctx.px.checks.send_state = True
 
 
+@keyword(
+    "option log-health-checks",
+    "dbl",
+    "",
+    "Log every change of a server's check result, not only its UP/DOWN transitions.",
+    negatable=True,
+)
+def _log_health_checks(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.checks.log_health_checks = not ctx.negated
+
+
 # ---- tcp-check ---------------------------------------------------------------------------
 
 

@@ -33,8 +33,11 @@ def encode_info(text: str) -> str:
     return _UNSAFE.sub(lambda m: b"<%02X>" % m.group()[0], raw).decode("ascii")
 
 
-def check_reason(outcome: Outcome) -> str:
-    """`, reason: …, code: …, info: "…", check duration: Nms` for a state change."""
+def check_reason(outcome: Outcome | None) -> str:
+    """`, reason: …, code: …, info: "…", check duration: Nms` for a state change ("" for
+    None: with `option log-health-checks` the check's own line already said it)."""
+    if outcome is None:
+        return ""
     v = outcome.verdict
     out = f", reason: {v.status.description}"
     if v.status.has_code:
@@ -50,7 +53,7 @@ def down_message(  # noqa: PLR0917
     proxy: str,
     server: str,
     backup: bool,
-    outcome: Outcome,
+    outcome: Outcome | None,
     active: int,
     backups: int,
     sessions: int,
@@ -70,7 +73,7 @@ def up_message(  # noqa: PLR0917
     proxy: str,
     server: str,
     backup: bool,
-    outcome: Outcome,
+    outcome: Outcome | None,
     active: int,
     backups: int,
     requeued: int = 0,

@@ -37,6 +37,7 @@ from weir.check import health
 from weir.check.agent import AgentReply, maxconn_of, weight_of
 from weir.check.observe import Hana, Observer
 from weir.check.report import (
+    check_reason,
     down_message,
     drain_message,
     leave_drain_message,
@@ -172,6 +173,8 @@ class ServerHealth:
             srv.check_health = health.after_check(before, c.rise, c.fall, passed=True)
             if self.observer is not None:
                 self.observer.errors = 0
+        if self.backend.conf.checks.log_health_checks and outcome.duration_ms >= 0:
+            self._log_check(outcome, before, result)
         if self._in_maint():
             return
         if result is Result.FAILED:
@@ -182,6 +185,35 @@ class ServerHealth:
                 self.set_running(outcome)
         elif result is Result.CONDPASS and self._checks_allow_up():
             self.set_stopping(outcome)
+
+    def _reason(self, outcome: Outcome) -> Outcome | None:
+        """The outcome a state-change line explains itself with; None when `option
+        log-health-checks` already logged the check (HAProxy then omits the reason)."""
+        return None if self.backend.conf.checks.log_health_checks else outcome
+
+    def _log_check(self, outcome: Outcome, before: int, result: Result | None) -> None:
+        """`option log-health-checks`: a check whose result moves the health counter (a
+        failure while not already at 0, a success while not already at the top) is
+        logged, with the counter as HAProxy prints it (`status: 2/3 UP`)."""
+        c = self.conf.check
+        top = health.top(c.rise, c.fall)
+        if result is Result.FAILED:
+            if before == 0:
+                return
+            word = "failed"
+        elif result in (Result.PASSED, Result.CONDPASS):
+            if before == top:
+                return
+            word = "succeeded" if result is Result.PASSED else "conditionally succeeded"
+        else:
+            return
+        h = self.server.check_health
+        state = f"{h - c.rise + 1}/{c.fall} UP" if h >= c.rise else f"{h}/{c.rise} DOWN"
+        kind = "backup server" if self.server.backup else "server"
+        self.say(
+            "WARNING",
+            f"Health check for {kind} {self.name} {word}{check_reason(outcome)}, status: {state}.",
+        )
 
     def agent_done(self, outcome: Outcome) -> None:
         """Apply one outcome of the server's agent check."""
@@ -377,7 +409,13 @@ class ServerHealth:
         self.say(
             "WARNING",
             down_message(
-                self.backend.name, srv.name, srv.backup, outcome, active, backups, srv.cur_sess
+                self.backend.name,
+                srv.name,
+                srv.backup,
+                self._reason(outcome),
+                active,
+                backups,
+                srv.cur_sess,
             ),
         )
         self._alert_if_none(had_any)
@@ -400,7 +438,15 @@ class ServerHealth:
         active, backups = self._usable()
         self.say(
             "WARNING",
-            up_message(self.backend.name, srv.name, srv.backup, outcome, active, backups, requeued),
+            up_message(
+                self.backend.name,
+                srv.name,
+                srv.backup,
+                self._reason(outcome),
+                active,
+                backups,
+                requeued,
+            ),
         )
 
     def set_stopping(self, outcome: Outcome) -> None:

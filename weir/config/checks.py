@@ -43,6 +43,13 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
 
 
 def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
+    for b in px.binds:
+        if b.ssl is not None and b.ssl.enabled and not b.ssl.certs:
+            diags.alert(
+                f"{px.cap} '{px.name}' : 'ssl' on this bind needs a certificate "
+                "('crt' or 'crt-list')",
+                b.where,
+            )
     if not px.binds:
         diags.warning(
             f"{px.cap} '{px.name}' has no 'bind' line, so it receives no traffic "

@@ -234,6 +234,7 @@ class ProxyCheckConf:
     http_rules: list[CheckRuleConf] = field(default_factory=list)
     disable_on_404: bool = False
     send_state: bool = False
+    log_health_checks: bool = False  # `option log-health-checks`
 
 
 @dataclass(slots=True)

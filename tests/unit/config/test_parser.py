@@ -209,7 +209,7 @@ def test_unknown_acl_in_condition(tmp_path: Path) -> None:
         ("bind 127.0.0.1:70000", "out of range"),
         ("bind 127.0.0.1", "missing port"),
         ("bind 127.0.0.1:80 foo", "unknown bind option 'foo'"),
-        ("bind 127.0.0.1:80 ssl", "'ssl' is a HAProxy bind option that weir does not support"),
+        ("bind 127.0.0.1:80 ssl", "'ssl' on this bind needs a certificate"),
         ("maxconn lots", "not an integer"),
         ("timeout client 5x", "unknown time unit"),
         ("mode udp", "unknown mode 'udp'"),
