@@ -13,4 +13,5 @@ import weir.persist.keywords
 import weir.process.keywords
 import weir.proxy.keywords
 import weir.stats.keywords
+import weir.tcp.rules
 import weir.tls.keywords  # noqa: F401

@@ -119,6 +119,8 @@ def _check_rule_acls(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
         px.http_response_rules,
         px.http_after_response_rules,
         px.redirect_rules,
+        px.tcp_request_connection_rules,
+        px.tcp_request_content_rules,
     ):
         for rule in rules:
             if rule.cond is not None:

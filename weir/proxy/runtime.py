@@ -26,6 +26,7 @@ from weir.proto.h1 import RequestHead
 from weir.sample.acl import Predicate, compile_acl, compile_cond
 from weir.stats import RateCounter, StatsService, make_stats
 from weir.stream import Stream
+from weir.tcp.rules import compile_tcp_rules
 
 
 class Counters:
@@ -295,6 +296,7 @@ class Frontend:
         "errorfiles",
         "forwardfor",
         "http",
+        "inspect_delay",
         "limiter",
         "logger",
         "maxconn",
@@ -304,6 +306,8 @@ class Frontend:
         "name",
         "rules",
         "stats",
+        "tcp_conn",
+        "tcp_content",
         "tcpka",
         "timeout_client",
         "timeout_http_keep_alive",
@@ -335,6 +339,11 @@ class Frontend:
         self.stats: StatsService | None = None  # set by build()
         acls = _acls(px)
         self.http = proxy_rules(px, acls)
+        # tcp-request rules: connection ones when a client arrives, content ones on its
+        # first bytes, within `inspect_delay` seconds (0: no inspection).
+        self.tcp_conn = compile_tcp_rules(px.tcp_request_connection_rules, acls)
+        self.tcp_content = compile_tcp_rules(px.tcp_request_content_rules, acls)
+        self.inspect_delay = px.tcp_inspect_delay / 1000
         # (condition, backend) — or, for a name made per request, (condition, the
         # function that makes it); `route` tells them apart.
         self.rules: list[tuple[Predicate | None, Backend | Callable[[Stream], bytes]]] = []

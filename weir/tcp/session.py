@@ -19,6 +19,10 @@ from weir.backend.server import Server
 from weir.net.listener import set_keepalive
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
+from weir.tcp.rules import ACCEPT, REJECT, decide
+
+# The most bytes content inspection buffers before the rules must decide (HAProxy's buffer).
+INSPECT_MAX = 16384
 
 
 class TcpClient(asyncio.Protocol):
@@ -28,11 +32,14 @@ class TcpClient(asyncio.Protocol):
         "closed",
         "fe",
         "holds_slot",
+        "inspect_timer",
+        "inspecting",
         "last",
         "loop",
         "pending",
         "ready",
         "retries_left",
+        "routed",
         "server",
         "srv",
         "srv_eof",
@@ -47,7 +54,7 @@ class TcpClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.srv: TcpServer | None = None
         self.server: Server | None = None
-        self.backend: Backend | None = fe.default_backend
+        self.backend: Backend | None = None  # chosen once the connection is admitted
         self.stream: Stream | None = None
         self.pending: list[bytes] = []
         # The server connection is in use: until then, client bytes (and a half-close)
@@ -57,6 +64,9 @@ class TcpClient(asyncio.Protocol):
         self.cli_eof = False  # the client shut its write side
         self.srv_eof = False  # the server shut its write side
         self.holds_slot = False
+        self.routed = False  # a backend was chosen (and counts this session)
+        self.inspecting = False  # within `tcp-request inspect-delay`
+        self.inspect_timer: asyncio.TimerHandle | None = None
         self.retries_left = 0
         self.last = loop.time()
         self.timer: asyncio.TimerHandle | None = None
@@ -69,7 +79,6 @@ class TcpClient(asyncio.Protocol):
         stream = self.stream = Stream(ip, port, self.fe)
         stream.t_accept = stream.t_request = stream.t_head = self.last
         stream.accept_date = time.time()
-        stream.backend = self.backend
         if self.fe.tcpka:
             set_keepalive(transport)
         c = self.fe.counters
@@ -92,17 +101,74 @@ class TcpClient(asyncio.Protocol):
         self.fe.limiter.take()
         self.holds_slot = True
         self.transport.pause_reading()
-        be = self.backend
+        fe, stream = self.fe, self.stream
+        assert stream is not None
+        if fe.tcp_conn is not None and decide(fe.tcp_conn, stream) == REJECT:
+            fe.counters.denied += 1
+            stream.logged = True  # HAProxy does not log what `tcp-request connection` drops
+            self.close("PR")
+            return
+        if fe.tcp_content is not None:
+            if fe.inspect_delay:
+                # Content inspection: read the first bytes before choosing a backend.
+                self.inspecting = True
+                self.inspect_timer = self.loop.call_later(fe.inspect_delay, self._inspected)
+                self.transport.resume_reading()
+                return
+            # No delay: the rules decide at once, on no content.
+            stream.payload = b""
+            if decide(fe.tcp_content, stream) == REJECT:
+                fe.counters.denied += 1
+                self.close("PR")
+                return
+        self._route()
+
+    def _inspect(self) -> None:
+        """More bytes arrived during inspection: let the content rules decide if they can."""
+        stream = self.stream
+        assert stream is not None
+        payload = stream.payload = b"".join(self.pending)
+        rules = self.fe.tcp_content
+        verdict = decide(rules, stream) if rules is not None else 0
+        if verdict == REJECT:
+            self.fe.counters.denied += 1
+            self.close("PR")
+        elif verdict == ACCEPT or len(payload) >= INSPECT_MAX or self.cli_eof:
+            self._inspected()
+
+    def _inspected(self) -> None:
+        """Inspection is over (accepted, delay expired, buffer full or client done)."""
+        if not self.inspecting or self.closed:
+            return
+        self.inspecting = False
+        if self.inspect_timer is not None:
+            self.inspect_timer.cancel()
+            self.inspect_timer = None
+        if self.transport is not None:
+            self.transport.pause_reading()
+        stream = self.stream
+        if stream is not None and stream.payload is None and self.pending:
+            stream.payload = b"".join(self.pending)
+        self._route()
+
+    def _route(self) -> None:
+        """Choose the backend (`use_backend` rules, which may read the inspected bytes, or
+        the default one), then a server."""
+        stream = self.stream
+        assert stream is not None
+        be = self.backend = self.fe.route(stream)
+        stream.backend = be
         if be is None:
             self.close("SC")
             return
+        self.routed = True
         bc = be.counters
         bc.tot_sess += 1
         bc.cur_sess += 1
         bc.max_sess = max(bc.max_sess, bc.cur_sess)
         self.retries_left = be.retries
         self._schedule()
-        self._assign(be.pick(self.stream))
+        self._assign(be.pick(stream))
 
     def _assign(self, srv: Server | None) -> None:
         be, stream = self.backend, self.stream
@@ -219,6 +285,8 @@ class TcpClient(asyncio.Protocol):
             srv.transport.write(data)
         else:
             self.pending.append(data)
+            if self.inspecting:
+                self._inspect()
 
     def eof_received(self) -> bool | None:
         """The client is done sending: pass the half-close on (now, or once connected) and
@@ -227,6 +295,8 @@ class TcpClient(asyncio.Protocol):
         if self.srv_eof:
             self.close("--")
             return None
+        if self.inspecting:
+            self._inspected()
         srv = self.srv
         if self.ready and srv is not None and srv.transport is not None:
             srv.transport.write_eof()
@@ -268,6 +338,8 @@ class TcpClient(asyncio.Protocol):
         self.closed = True
         if self.timer is not None:
             self.timer.cancel()
+        if self.inspect_timer is not None:
+            self.inspect_timer.cancel()
         if self.transport is not None:
             self.transport.close()
         srv_conn, self.srv = self.srv, None
@@ -281,7 +353,7 @@ class TcpClient(asyncio.Protocol):
                 if srv.sessions is not None:
                     srv.sessions.discard(self)
                 be.release(srv)
-            if admitted:
+            if admitted and self.routed:
                 be.counters.cur_sess -= 1
         if stream is not None:
             # Logged while the frontend and the process still count this session, and

@@ -1,0 +1,142 @@
+"""mode tcp rules on real traffic: SNI routing without terminating TLS (the seed's L4
+walk-through with HAProxy's `req_ssl_sni`), content and connection rejects."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.compat.helpers import curl
+from tests.helpers.ports import free_port
+from tests.scenarios.tls.certs import CertAuthority
+
+DEFAULTS = """\
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+"""
+
+
+class TlsSite:
+    """An HTTPS server on 127.0.0.1 answering its own name."""
+
+    def __init__(self, name: str, pem: Path) -> None:
+        self.name = name
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pem)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.2)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(5)
+            with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                body = self.name.encode()
+                tls.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                    % (len(body), body)
+                )
+        except (OSError, ssl.SSLError):
+            pass
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.sock.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def sites(tmp_path: Path) -> Iterator[tuple[Path, TlsSite, TlsSite]]:
+    ca = CertAuthority(tmp_path)
+    a = TlsSite("site-a", ca.issue("a", "/CN=a.example", ["a.example"]))
+    b = TlsSite("site-b", ca.issue("b", "/CN=b.example", ["b.example"]))
+    try:
+        yield ca.pem, a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_sni_routing_without_decrypting(weir: Any, sites: Any) -> None:
+    ca, a, b = sites
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend tls-in
+    bind 127.0.0.1:{port}
+    tcp-request inspect-delay 5s
+    tcp-request content accept if {{ req_ssl_hello_type 1 }}
+    use_backend be-a if {{ req_ssl_sni -i a.example }}
+    use_backend be-b if {{ req.ssl_sni -m end b.example }}
+    default_backend be-a
+backend be-a
+    server a 127.0.0.1:{a.port}
+backend be-b
+    server b 127.0.0.1:{b.port}
+""",
+        wait_ports=[port],
+    )
+    for name, expected in (("a.example", b"site-a"), ("b.example", b"site-b")):
+        r = curl(
+            f"https://{name}:{port}/", "--resolve", f"{name}:{port}:127.0.0.1",
+            "--cacert", str(ca),
+        )  # fmt: skip
+        assert (r.status, r.body) == (200, expected), name
+
+
+def test_content_and_connection_rejects(weir: Any, tcp_backend: Any) -> None:
+    echo = tcp_backend("echo")
+    port, port2 = free_port(), free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend picky
+    bind 127.0.0.1:{port}
+    tcp-request inspect-delay 2s
+    tcp-request content reject if {{ req.payload(0,3) -m str BAD }}
+    tcp-request content accept if {{ req.len ge 4 }}
+    default_backend echo
+frontend closed
+    bind 127.0.0.1:{port2}
+    tcp-request connection reject if {{ src 127.0.0.0/8 }}
+    default_backend echo
+backend echo
+    server e {echo.address}
+""",
+        wait_ports=[port, port2],
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"good data")
+        assert s.recv(100) == b"good data"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"BAD data")
+        assert s.recv(100) == b""  # closed, never relayed
+    with socket.create_connection(("127.0.0.1", port2), timeout=5) as s:
+        assert s.recv(100) == b""

@@ -1,0 +1,118 @@
+"""`tcp-request` rules: accept or reject a connection when it arrives (`connection`), or
+once its first bytes have been inspected (`content`, within `inspect-delay`).
+
+    frontend tls-router
+        mode tcp
+        bind :443
+        tcp-request inspect-delay 5s
+        tcp-request content accept if { req_ssl_hello_type 1 }
+        use_backend site-a if { req_ssl_sni -i a.example.com }
+        default_backend site-b
+
+Content inspection buffers what the client sends (up to tune.bufsize) in `stream.payload`
+and evaluates the content rules each time more arrives: the first `accept` or `reject`
+whose condition holds decides. When none does, inspection goes on until the delay
+expires, the buffer is full or the client stops sending; then the connection is accepted
+(HAProxy's default). `use_backend` rules are evaluated after the inspection, so they can
+route on what it saw (SNI routing without decrypting).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from weir.config.diagnostics import Where
+from weir.config.model import CondDef
+from weir.config.parser import Ctx
+from weir.config.registry import Args, keyword
+from weir.config.units import parse_time
+from weir.stream import Stream
+
+ACCEPT, REJECT = 1, 2
+
+
+@dataclass(slots=True)
+class TcpRuleDef:
+    where: Where
+    verdict: int
+    cond: CondDef | None
+
+
+Predicate = Callable[[Stream], bool]
+Compiled = tuple[tuple[Predicate | None, int], ...]  # (condition or None, verdict)
+
+
+def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
+    if not args:
+        ctx.error("expects an action ('accept' or 'reject')")
+        return
+    action, rest = args[0], list(args[1:])
+    if action not in ("accept", "reject"):
+        ctx.error(
+            f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept' and 'reject' here"
+        )
+        return
+    cond = None
+    if rest:
+        if rest[0] not in ("if", "unless") or len(rest) < 2:
+            ctx.error(f"expects 'if' or 'unless' followed by a condition after '{action}'")
+            return
+        cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
+    target.append(TcpRuleDef(ctx.where, ACCEPT if action == "accept" else REJECT, cond))
+
+
+@keyword(
+    "tcp-request connection",
+    "fl",
+    "accept|reject [{if | unless} <condition>]",
+    "Accept or reject a connection as soon as it arrives (addresses only).",
+)
+def _connection(ctx: Ctx, args: Args) -> None:
+    _rule(ctx, args, ctx.px.tcp_request_connection_rules, "tcp-request connection")
+
+
+@keyword(
+    "tcp-request content",
+    "fl",
+    "accept|reject [{if | unless} <condition>]",
+    "Accept or reject a connection from its first bytes (see 'tcp-request inspect-delay').",
+)
+def _content(ctx: Ctx, args: Args) -> None:
+    _rule(ctx, args, ctx.px.tcp_request_content_rules, "tcp-request content")
+
+
+@keyword(
+    "tcp-request inspect-delay",
+    "fl",
+    "<time>",
+    "How long to wait for the client's first bytes before the content rules decide.",
+)
+def _inspect_delay(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, 1, "a time such as 5s"):
+        return
+    try:
+        ctx.px.tcp_inspect_delay = parse_time(args[0])
+    except ValueError as e:
+        ctx.error(str(e))
+
+
+def compile_tcp_rules(
+    defs: Sequence[TcpRuleDef], acls: dict[str, list[Predicate]]
+) -> Compiled | None:
+    from weir.sample.acl import compile_cond
+
+    if not defs:
+        return None
+    return tuple(
+        (None if d.cond is None else compile_cond(d.cond.words, d.cond.unless, acls), d.verdict)
+        for d in defs
+    )
+
+
+def decide(rules: Compiled, stream: Stream) -> int:
+    """ACCEPT or REJECT from the first rule whose condition holds, else 0 (undecided)."""
+    for pred, verdict in rules:
+        if pred is None or pred(stream):
+            return verdict
+    return 0
