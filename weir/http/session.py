@@ -50,6 +50,7 @@ from weir.proto.h1 import (
 from weir.proxy.runtime import Backend, Frontend
 from weir.stats import StatsService
 from weir.stream import Stream
+from weir.tcp.rules import REJECT, decide
 
 # Client-connection states.
 _IDLE = 0  # waiting for a request head
@@ -157,12 +158,26 @@ class HttpClient(asyncio.Protocol):
         c.tot_sess += 1
         c.max_sess = max(c.max_sess, c.cur_sess)
         c.sess_rate.hit(1, self.t_start)
+        if fe.tcp_conn is not None and self._rejected_at_connection():
+            return
         if fe.limiter.full():
             self.transport.pause_reading()
             self.paused = True
             fe.limiter.wait(self._admit)
             return
         self._admit()
+
+    def _rejected_at_connection(self) -> bool:
+        """`tcp-request connection reject`: close before reading anything (not logged)."""
+        fe = self.fe
+        assert fe.tcp_conn is not None
+        if decide(fe.tcp_conn, Stream(self.peer[0], self.peer[1], fe)) != REJECT:
+            return False
+        fe.counters.denied += 1
+        self.state = _CLOSING
+        if self.transport is not None:
+            self.transport.close()
+        return True
 
     def _admit(self) -> None:
         if self.transport is None or self.transport.is_closing():

@@ -140,3 +140,27 @@ backend echo
         assert s.recv(100) == b""  # closed, never relayed
     with socket.create_connection(("127.0.0.1", port2), timeout=5) as s:
         assert s.recv(100) == b""
+
+
+def test_connection_reject_in_an_http_frontend(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    port, open_port = free_port(), free_port()
+    weir(
+        DEFAULTS.replace("mode tcp", "mode http")
+        + f"""
+frontend shut
+    bind 127.0.0.1:{port}
+    tcp-request connection reject if {{ src 127.0.0.1 }}
+    default_backend be
+frontend open
+    bind 127.0.0.1:{open_port}
+    tcp-request connection reject if {{ src 10.0.0.0/8 }}
+    default_backend be
+backend be
+    server a {be.address}
+""",
+        wait_ports=[port, open_port],
+    )
+    assert curl(f"http://127.0.0.1:{port}/").status < 0  # closed before any answer
+    assert curl(f"http://127.0.0.1:{open_port}/").status == 200
+    assert len(be.requests) == 1
