@@ -34,6 +34,19 @@ HASH_CASES = {
     "url_param-consistent": ("url_param key", "consistent", ("", "", "", ""), "query"),
     "hdr-consistent": ("hdr(X-Key)", "consistent", ("", "weight 2", "", ""), "header"),
     "hdr-map-based-avalanche": ("hdr(X-Key)", "map-based sdbm avalanche", ("",) * 4, "header"),
+    "hash-expr-consistent": (
+        "hash req.hdr(X-Key)",
+        "consistent",
+        ("", "weight 2", "", ""),
+        "header",
+    ),
+    "hash-expr-converters-map-based": (
+        "hash req.hdr(X-Key),lower,field(1,@)",
+        "map-based djb2",
+        ("",) * 4,
+        "header",
+    ),
+    "hash-expr-path": ("hash path", "consistent", ("",) * 4, "uri"),
 }
 
 

@@ -29,17 +29,13 @@ def _balance(ctx: Ctx, args: Args) -> None:
         ctx.error(str(e))
         return
     if params.algo == "hash":
-        ctx.error(
-            "'balance hash <expression>' is HAProxy's but weir does not support it yet "
-            "(it needs the sample-expression engine)"
-        )
-        return
-    if params.algo == "rdp-cookie":
-        ctx.error(
-            "'balance rdp-cookie' is HAProxy's but weir does not support it yet "
-            "(it needs the RDP cookie read by 'tcp-request content' inspection)"
-        )
-        return
+        from weir.sample.core import LOG, SampleError, compile_expr
+
+        try:
+            compile_expr(params.expr, LOG)
+        except SampleError as e:
+            ctx.error(f"'balance hash': {e}")
+            return
     if params.check_post:
         ctx.error("'url_param ... check_post' is HAProxy's but weir does not support it yet")
         return

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from weir.backend.server import Server, SrvState
 from weir.balance import make_balancer, parse_balance
 from weir.balance.base import BalanceParams, Balancer
-from weir.balance.keys import hdr_key, source_key, uri_key, url_param_key
+from weir.balance.keys import hdr_key, rdp_cookie_key, source_key, uri_key, url_param_key
 from weir.config.model import Config, Mode, Proxy
 from weir.http.rules import ProxyRules, proxy_rules
 from weir.log import Logger, LogHub
@@ -224,6 +224,16 @@ def _key_function(params: BalanceParams, mode: Mode) -> Callable[[Stream], bytes
                 return None
 
         return source
+    if algo == "rdp-cookie":
+        # The cookie of an RDP connection request, read during `tcp-request` inspection.
+        name = params.rdp_cookie.encode()
+        return lambda s: None if s.payload is None else rdp_cookie_key(s.payload, name)
+    if algo == "hash":
+        from weir.sample.core import L4_CONTENT, REQ, STR, compile_expr
+
+        place = REQ if mode is Mode.HTTP else L4_CONTENT
+        get = compile_expr(params.expr, place, want=STR).get
+        return lambda s: get(s) or None
     if mode is not Mode.HTTP or not params.needs_http:
         return None
     if algo == "uri":

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from weir.balance.keys import rdp_cookie_key
 from weir.stream import Stream
 
 Fetch = Callable[[Stream, bytes], bytes | None]
@@ -89,6 +90,18 @@ PREDEFINED_ACLS: dict[str, Predicate] = {
     "HTTP_1.0": lambda s: s.req is not None and s.req.version == b"HTTP/1.0",
     "HTTP_1.1": lambda s: s.req is not None and s.req.version == b"HTTP/1.1",
     "LOCALHOST": lambda s: s.client_ip in ("127.0.0.1", "::1"),
+    "METH_CONNECT": lambda s: s.req is not None and s.req.method == b"CONNECT",
+    "METH_DELETE": lambda s: s.req is not None and s.req.method == b"DELETE",
+    "METH_HEAD": lambda s: s.req is not None and s.req.method == b"HEAD",
+    "METH_OPTIONS": lambda s: s.req is not None and s.req.method == b"OPTIONS",
+    "METH_PUT": lambda s: s.req is not None and s.req.method == b"PUT",
+    "METH_TRACE": lambda s: s.req is not None and s.req.method == b"TRACE",
+    "HTTP_URL_ABS": lambda s: s.req is not None and s.req.target[:1] not in (b"/", b"*"),
+    "HTTP_URL_SLASH": lambda s: s.req is not None and s.req.target[:1] == b"/",
+    "HTTP_URL_STAR": lambda s: s.req is not None and s.req.target == b"*",
+    "HTTP_CONTENT": lambda s: s.req is not None and bool(s.req.content_length or s.req.chunked),
+    "REQ_CONTENT": lambda s: bool(s.payload),
+    "RDP_COOKIE": lambda s: s.payload is not None and rdp_cookie_key(s.payload, b"") is not None,
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from weir.balance.keys import rdp_cookie_key
 from weir.sample.core import BIN, INT, L4_CONTENT, STR, SampleError, fetch, simple_fetch
 from weir.stream import Stream
 
@@ -169,30 +170,19 @@ for _name, _fn, _out in (
 # ---- RDP ------------------------------------------------------------------------------------
 
 
-def _rdp_cookie(name: bytes | None) -> Callable[[Stream], bytes | None]:
-    """The value of `Cookie: NAME=VALUE` in an RDP connection request (any name when
-    none is given), from the TPKT/X.224 header on."""
+def _rdp_cookie(name: bytes) -> Callable[[Stream], bytes | None]:
+    """The value of the RDP cookie `name` (any name when empty) in an RDP connection
+    request, as `balance rdp-cookie` reads it (weir.balance.keys.rdp_cookie_key)."""
 
     def get(s: Stream) -> bytes | None:
         p = s.payload
-        if p is None or len(p) < 11 or p[0] != 3:
-            return None
-        start = p.find(b"Cookie: ", 11)
-        if start < 0:
-            return None
-        end = p.find(b"\r\n", start)
-        if end < 0:
-            return None
-        key, eq, value = p[start + 8 : end].partition(b"=")
-        if not eq or (name is not None and key != name):
-            return None
-        return value
+        return None if p is None else rdp_cookie_key(p, name)
 
     return get
 
 
 def _rdp_compile(args: list[str]) -> Callable[[Stream], Any]:
-    return _rdp_cookie(args[0].encode() if args and args[0] else None)
+    return _rdp_cookie(args[0].encode() if args and args[0] else b"")
 
 
 fetch("req.rdp_cookie", STR, args=(0, 1), needs=L4_CONTENT)(_rdp_compile)

@@ -164,3 +164,39 @@ backend be
     assert curl(f"http://127.0.0.1:{port}/").status < 0  # closed before any answer
     assert curl(f"http://127.0.0.1:{open_port}/").status == 200
     assert len(be.requests) == 1
+
+
+def _rdp_request(user: str) -> bytes:
+    """An RDP connection request: TPKT and X.224 headers, then the cookie line."""
+    cookie = f"Cookie: mstshash={user}\r\n".encode()
+    x224 = bytes((6 + len(cookie), 0xE0, 0, 0, 0, 0, 0))
+    return b"\x03\x00" + (4 + len(x224) + len(cookie)).to_bytes(2, "big") + x224 + cookie
+
+
+def test_balance_rdp_cookie_keeps_a_user_on_one_server(weir: Any, tcp_backend: Any) -> None:
+    servers = [tcp_backend(f"s{i}", greeting=True) for i in range(4)]
+    port = free_port()
+    lines = "\n".join(f"    server s{i} {b.address}" for i, b in enumerate(servers))
+    weir(
+        DEFAULTS
+        + f"""
+frontend rdp
+    bind 127.0.0.1:{port}
+    tcp-request inspect-delay 5s
+    tcp-request content accept if RDP_COOKIE
+    default_backend farm
+backend farm
+    balance rdp-cookie
+{lines}
+""",
+        wait_ports=[port],
+    )
+
+    def served_by(user: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(_rdp_request(user))
+            return s.recv(100).split(b"\n")[0]  # the greeting names the server
+
+    for user in ("alice", "bob", "carol"):
+        assert len({served_by(user) for _ in range(5)}) == 1, user
+    assert len({served_by(f"user{i}") for i in range(20)}) >= 2
