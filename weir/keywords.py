@@ -9,6 +9,7 @@ import weir.check.keywords
 import weir.http.keywords
 import weir.http.rules
 import weir.log.keywords
+import weir.net.keywords
 import weir.persist.keywords
 import weir.process.keywords
 import weir.proxy.keywords

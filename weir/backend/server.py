@@ -88,6 +88,7 @@ class Server:
         "observer",
         "port",
         "puid",
+        "send_proxy",
         "sessions",
         "state",
         "tls",
@@ -156,6 +157,7 @@ class Server:
         self.sessions: set[LiveSession] | None = None
         # `server ... ssl`: (ssl.SSLContext, the SNI's getter or None); None: plain TCP.
         self.tls: Any = None
+        self.send_proxy = 0  # PROXY protocol version sent first (0: none)
 
     @property
     def downtime(self) -> int:

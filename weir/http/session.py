@@ -36,6 +36,7 @@ from weir.http.errors import error_page
 from weir.http.rules import CONTINUE, REPLY, STOP, TARPIT, ProxyRules, Txn, run_rules
 from weir.log.captures import capture_request, capture_response, unique_id_line
 from weir.net.listener import SOFT_STOP, set_keepalive
+from weir.proto import proxy_protocol
 from weir.proto.h1 import (
     BodyFramer,
     H1Error,
@@ -75,6 +76,7 @@ class HttpClient(asyncio.Protocol):
         "deadline_kind",
         "fe",
         "idle",
+        "local",
         "loop",
         "max_hdr",
         "max_size",
@@ -82,6 +84,7 @@ class HttpClient(asyncio.Protocol):
         "paused",
         "peer",
         "pending",
+        "proxied",
         "req",
         "req_framer",
         "retries_left",
@@ -100,9 +103,17 @@ class HttpClient(asyncio.Protocol):
     )
 
     def __init__(
-        self, fe: Frontend, loop: asyncio.AbstractEventLoop, max_size: int, max_hdr: int
+        self,
+        fe: Frontend,
+        loop: asyncio.AbstractEventLoop,
+        max_size: int,
+        max_hdr: int,
+        *,
+        proxied: bool = False,
     ) -> None:
         self.fe = fe
+        self.proxied = proxied  # a PROXY protocol header is expected first (accept-proxy)
+        self.local: tuple[str, int] | None = None  # the address the client connected to
         self.loop = loop
         self.max_size = max_size
         self.max_hdr = max_hdr
@@ -166,6 +177,30 @@ class HttpClient(asyncio.Protocol):
             fe.limiter.wait(self._admit)
             return
         self._admit()
+
+    def _proxy_header(self, data: bytes) -> bytes | None:
+        """`accept-proxy`: take the PROXY header off the first bytes; its addresses are
+        the client's from now on. Returns what follows it (None: not whole yet). A
+        connection that does not start with a valid header is closed and counted."""
+        buf = self.buf
+        buf += data
+        try:
+            found = proxy_protocol.parse(bytes(buf))
+        except proxy_protocol.ProxyHeaderError:
+            self.fe.counters.errors += 1
+            buf.clear()
+            self._close()
+            return None
+        if found is None:
+            return None
+        info, used = found
+        self.proxied = False
+        if info.src is not None:
+            self.peer = info.src
+            self.local = info.dst
+        rest = bytes(buf[used:])
+        buf.clear()
+        return rest
 
     def _rejected_at_connection(self) -> bool:
         """`tcp-request connection reject`: close before reading anything (not logged)."""
@@ -279,6 +314,11 @@ class HttpClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.now = self.loop.time()
         self.fe.counters.bytes_in += len(data)
+        if self.proxied:
+            rest = self._proxy_header(data)
+            if not rest:
+                return
+            data = rest
         if self.state == _TUNNEL:
             self._tunnel_to_server(data)
             return
@@ -483,6 +523,7 @@ class HttpClient(asyncio.Protocol):
         now = self.now
         stream = Stream(self.peer[0], self.peer[1], self.fe)
         stream.ssl = self.tls
+        stream.frontend_addr = self.local
         stream.t_accept = self.t_start
         stream.accept_date = self.date_start
         stream.t_request = self.t_first or now
@@ -641,10 +682,24 @@ class HttpClient(asyncio.Protocol):
         if self.state != _REQ or conn.client is not self:
             conn.close()
             return
+        if conn.srv.send_proxy and conn.transport is not None:
+            conn.transport.write(self._proxy_line(conn.srv.send_proxy))
         obs = conn.srv.observer
         if obs is not None:
             obs.l4_ok()
         self._use(conn)
+
+    def _proxy_line(self, version: int) -> bytes:
+        """The PROXY header that tells a `send-proxy` server who the client is."""
+        local = self.local
+        if local is None and self.transport is not None:
+            sockname = self.transport.get_extra_info("sockname")
+            local = (sockname[0], sockname[1]) if isinstance(sockname, tuple) else None
+        if local is None or self.peer[0] == "unix":
+            return proxy_protocol.v2(None, None) if version == 2 else b"PROXY UNKNOWN\r\n"
+        if version == 2:
+            return proxy_protocol.v2(self.peer, local)
+        return proxy_protocol.v1(self.peer, local)
 
     def _connect_failed(self) -> None:
         be, srv, stream = self.backend, self.server, self.stream

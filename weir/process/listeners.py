@@ -29,6 +29,7 @@ class BoundListener:
     sock: socket.socket
     backlog: int
     tls: Any = None  # ssl.SSLContext of a `bind ... ssl` listener
+    accept_proxy: bool = False  # `accept-proxy`: a PROXY header comes first
 
     @property
     def name(self) -> str:
@@ -68,7 +69,7 @@ def bind_listeners(
                         freebind=bind.freebind,
                         transparent=bind.transparent,
                     )
-                    out.extend(BoundListener(px, s, backlog, tls) for s in socks)
+                    out.extend(BoundListener(px, s, backlog, tls, bind.accept_proxy) for s in socks)
     except BindError:
         # Inherited sockets go back to the pool, for another try; the rest is closed.
         close_all([bl for bl in out if inherited is None or not inherited.give_back(bl.sock)])

@@ -336,13 +336,13 @@ async def _serve(
         fe = frontends[id(bl.px)]
         if fe.mode is Mode.HTTP:
 
-            def factory(fe: Frontend = fe) -> asyncio.Protocol:
-                return HttpClient(fe, loop, g.tune_bufsize, g.tune_maxhdr)
+            def factory(fe: Frontend = fe, proxied: bool = bl.accept_proxy) -> asyncio.Protocol:
+                return HttpClient(fe, loop, g.tune_bufsize, g.tune_maxhdr, proxied=proxied)
 
         else:
 
-            def factory(fe: Frontend = fe) -> asyncio.Protocol:
-                return TcpClient(fe, loop)
+            def factory(fe: Frontend = fe, proxied: bool = bl.accept_proxy) -> asyncio.Protocol:
+                return TcpClient(fe, loop, proxied=proxied)
 
         sv = Served(fe, bl.sock, factory, bl.backlog, bl.tls)
         await sv.start(loop)

@@ -111,6 +111,7 @@ class Backend:
         ]
         assert len(self.servers) == len(px.servers), "every server line has an address"
         for srv, conf in zip(self.servers, px.servers, strict=False):
+            srv.send_proxy = conf.send_proxy
             if conf.disabled:
                 srv.state = SrvState.MAINT
         params = px.balance if px.balance is not None else parse_balance(["roundrobin"])

@@ -17,6 +17,7 @@ from typing import cast
 
 from weir.backend.server import Server
 from weir.net.listener import set_keepalive
+from weir.proto import proxy_protocol
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
 from weir.tcp.rules import ACCEPT, REJECT, decide
@@ -37,6 +38,8 @@ class TcpClient(asyncio.Protocol):
         "last",
         "loop",
         "pending",
+        "proxied",
+        "proxy_buf",
         "ready",
         "retries_left",
         "routed",
@@ -48,8 +51,12 @@ class TcpClient(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, fe: Frontend, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, fe: Frontend, loop: asyncio.AbstractEventLoop, *, proxied: bool = False
+    ) -> None:
         self.fe = fe
+        self.proxied = proxied  # `accept-proxy`: a PROXY header comes first
+        self.proxy_buf = b""
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.srv: TcpServer | None = None
@@ -86,6 +93,8 @@ class TcpClient(asyncio.Protocol):
         c.tot_sess += 1
         c.max_sess = max(c.max_sess, c.cur_sess)
         c.sess_rate.hit(1, self.last)
+        if self.proxied:
+            return  # admitted once the PROXY header has told who the client is
         if self.fe.limiter.full():
             self.transport.pause_reading()
             self.fe.limiter.wait(self._admit)
@@ -266,6 +275,8 @@ class TcpClient(asyncio.Protocol):
         if self.stream is not None:
             self.stream.t_connect = self.stream.t_response = self.loop.time()
         self.ready = True
+        if self.server is not None and self.server.send_proxy:
+            srv_conn.transport.write(self._proxy_line(self.server.send_proxy))
         if self.pending:
             srv_conn.transport.writelines(self.pending)
             self.pending = []
@@ -274,8 +285,27 @@ class TcpClient(asyncio.Protocol):
         elif self.transport is not None:
             self.transport.resume_reading()
 
+    def _proxy_line(self, version: int) -> bytes:
+        """The PROXY header that tells a `send-proxy` server who the client is."""
+        stream = self.stream
+        local = stream.frontend_addr if stream is not None else None
+        if local is None and self.transport is not None:
+            sockname = self.transport.get_extra_info("sockname")
+            local = (sockname[0], sockname[1]) if isinstance(sockname, tuple) else None
+        if stream is None or local is None or stream.client_ip == "unix":
+            return proxy_protocol.v2(None, None) if version == 2 else b"PROXY UNKNOWN\r\n"
+        peer = (stream.client_ip, stream.client_port)
+        return proxy_protocol.v2(peer, local) if version == 2 else proxy_protocol.v1(peer, local)
+
     def data_received(self, data: bytes) -> None:
         self.last = self.loop.time()
+        if self.proxied:
+            rest = self._proxy_header(data)
+            if rest is None:
+                return
+            data = rest
+            if not data:
+                return
         n = len(data)
         self.fe.counters.bytes_in += n
         if self.stream is not None:
@@ -287,6 +317,36 @@ class TcpClient(asyncio.Protocol):
             self.pending.append(data)
             if self.inspecting:
                 self._inspect()
+
+    def _proxy_header(self, data: bytes) -> bytes | None:
+        """`accept-proxy`: read the PROXY header, adopt its addresses, then admit the
+        connection as if it had just arrived. Returns what follows the header (None while
+        it is incomplete, or after closing a connection that does not start with one)."""
+        buf = self.proxy_buf = self.proxy_buf + data
+        try:
+            found = proxy_protocol.parse(buf)
+        except proxy_protocol.ProxyHeaderError:
+            self.fe.counters.errors += 1
+            if self.stream is not None:
+                self.stream.logged = True
+            self.close("PR")
+            return None
+        if found is None:
+            return None
+        info, used = found
+        self.proxied = False
+        self.proxy_buf = b""
+        stream = self.stream
+        if stream is not None and info.src is not None:
+            stream.client_ip, stream.client_port = info.src
+            stream.frontend_addr = info.dst
+        if self.fe.limiter.full():
+            if self.transport is not None:
+                self.transport.pause_reading()
+            self.fe.limiter.wait(self._admit)
+        else:
+            self._admit()
+        return buf[used:]
 
     def eof_received(self) -> bool | None:
         """The client is done sending: pass the half-close on (now, or once connected) and
