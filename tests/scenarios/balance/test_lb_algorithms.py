@@ -57,17 +57,13 @@ def test_weir_c_accepts_every_algorithm_and_hash_type() -> None:
 def test_weir_c_refuses_what_it_would_not_do() -> None:
     done = run_check(
         """\
-backend b1
-    mode http
-    balance rdp-cookie
-    server s 127.0.0.1:8001
 backend b2
     mode http
     balance url_param user check_post
     server s 127.0.0.1:8001
 backend b3
     mode http
-    balance hash req.hdr(x)
+    balance hash nosuch_fetch(x)
     server s 127.0.0.1:8001
 backend b4
     server s 127.0.0.1:8001 weight 257
@@ -80,9 +76,8 @@ backend b6
     )
     assert done.returncode != 0
     out = done.stdout
-    assert "'balance rdp-cookie' is HAProxy's but weir does not support it yet" in out
     assert "check_post' is HAProxy's but weir does not support it yet" in out
-    assert "'balance hash <expression>' is HAProxy's but weir does not support it yet" in out
+    assert "'balance hash': unknown sample fetch 'nosuch_fetch'" in out
     assert "weight 257 is out of range (0 to 256)" in out
     assert "'slowstart'" in out
     assert "hash-balance-factor" in out
