@@ -76,7 +76,6 @@ from weir.log.formats import (
     request_line,
 )
 from weir.log.lfparse import ESC, HEXA, MANDATORY, QUOTE, Expr, LogFormatError, Var
-from weir.sample.acl import FETCHES
 from weir.stream import Stream
 
 Writer = Callable[[Stream, LineValues], str | None]
@@ -576,9 +575,11 @@ def var_writer(var: Var, env: Env, pre: str) -> Writer:
 
 # ---- sample fetches ------------------------------------------------------------------------
 
-_LOG_OK = ("method", "src", "capture.req.hdr", "capture.res.hdr")
-_UID_OK = ("method", "src", "path", "url", "query", "hdr", "req.hdr", "capture.req.hdr")
-_GONE = ("path", "url", "query", "hdr", "req.hdr")
+# Where a fetch may be used, as `haproxy -dKsmp` prints it (weir.sample.vocabulary): the
+# "logs" column for log lines, "frontend http-request header rule" for unique-id-format,
+# which is computed while the request is parsed.
+_LOG_COLUMN, _UID_COLUMN = 18, 3
+_REQUEST_FETCHES = ("path", "url", "query", "hdr", "req.hdr")
 
 
 def _capture_fetch(name: str, arg: str | None) -> Getter:
@@ -598,43 +599,41 @@ def _capture_fetch(name: str, arg: str | None) -> Getter:
 
 
 def fetch_getter(e: Expr, env: Env) -> Getter:
-    """A getter for `%[fetch]`, or LogFormatError naming what is not supported. In log
-    formats the request is gone when the line is written, so only `method` and `src` (and
-    the captures) can be fetched, as in HAProxy; unique-id-format sees the request."""
-    allowed = _UID_OK if env.uid else _LOG_OK
-    if e.converters:
-        conv = e.converters[0].partition("(")[0]
-        raise LogFormatError(
-            f"converter '{conv}' in '%[{e.text}]' is not supported: weir's sample "
-            "expressions have no converters yet"
-        )
+    """A getter for `%[fetch,converters…]`, or LogFormatError. A fetch is allowed where
+    HAProxy 2.6 allows it: in log lines only what still exists when the stream ends
+    (`method`, `src`, the captures, `status`, names, counters…), in unique-id-format
+    what the request offers."""
+    from weir.sample import vocabulary
+    from weir.sample.core import LOG, REQ, STR, SampleError, compile_expr
+
     name = e.fetch
-    if name not in allowed:
-        if name in _GONE:
+    if name in ("capture.req.hdr", "capture.res.hdr") and not e.converters:
+        if env.uid and name == "capture.res.hdr":
+            raise LogFormatError("'capture.res.hdr' cannot be used here: there is no response yet")
+        return _capture_fetch(name, e.arg)
+    flags = vocabulary.HAPROXY_FETCHES.get(name, ("",))[0]
+    column = _UID_COLUMN if env.uid else _LOG_COLUMN
+    if len(flags) > column and flags[column] != "Y":
+        if name in _REQUEST_FETCHES and not env.uid:
             raise LogFormatError(
                 f"sample fetch '{name}' cannot be used in a log format: the request is "
                 "gone when the line is written (HAProxy refuses it too); %HU, %HP, %HQ or a "
                 "'capture request header' line log the same information"
             )
-        if name == "capture.res.hdr":
-            raise LogFormatError("'capture.res.hdr' cannot be used here: there is no response yet")
+        where = "unique-id-format" if env.uid else "a log format"
         raise LogFormatError(
-            f"sample fetch '{name}' in '%[{e.text}]' is not supported by weir here "
-            f"(supported: {', '.join(allowed)})"
+            f"sample fetch '{name}' cannot be used in {where} (HAProxy refuses it too)"
         )
-    if name.startswith("capture."):
-        return _capture_fetch(name, e.arg)
-    fetch, needs_arg, _ = FETCHES[name]
-    if needs_arg and not e.arg:
-        raise LogFormatError(f"sample fetch '{name}' expects a header name: %[{name}(<name>)]")
-    if not needs_arg and e.arg is not None:
-        raise LogFormatError(f"sample fetch '{name}' takes no argument")
-    arg = (e.arg or "").split(",")[0].strip().lower().encode()
+    try:
+        expr = compile_expr(e.text, REQ if env.uid else LOG, want=STR)
+    except SampleError as err:
+        raise LogFormatError(f"in '%[{e.text}]': {err}") from None
+    get = expr.get
 
-    def get(s: Stream, t: LineValues) -> str | None:
-        return _text(fetch(s, arg))
+    def getter(s: Stream, t: LineValues) -> str | None:
+        return _text(get(s))
 
-    return get
+    return getter
 
 
 def expr_writer(e: Expr, env: Env, pre: str) -> Writer:

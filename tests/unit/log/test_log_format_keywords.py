@@ -117,7 +117,7 @@ def test_line_errors(tmp_path: Path, lines: str, message: str) -> None:
         ('    log-format "%r"', "tcp", "'%r' needs 'mode http'"),
         ('    log-format "%CC %tsc %hr"', "tcp", "'%CC' needs 'mode http'"),
         ('    log-format "%[path]"', "http", "sample fetch 'path' cannot be used in a log format"),
-        ('    log-format "%[src,lower]"', "http", "converter 'lower'"),
+        ('    log-format "%[src,nosuchconv]"', "http", "unknown converter 'nosuchconv'"),
         ('    log-format-sd "[x %zz]"', "http", "unknown log-format variable '%zz'"),
         ('    unique-id-format "%[nope]"', "http", "sample fetch 'nope'"),
     ],

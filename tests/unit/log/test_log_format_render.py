@@ -398,8 +398,8 @@ def test_unique_id_samples_are_percent_encoded_and_cut() -> None:
         ("%bi", True, "not supported"),
         ("%[path]", True, "request is gone"),
         ("%[req.hdr(host)]", True, "request is gone"),
-        ("%[nope]", True, "sample fetch 'nope' in '%[nope]' is not supported"),
-        ("%[src,lower]", True, "converter 'lower'"),
+        ("%[nope]", True, "unknown sample fetch 'nope'"),
+        ("%[src,nosuchconv]", True, "unknown converter 'nosuchconv'"),
         ("%[src(x)]", True, "takes no argument"),
         ("%[capture.req.hdr(x)]", True, "expects a capture number"),
     ],
@@ -421,3 +421,8 @@ def test_unique_id_format_sees_the_request() -> None:
     assert unique_id(fmt, s) == "/a/b_GET_h.example"
     with pytest.raises(LogFormatError, match="there is no response yet"):
         compile_format("%[capture.res.hdr(0)]", env, mandatory=False)
+
+
+def test_sample_expressions_with_converters_in_log_lines() -> None:
+    line = render("%[src,ipmask(24)] %[method,lower] %[str(ABC),lower,length]", ok(), http=True)
+    assert line == "127.0.0.0 get 3"
