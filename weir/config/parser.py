@@ -141,6 +141,7 @@ class Parser:
         negated = False
         if head == "no" and len(words) > 1:
             negated, words = True, words[1:]
+        words = tuple(_split_action_argument(words, ctx.section))
         kw = REGISTRY.lookup(words, ctx.section)
         if kw is None or ctx.section not in kw.sections:
             self._unknown(words, kw, negated)
@@ -283,6 +284,20 @@ class Parser:
         self.ctx.proxy = None
         self.ctx.userlist = None
         self.ctx.block = None
+
+
+def _split_action_argument(words: Sequence[str], section: Section) -> Sequence[str]:
+    """`http-request set-var(txn.x) EXPR`: an action that carries its argument in
+    parentheses is registered under its bare name (`http-request set-var`); the
+    parenthesised part becomes the action's first argument, `(txn.x)`."""
+    if len(words) < 2 or words[0] not in _FAMILIES:
+        return words
+    second = words[1]
+    paren = second.find("(")
+    if paren <= 0 or not second.endswith(")"):
+        return words
+    split = [words[0], second[:paren], second[paren:], *words[2:]]
+    return split if REGISTRY.lookup(split[:2], section) is not None else words
 
 
 def _family_name(words: Sequence[str], section: Section) -> str | None:

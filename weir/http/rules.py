@@ -844,6 +844,64 @@ action(
 )(_replace_part("uri"))
 
 
+def _var_name(ctx: Ctx, words: list[str]) -> str | None:
+    from weir.sample.core import SampleError
+    from weir.sample.vars import check_var_name
+
+    if not words or not (words[0].startswith("(") and words[0].endswith(")")):
+        ctx.error("expects the variable name in parentheses: set-var(txn.name)")
+        return None
+    try:
+        return check_var_name(words[0][1:-1].strip())
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+
+
+@action("set-var", _ALL, "(<name>) <expr>", "Store a sample expression's value in a variable.")
+def _set_var(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    from weir.sample.core import SampleError, compile_expr
+    from weir.sample.vars import set_var
+
+    name = _var_name(ctx, words)
+    if name is None:
+        return None
+    if len(words) != 2:
+        ctx.error("expects one sample expression after the variable name")
+        return None
+    try:
+        get = compile_expr(words[1], RES if phase != REQUEST else REQ).get
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+
+    def set_(txn: Txn) -> int:
+        value = get(txn.stream)
+        if value is not None:  # an absent sample leaves the variable as it was
+            set_var(txn.stream, name, value)
+        return CONTINUE
+
+    return set_
+
+
+@action("unset-var", _ALL, "(<name>)", "Forget a variable.")
+def _unset_var(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    from weir.sample.vars import unset_var
+
+    name = _var_name(ctx, words)
+    if name is None:
+        return None
+    if len(words) != 1:
+        ctx.error("takes only the variable name")
+        return None
+
+    def unset(txn: Txn) -> int:
+        unset_var(txn.stream, name)
+        return CONTINUE
+
+    return unset
+
+
 @action(
     "set-status",
     (RESPONSE, AFTER),

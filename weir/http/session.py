@@ -89,6 +89,7 @@ class HttpClient(asyncio.Protocol):
         "req_framer",
         "retries_left",
         "server",
+        "sess_vars",
         "srv_conn",
         "state",
         "stream",
@@ -139,6 +140,7 @@ class HttpClient(asyncio.Protocol):
         self.waiting_slot = False
         self.tarpit_status = 0  # the status a tarpitted request gets when its time is up
         self.tls: object = None  # the TLS connection's ssl.SSLObject (None: plain TCP)
+        self.sess_vars: dict[str, object] | None = None  # `sess.` variables of the connection
         # When the current request's wait began (accept, or the end of the previous
         # response on a kept-alive connection), on the loop's clock and the wall clock,
         # and when its first byte arrived (0.0: not yet).
@@ -523,6 +525,7 @@ class HttpClient(asyncio.Protocol):
         now = self.now
         stream = Stream(self.peer[0], self.peer[1], self.fe)
         stream.ssl = self.tls
+        stream.sess_vars = self.sess_vars
         stream.frontend_addr = self.local
         stream.t_accept = self.t_start
         stream.accept_date = self.date_start
@@ -949,6 +952,7 @@ class HttpClient(asyncio.Protocol):
                 be.counters.cur_sess -= 1
         if stream is None:
             return
+        self.sess_vars = stream.sess_vars  # a rule may have set the connection's first one
         stream.t_close = self.now
         if status:
             stream.res_status = status

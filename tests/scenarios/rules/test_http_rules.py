@@ -253,3 +253,27 @@ backend api
     assert curl(url, "-H", "Host: API.example.com").header("x-backend") == "api"
     assert curl(url, "-H", "Host: www.example.com").header("x-backend") == "site"
     assert curl(url, "-H", "Host: other.example.com").header("x-backend") == "site"
+
+
+def test_variables_set_in_the_request_are_read_later(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request set-var(txn.host) req.hdr(host),lower
+    http-request set-var(sess.seen) str(yes) if { path /first }
+    http-request set-header X-Host-Var %[var(txn.host)]
+    http-request set-header X-Sess %[var(sess.seen)]
+    http-request deny deny_status 418 if { var(txn.host) -m str teapot.example }
+    http-response set-header X-Echo-Host %[var(txn.host)]
+""",
+    )
+    r = curl(url + "/", "-H", "Host: WWW.Example.COM")
+    assert (r.status, r.header("x-echo-host")) == (200, "www.example.com")
+    assert be.requests[0].header("X-Host-Var") == "www.example.com"
+    assert curl(url + "/", "-H", "Host: teapot.example").status == 418
+    # sess.* lives as long as the connection: two requests on one keep-alive connection.
+    # (the helper puts its URL last: /first, then /second, on one connection)
+    r = curl(url + "/second", "-H", "Host: a", url + "/first")
+    assert [q.header("X-Sess") for q in be.requests[-2:]] == ["yes", "yes"]
