@@ -47,7 +47,30 @@ WRK_BIN = shutil.which("wrk") or "/usr/bin/wrk"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SIZES = {"100": 100, "16k": 16 * 1024, "1m": 1024 * 1024}
 SIZE_NAMES = {"100": "100B", "16k": "16KiB", "1m": "1MiB"}
-PROXY_KINDS = ("weir", "haproxy", "nginx")
+PROXY_KINDS = ("weir", "haproxy", "nginx", "weir+rules", "haproxy+rules")
+
+# `weir+rules` / `haproxy+rules`: the same job with a realistic rule set (10 ACLs, 1 deny,
+# 3 set-header, 3 use_backend), evaluated on every request and matching none of them, so
+# that each proxy's cost of its rule engine is (1 - rules / plain) in requests per CPU-s.
+RULESET = """\
+    acl is_api path_beg /api/
+    acl is_static path_end .css .js .png .jpg
+    acl is_admin path_beg -i /admin
+    acl from_lan src 10.0.0.0/8 192.168.0.0/16
+    acl host_www hdr(host) -i www.example.com
+    acl host_api hdr(host) -i api.example.com
+    acl is_post method POST
+    acl has_auth req.hdr(authorization) -m found
+    acl bad_ua hdr_sub(user-agent) -i sqlmap nikto
+    acl is_health path /health
+    http-request deny if bad_ua
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Client %[src]
+    http-request set-header X-Req-Host %[req.hdr(host)]
+    use_backend be if is_api host_api
+    use_backend be if is_static has_auth
+    use_backend be if is_admin from_lan is_post
+"""
 REFERENCE = "haproxy"
 AA_LABEL = "haproxy-aa"
 
@@ -125,7 +148,12 @@ def ticks_delta(before: dict[int, int], after: dict[int, int]) -> int:
 
 # -- configurations ------------------------------------------------------------------------
 def proxy_cfg(
-    port: int, backends: Sequence[int], *, haproxy: bool, log_port: int | None = None
+    port: int,
+    backends: Sequence[int],
+    *,
+    haproxy: bool,
+    log_port: int | None = None,
+    rules: bool = False,
 ) -> str:
     """The same job for weir and HAProxy, in plain keywords only; HAProxy additionally gets
     `nbthread 1` so that it runs on one CPU like weir's single event loop. With `log_port`
@@ -133,6 +161,8 @@ def proxy_cfg(
     servers = "\n".join(f"    server be{i} 127.0.0.1:{p}" for i, p in enumerate(backends, start=1))
     nbthread = "    nbthread 1\n" if haproxy else ""
     logging = f"    log 127.0.0.1:{log_port} local0\n    option httplog\n" if log_port else ""
+    if rules:
+        logging += RULESET
     return (
         f"global\n    maxconn 4096\n{nbthread}"
         "defaults\n    mode http\n    timeout connect 5s\n"
@@ -330,11 +360,13 @@ def start_contender(
     d = tmp / c.label
     d.mkdir()
     argv: Callable[[str], list[str]]
-    if c.kind == "weir":
-        cfg = proxy_cfg(c.port, backends, haproxy=False, log_port=log_port)
+    kind, _, extra = c.kind.partition("+")
+    rules = extra == "rules"
+    if kind == "weir":
+        cfg = proxy_cfg(c.port, backends, haproxy=False, log_port=log_port, rules=rules)
         argv = lambda path: pin.wrap(weir_argv(path), "proxy")  # noqa: E731
-    elif c.kind == "haproxy":
-        cfg = proxy_cfg(c.port, backends, haproxy=True, log_port=log_port)
+    elif kind == "haproxy":
+        cfg = proxy_cfg(c.port, backends, haproxy=True, log_port=log_port, rules=rules)
         argv = lambda path: pin.wrap([HAPROXY_BIN, "-db", "-f", path], "proxy")  # noqa: E731
     else:
         cfg = nginx_proxy_cfg(d, c.port, backends)
@@ -675,7 +707,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bad --keepalive {args.keepalive!r}", file=sys.stderr)
         return 2
     missing = [b for b in (WRK_BIN, NGINX_BIN) if not os.access(b, os.X_OK)]
-    if ("haproxy" in kinds or args.aa) and not os.access(HAPROXY_BIN, os.X_OK):
+    if (any(k.startswith("haproxy") for k in kinds) or args.aa) and not os.access(
+        HAPROXY_BIN, os.X_OK
+    ):
         missing.append(HAPROXY_BIN)
     if missing:
         print(f"missing programs: {missing}", file=sys.stderr)

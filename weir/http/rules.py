@@ -34,7 +34,14 @@ from weir.config.registry import Args, keyword
 from weir.http import normalize
 from weir.http.errors import reason
 from weir.http.values import RuleValueError, Value, compile_value
-from weir.proto.h1 import H1Error, parse_request_head, parse_response_head
+from weir.proto.h1 import (
+    H1Error,
+    RequestHead,
+    ResponseHead,
+    drop_pattern,
+    parse_request_head,
+    parse_response_head,
+)
 from weir.sample.core import REQ, RES
 from weir.stream import Stream
 
@@ -90,6 +97,33 @@ class Txn:
         self.headers = self.line = None
         return True
 
+    def replace_raw(self, raw: bytes, derived: bool) -> bool:
+        """Header lines added or removed directly in the head's bytes (set-header,
+        add-header, del-header): the new head takes effect at once. When no header the
+        parser interprets was touched (`derived` False), the new head is the old one with
+        new bytes, without parsing them again; otherwise it is parsed, and refused (False)
+        if it is invalid or would change the body's framing."""
+        old = self.head
+        new: Any
+        if derived:
+            self.headers, self.line = [[n, v] for n, v in _split(raw)], None
+            self.line = _line_of(old, self.response)
+            return self.commit()
+        if self.response:
+            new = ResponseHead(
+                old.version, old.status, old.reason, raw, old._lstart, old.content_length,
+                old.chunked, old.keep_alive,
+            )  # fmt: skip
+            self.stream.res = new
+        else:
+            new = RequestHead(
+                old.method, old.target, old.version, raw, old._lstart, old.content_length,
+                old.chunked, old.keep_alive, old.upgrade, old.expect_continue, old.host,
+            )  # fmt: skip
+            self.stream.req = new
+        self.head = new
+        return True
+
     def finish(self) -> Any:
         """The head with the edits applied (the original one when there were none); None
         when the result does not parse (the caller answers 500)."""
@@ -110,6 +144,28 @@ class Txn:
         if new.content_length != old.content_length or new.chunked != old.chunked:
             return None  # a rule may not change how the body is framed
         return new
+
+
+def _split(raw: bytes) -> list[tuple[bytes, bytes]]:
+    lines = raw[raw.find(b"\r\n") + 2 : -4].split(b"\r\n") if raw.count(b"\r\n") > 2 else []
+    out = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        out.append((name, value.strip(b" \t")))
+    return out
+
+
+def _line_of(head: Any, response: bool) -> list[bytes]:
+    if response:
+        return [head.version, b"%d" % head.status, head.reason]
+    return [head.method, head.target, head.version]
+
+
+# Headers from which the parser derives a head's fields (framing, keep-alive, host): a
+# rule that touches one makes the head parsed again.
+_DERIVED = frozenset(
+    (b"content-length", b"transfer-encoding", b"connection", b"host", b"expect", b"upgrade")
+)
 
 
 Action = Callable[[Txn], int]
@@ -601,15 +657,18 @@ def _set_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
         return None
     name, value = nv
     low = name.lower()
+    drop = drop_pattern(frozenset((low,)))
+    derived = low in _DERIVED
 
     def set_header(txn: Txn) -> int:
         v = value(txn.stream)  # evaluated before the old value goes (`%[hdr(x)]`)
         if _BAD_VALUE.search(v):
             return _fail_500(txn)
-        h = txn.edit()
-        h[:] = [p for p in h if p[0].lower() != low]
-        h.append([name, v])
-        return CONTINUE
+        if txn.headers is not None and not txn.commit():
+            return _fail_500(txn)
+        raw = drop.sub(b"", txn.head.raw)
+        raw = raw[:-2] + name + b": " + v + b"\r\n\r\n"
+        return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
 
     return set_header
 
@@ -620,13 +679,17 @@ def _add_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
     if nv is None:
         return None
     name, value = nv
+    derived = name.lower() in _DERIVED
 
     def add_header(txn: Txn) -> int:
         v = value(txn.stream)
         if _BAD_VALUE.search(v):
             return _fail_500(txn)
-        txn.edit().append([name, v])
-        return CONTINUE
+        if txn.headers is not None and not txn.commit():
+            return _fail_500(txn)
+        raw = txn.head.raw
+        raw = raw[:-2] + name + b": " + v + b"\r\n\r\n"
+        return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
 
     return add_header
 
@@ -662,6 +725,21 @@ def _del_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
     else:
         ctx.error(f"'-m {method}' is not a matching method for del-header")
         return None
+
+    if method == "str":
+        drop = drop_pattern(frozenset((name,)))
+        derived = name in _DERIVED
+
+        def del_exact(txn: Txn) -> int:
+            if txn.headers is not None and not txn.commit():
+                return _fail_500(txn)
+            raw = txn.head.raw
+            new = drop.sub(b"", raw)
+            if new is raw or new == raw:
+                return CONTINUE
+            return CONTINUE if txn.replace_raw(new, derived) else _fail_500(txn)
+
+        return del_exact
 
     def del_header(txn: Txn) -> int:
         head = txn.head

@@ -661,14 +661,14 @@ def _rebuild(
     """`raw` without the lines named in `drop`, with `start_line` and `add` (rule path)."""
     if drop:
         # raw is canonical: every header line is "CRLF name:value" up to the next CR.
-        raw = _drop_pattern(drop).sub(b"", raw)
+        raw = drop_pattern(drop).sub(b"", raw)
     if start_line is not None:
         raw = start_line + raw[raw.find(b"\r\n") :]
     return raw[:-2] + add + b"\r\n" if add else raw
 
 
 @lru_cache(maxsize=256)
-def _drop_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
+def drop_pattern(names: frozenset[bytes]) -> re.Pattern[bytes]:
     alternatives = b"|".join(re.escape(n) for n in sorted(names))
     return re.compile(rb"\r\n(?:" + alternatives + rb"):[^\r]*+", re.IGNORECASE)
 

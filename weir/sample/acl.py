@@ -154,14 +154,30 @@ def _matcher(method: str, patterns: list[bytes], icase: bool) -> Callable[[bytes
                 raise AclError(f"'{p.decode()}' is not an IP address or network") from None
 
         def ip_match(v: bytes) -> bool:
-            try:
-                addr = ipaddress.ip_address(v.decode())
-            except ValueError:
-                return False
-            return any(addr in n for n in nets)
+            addr = parse_ip(v.decode())
+            return addr is not None and any(addr in n for n in nets)
 
         return ip_match
     raise AclError(f"matching method '-m {method}' is HAProxy's but weir does not support it yet")
+
+
+_IPS: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None] = {}
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from its text, remembered: the same few client addresses are parsed
+    again and again (bounded; None for text that is not an address)."""
+    found = _IPS.get(text, _IPS)
+    if found is not _IPS:
+        return found  # type: ignore[return-value]
+    try:
+        addr: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(text)
+    except ValueError:
+        addr = None
+    if len(_IPS) >= 4096:
+        _IPS.clear()
+    _IPS[text] = addr
+    return addr
 
 
 def _contains_run(parts: list[bytes], run: list[bytes]) -> bool:
@@ -444,9 +460,27 @@ def _combine(groups: list[list[Predicate]], unless: bool) -> Predicate:
     if len(groups) == 1 and len(groups[0]) == 1:
         single = groups[0][0]
         return _negate(single) if unless else single
-    frozen = tuple(tuple(g) for g in groups)
-
-    def cond(s: Stream) -> bool:
-        return any(all(p(s) for p in g) for g in frozen)
-
+    terms = [_all_of(g) for g in groups]
+    if len(terms) == 1:
+        cond = terms[0]
+    elif len(terms) == 2:
+        a, b = terms
+        cond = lambda s: a(s) or b(s)  # noqa: E731
+    else:
+        frozen = tuple(terms)
+        cond = lambda s: any(t(s) for t in frozen)  # noqa: E731
     return _negate(cond) if unless else cond
+
+
+def _all_of(preds: list[Predicate]) -> Predicate:
+    """The AND of a group, without a generator for the usual one to three terms."""
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        a, b = preds
+        return lambda s: a(s) and b(s)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda s: a(s) and b(s) and c(s)
+    frozen = tuple(preds)
+    return lambda s: all(p(s) for p in frozen)

@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from weir.sample.acl import parse_ip
 from weir.sample.core import (
     ADDR,
     BOOL,
@@ -36,10 +37,7 @@ Getter = Callable[[Stream], Any]
 
 @simple_fetch("src", ADDR, doc="the client's address")
 def _src(s: Stream) -> Any:
-    try:
-        return ipaddress.ip_address(s.client_ip)
-    except ValueError:
-        return None
+    return parse_ip(s.client_ip)
 
 
 @simple_fetch("src_port", INT, doc="the client's port")
