@@ -11,6 +11,7 @@ import weir.http.rules
 import weir.log.keywords
 import weir.net.keywords
 import weir.persist.keywords
+import weir.persist.stick
 import weir.process.keywords
 import weir.proxy.keywords
 import weir.stats.keywords

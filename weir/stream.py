@@ -54,6 +54,7 @@ class Stream:
         "t_request",
         "t_response",
         "termination",
+        "track",
         "uniq_id",
         "unique_id",
         "vars",
@@ -109,3 +110,6 @@ class Stream:
         self.ssl: Any = None
         self.payload: bytes | None = None
         self.log_level: int | None = None
+        # Stick-table entries this stream tracks (`track-sc0/1/2`): [table, entry] by
+        # index, None until something is tracked (weir.persist.stick).
+        self.track: list[Any] | None = None

@@ -30,13 +30,9 @@ def _set_timeout(req: Request, args: list[str]) -> str:
     return ""
 
 
-_TABLES = "stick tables do not exist in weir yet"
 _MAPS = "maps and ACL files cannot be changed at run time in weir yet"
 
 for name, usage, what in (
-    ("show table", "show table <table> [<filter>]*", _TABLES),
-    ("clear table", "clear table <table> [<filter>]*", _TABLES),
-    ("set table", "set table <table> key <k> [data.* <v>]*", _TABLES),
     ("show map", "show map [@ver] [map]", _MAPS),
     ("get map", "get map <map> <value>", _MAPS),
     ("set map", "set map <map> [<key>|#<ref>] <value>", _MAPS),

@@ -980,6 +980,32 @@ def _unset_var(ctx: Ctx, words: list[str], phase: str) -> Action | None:
     return unset
 
 
+def _track(index: int) -> ActionCompiler:
+    def compile_(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+        from weir.persist.stick import compile_track
+
+        effect = compile_track(ctx, index, words, REQ if phase == REQUEST else RES)
+        if effect is None:
+            return None
+
+        def track(txn: Txn) -> int:
+            effect(txn.stream)
+            return CONTINUE
+
+        return track
+
+    return compile_
+
+
+for _i in range(3):
+    action(
+        f"track-sc{_i}",
+        (REQUEST, RESPONSE),
+        "<expr> [table <name>]",
+        f"Track the key in a stick table with counter {_i} (rates, counts, conn_cur).",
+    )(_track(_i))
+
+
 @action(
     "set-status",
     (RESPONSE, AFTER),

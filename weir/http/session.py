@@ -36,6 +36,7 @@ from weir.http.errors import error_page
 from weir.http.rules import CONTINUE, REPLY, STOP, TARPIT, ProxyRules, Txn, run_rules
 from weir.log.captures import capture_request, capture_response, unique_id_line
 from weir.net.listener import SOFT_STOP, set_keepalive
+from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
 from weir.proto.h1 import (
     BodyFramer,
@@ -956,6 +957,8 @@ class HttpClient(asyncio.Protocol):
         stream.t_close = self.now
         if status:
             stream.res_status = status
+        if stream.track is not None:
+            stream_ended(stream)
         if term != "--":
             stream.termination = term + stream.termination[2:]
         logger = self.fe.logger

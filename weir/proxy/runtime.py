@@ -445,8 +445,10 @@ def build(cfg: Config) -> Runtime:
         _server_tls(be, cfg)
         be.logger = rt.log_hub.logger(px)
         rt.backends[px.name] = be
+    from weir.persist.stick import build_tables
     from weir.sample.fetch_state import install as install_backends
 
+    build_tables(cfg.proxies)
     install_backends(rt.backends)
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_frontend:

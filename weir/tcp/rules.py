@@ -35,12 +35,15 @@ ACCEPT, REJECT = 1, 2
 @dataclass(slots=True)
 class TcpRuleDef:
     where: Where
-    verdict: int
+    verdict: int  # ACCEPT, REJECT, or 0 for an effect (tracking) after which rules go on
     cond: CondDef | None
+    effect: Callable[[Stream], None] | None = None
 
 
 Predicate = Callable[[Stream], bool]
-Compiled = tuple[tuple[Predicate | None, int], ...]  # (condition or None, verdict)
+Effect = Callable[[Stream], None]
+# (condition or None, verdict, effect or None)
+Compiled = tuple[tuple[Predicate | None, int, Effect | None], ...]
 
 
 def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
@@ -48,25 +51,41 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
         ctx.error("expects an action ('accept' or 'reject')")
         return
     action, rest = args[0], list(args[1:])
-    if action not in ("accept", "reject"):
+    cut = next((i for i, w in enumerate(rest) if w in ("if", "unless")), len(rest))
+    action_args, rest = rest[:cut], rest[cut:]
+    effect = None
+    if action.startswith("track-sc") and action[8:] in ("0", "1", "2"):
+        from weir.persist.stick import compile_track
+        from weir.sample.core import L4, L4_CONTENT
+
+        place = L4 if kind == "tcp-request connection" else L4_CONTENT
+        effect = compile_track(ctx, int(action[8:]), action_args, place)
+        if effect is None:
+            return
+    elif action not in ("accept", "reject"):
         ctx.error(
-            f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept' and 'reject' here"
+            f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept', 'reject' "
+            "and 'track-sc0/1/2' here"
         )
+        return
+    elif action_args:
+        ctx.error(f"unexpected '{action_args[0]}' after '{action}'")
         return
     cond = None
     if rest:
-        if rest[0] not in ("if", "unless") or len(rest) < 2:
+        if len(rest) < 2:
             ctx.error(f"expects 'if' or 'unless' followed by a condition after '{action}'")
             return
         cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
-    target.append(TcpRuleDef(ctx.where, ACCEPT if action == "accept" else REJECT, cond))
+    verdict = 0 if effect is not None else (ACCEPT if action == "accept" else REJECT)
+    target.append(TcpRuleDef(ctx.where, verdict, cond, effect))
 
 
 @keyword(
     "tcp-request connection",
     "fl",
-    "accept|reject [{if | unless} <condition>]",
-    "Accept or reject a connection as soon as it arrives (addresses only).",
+    "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
+    "Accept, reject or track a connection as soon as it arrives (addresses only).",
 )
 def _connection(ctx: Ctx, args: Args) -> None:
     _rule(ctx, args, ctx.px.tcp_request_connection_rules, "tcp-request connection")
@@ -75,8 +94,8 @@ def _connection(ctx: Ctx, args: Args) -> None:
 @keyword(
     "tcp-request content",
     "fl",
-    "accept|reject [{if | unless} <condition>]",
-    "Accept or reject a connection from its first bytes (see 'tcp-request inspect-delay').",
+    "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
+    "Accept, reject or track a connection from its first bytes (see 'inspect-delay').",
 )
 def _content(ctx: Ctx, args: Args) -> None:
     _rule(ctx, args, ctx.px.tcp_request_content_rules, "tcp-request content")
@@ -105,14 +124,21 @@ def compile_tcp_rules(
     if not defs:
         return None
     return tuple(
-        (None if d.cond is None else compile_cond(d.cond.words, d.cond.unless, acls), d.verdict)
+        (
+            None if d.cond is None else compile_cond(d.cond.words, d.cond.unless, acls),
+            d.verdict,
+            d.effect,
+        )
         for d in defs
     )
 
 
 def decide(rules: Compiled, stream: Stream) -> int:
     """ACCEPT or REJECT from the first rule whose condition holds, else 0 (undecided)."""
-    for pred, verdict in rules:
+    for pred, verdict, effect in rules:
         if pred is None or pred(stream):
+            if effect is not None:
+                effect(stream)
+                continue
             return verdict
     return 0

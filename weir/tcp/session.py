@@ -17,6 +17,7 @@ from typing import cast
 
 from weir.backend.server import Server
 from weir.net.listener import set_keepalive
+from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
@@ -416,6 +417,8 @@ class TcpClient(asyncio.Protocol):
             if admitted and self.routed:
                 be.counters.cur_sess -= 1
         if stream is not None:
+            if stream.track is not None:
+                stream_ended(stream)
             # Logged while the frontend and the process still count this session, and
             # after the backend and server stopped counting it, as HAProxy does.
             stream.t_close = self.loop.time()

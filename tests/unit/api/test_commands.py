@@ -59,7 +59,7 @@ def test_help_lists_commands_aligned_and_ends_with_help_prompt_quit(
     body = lines[1:-3]
     assert body == sorted(body)
     # commands weir does not implement are not advertised
-    assert "show table" not in text
+    assert "show map" not in text
 
 
 def test_help_with_words_narrows_the_list(runtime_of: RuntimeOf) -> None:
@@ -504,14 +504,17 @@ def test_shutdown_sessions_is_refused_clearly_without_tracking(runtime_of: Runti
     assert run_command(rt, "shutdown sessions server be1") == "Require 'backend/server'.\n"
 
 
-@pytest.mark.parametrize(
-    "line",
-    ["show table", "clear table t", "set map m k v", "add acl a p", "show map", "get acl a b"],
-)
-def test_tables_maps_acls_are_not_supported_yet(runtime_of: RuntimeOf, line: str) -> None:
+@pytest.mark.parametrize("line", ["set map m k v", "add acl a p", "show map", "get acl a b"])
+def test_maps_acls_are_not_supported_yet(runtime_of: RuntimeOf, line: str) -> None:
     answer = run_command(runtime_of(), line)
     assert "weir does not support yet" in answer
     assert answer.endswith(".\n")
+
+
+def test_tables_without_any(runtime_of: RuntimeOf) -> None:
+    rt = runtime_of()
+    assert run_command(rt, "show table") == ""
+    assert run_command(rt, "clear table t") == "Data fetch error : unknown table name.\n"
 
 
 def test_control_is_shared_per_runtime(runtime_of: RuntimeOf) -> None:

@@ -1,0 +1,115 @@
+"""Stick tables on real traffic: HTTP rate limiting with track-sc0 and a 429, a limit of
+concurrent connections per source in TCP, and the table seen through the runtime API."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.compat.helpers import curl
+from tests.helpers.ports import free_port
+
+DEFAULTS = """\
+defaults
+    mode {mode}
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+"""
+
+
+def _cli(sock: Path, line: str) -> str:
+    return subprocess.run(
+        ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
+        input=(line + "\n").encode(),
+        capture_output=True,
+        timeout=10,
+        check=True,
+    ).stdout.decode()
+
+
+def test_http_rate_limit_with_track_sc0(weir: Any, http_backend: Any, tmp_path: Path) -> None:
+    be = http_backend("a")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    weir(
+        f"global\n    stats socket {sock} level admin\n"
+        + DEFAULTS.format(mode="http")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 5m store http_req_rate(60s),http_req_cnt,conn_cur,gpc0
+    http-request track-sc0 src
+    http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt 5 }}
+    http-request set-header X-Count %[sc0_http_req_cnt]
+    default_backend be
+backend be
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    statuses = [curl(f"http://127.0.0.1:{port}/").status for _ in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    assert [q.header("X-Count") for q in be.requests] == ["1", "2", "3", "4", "5"]
+    shown = _cli(sock, "show table fe")
+    assert "# table: fe, type: ip, size:1024, used:1" in shown
+    assert "key=127.0.0.1 use=0" in shown
+    assert "http_req_rate(60000)=8" in shown
+    assert "http_req_cnt=8" in shown
+    assert _cli(sock, "show table") == "# table: fe, type: ip, size:1024, used:1\n\n"
+    _cli(sock, "clear table fe")
+    assert curl(f"http://127.0.0.1:{port}/").status == 200  # a fresh count
+
+
+def _closed(s: socket.socket) -> bool:
+    """The peer closed (or reset) the connection without sending anything."""
+    try:
+        return s.recv(10) == b""
+    except ConnectionResetError:
+        return True
+
+
+def test_tcp_concurrent_connections_per_source(weir: Any, tcp_backend: Any) -> None:
+    echo = tcp_backend("echo")
+    port = free_port()
+    weir(
+        DEFAULTS.format(mode="tcp")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 1m store conn_cur,conn_cnt
+    tcp-request connection track-sc0 src
+    tcp-request connection reject if {{ sc0_conn_cur gt 2 }}
+    default_backend echo
+backend echo
+    server e {echo.address}
+""",
+        wait_ports=[port],
+    )
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"ping")
+            assert s.recv(10) == b"ping"
+            held.append(s)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as third:
+            assert _closed(third)  # the third concurrent connection is rejected
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the two closed connections are released
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            try:
+                s.sendall(b"again")
+                if s.recv(10) == b"again":
+                    break
+            except (ConnectionResetError, BrokenPipeError):
+                pass  # still counted: weir has not seen the closes yet
+        time.sleep(0.05)
+    else:
+        raise AssertionError("connections were not released")
