@@ -155,7 +155,7 @@ def _check_cond_acls(
 ) -> None:
     depth = 0
     for w in words:
-        if w == "{":
+        if w in ("{", "!{"):
             depth += 1
         elif w == "}":
             depth -= 1

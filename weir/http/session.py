@@ -205,6 +205,11 @@ class HttpClient(asyncio.Protocol):
         buf.clear()
         return rest
 
+    def _fail_silently(self, term: str) -> None:
+        """End the connection without an answer (a `reject`), logging the stream."""
+        self._end_stream(term, 0)
+        self._close()
+
     def _rejected_at_connection(self) -> bool:
         """`tcp-request connection reject`: close before reading anything (not logged)."""
         fe = self.fe
@@ -408,6 +413,14 @@ class HttpClient(asyncio.Protocol):
         if fe.stats is not None and fe.stats.matches(head.method, head.target, stream):
             self._stats(fe.stats, head, rest)
             return
+        if fe.tcp_content is not None:
+            # `tcp-request content` rules of an HTTP frontend run on each request, before
+            # its http-request rules; they see the request (and its head as the payload).
+            stream.payload = head.raw
+            if decide(fe.tcp_content, stream) == REJECT:
+                fe.counters.denied += 1
+                self._fail_silently("PR")
+                return
         rules = fe.http
         if rules is not None:
             ruled = self._request_rules(rules, head, stream, rest)
@@ -424,6 +437,12 @@ class HttpClient(asyncio.Protocol):
         if st is not None and st is not fe.stats and st.matches(head.method, head.target, stream):
             self._stats(st, head, rest)
             return
+        if be.tcp_content is not None:
+            stream.payload = head.raw
+            if decide(be.tcp_content, stream) == REJECT:
+                be.counters.denied += 1
+                self._fail_silently("PR")
+                return
         rules = be.http
         if rules is not None:
             ruled = self._request_rules(rules, head, stream, rest)

@@ -83,6 +83,7 @@ class Backend:
         "servers",
         "srv_queues",
         "stats",
+        "tcp_content",
         "tcpka",
         "timeout_connect",
         "timeout_queue",
@@ -132,7 +133,13 @@ class Backend:
         self.logger: Logger | None = None  # set by build()
         self.stats: StatsService | None = None  # set by build()
         # http-request/-response rules; a listen section's are its frontend's (run once).
-        self.http: ProxyRules | None = None if px.cap.is_frontend else proxy_rules(px, _acls(px))
+        own = None if px.cap.is_frontend else _acls(px)
+        self.http: ProxyRules | None = None if own is None else proxy_rules(px, own)
+        # A backend's tcp-request content rules run once it is chosen (a listen section's
+        # are its frontend's).
+        self.tcp_content = (
+            None if own is None else compile_tcp_rules(px.tcp_request_content_rules, own)
+        )
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:

@@ -55,10 +55,14 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
     action_args, rest = rest[:cut], rest[cut:]
     effect = None
     if action.startswith("track-sc") and action[8:] in ("0", "1", "2"):
+        from weir.config.model import Mode
         from weir.persist.stick import compile_track
-        from weir.sample.core import L4, L4_CONTENT
+        from weir.sample.core import L4, L4_CONTENT, REQ
 
+        # In an HTTP proxy, content rules run on each request: HTTP fetches are usable.
         place = L4 if kind == "tcp-request connection" else L4_CONTENT
+        if place == L4_CONTENT and ctx.px.mode is Mode.HTTP:
+            place = REQ
         effect = compile_track(ctx, int(action[8:]), action_args, place)
         if effect is None:
             return
@@ -93,7 +97,7 @@ def _connection(ctx: Ctx, args: Args) -> None:
 
 @keyword(
     "tcp-request content",
-    "fl",
+    "fbl",
     "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
     "Accept, reject or track a connection from its first bytes (see 'inspect-delay').",
 )
@@ -103,7 +107,7 @@ def _content(ctx: Ctx, args: Args) -> None:
 
 @keyword(
     "tcp-request inspect-delay",
-    "fl",
+    "fbl",
     "<time>",
     "How long to wait for the client's first bytes before the content rules decide.",
 )

@@ -171,6 +171,10 @@ class TcpClient(asyncio.Protocol):
         if be is None:
             self.close("SC")
             return
+        if be.tcp_content is not None and decide(be.tcp_content, stream) == REJECT:
+            be.counters.denied += 1
+            self.close("PR")
+            return
         self.routed = True
         bc = be.counters
         bc.tot_sess += 1

@@ -200,3 +200,25 @@ backend farm
     for user in ("alice", "bob", "carol"):
         assert len({served_by(user) for _ in range(5)}) == 1, user
     assert len({served_by(f"user{i}") for i in range(20)}) >= 2
+
+
+def test_content_rules_in_http_frontends_and_backends(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    port = free_port()
+    weir(
+        DEFAULTS.replace("mode tcp", "mode http")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    tcp-request content reject if {{ path_beg /blocked }}
+    default_backend be
+backend be
+    tcp-request content reject if {{ req.hdr(x-bad) -m found }}
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    assert curl(f"http://127.0.0.1:{port}/blocked").status < 0  # closed, no answer
+    assert curl(f"http://127.0.0.1:{port}/ok", "-H", "X-Bad: 1").status < 0
+    assert curl(f"http://127.0.0.1:{port}/ok").status == 200
+    assert [q.path for q in be.requests] == ["/ok"]
