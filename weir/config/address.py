@@ -157,7 +157,9 @@ def parse_address(
         low, high = _parse_port_range(port_text, whole, allow_range=for_bind)
     if host in ("", "*"):
         if not for_bind:
-            raise AddressError(f"a server needs an address, got '{whole}'")
+            # A server at `*` (0.0.0.0) gets each connection's own destination address:
+            # the address the client connected to (transparent proxying), as in HAProxy.
+            return Address(Family.IPV4, "0.0.0.0", low, high)
         fam = family or Family.IPV4
         return Address(fam, "" if fam is Family.IPV4 else "::", low, high)
     try:

@@ -678,16 +678,19 @@ class HttpClient(asyncio.Protocol):
         assert be is not None
         self._arm(be.timeout_connect, "connect")
         conn = ServerConn(self, srv)
+        host, port = srv.host, srv.port
+        if host == "0.0.0.0":  # `server x *:80`: where the client connected to
+            host, port = self._destination(port)
         tls = srv.tls
         if tls is None:
-            coro = self.loop.create_connection(lambda: conn, srv.host, srv.port)
+            coro = self.loop.create_connection(lambda: conn, host, port)
         else:
             ctx, sni = tls
             name = sni(self.stream) if sni is not None and self.stream is not None else None
             coro = self.loop.create_connection(
                 lambda: conn,
-                srv.host,
-                srv.port,
+                host,
+                port,
                 ssl=ctx,
                 server_hostname=name.decode() if name else None,
                 ssl_handshake_timeout=be.timeout_connect,
@@ -711,6 +714,18 @@ class HttpClient(asyncio.Protocol):
         if obs is not None:
             obs.l4_ok()
         self._use(conn)
+
+    def _destination(self, port: int) -> tuple[str, int]:
+        """The address the client connected to (from a PROXY header, else the socket's),
+        with `port` instead of its port when one is given."""
+        local = self.local
+        if local is None and self.transport is not None:
+            sockname = self.transport.get_extra_info("sockname")
+            if isinstance(sockname, tuple):
+                local = self.local = (sockname[0], sockname[1])
+        if local is None:
+            return "0.0.0.0", port
+        return local[0], port or local[1]
 
     def _proxy_line(self, version: int) -> bytes:
         """The PROXY header that tells a `send-proxy` server who the client is."""

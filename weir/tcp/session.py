@@ -226,16 +226,24 @@ class TcpClient(asyncio.Protocol):
         stream.t_queue = self.loop.time()
         conn = TcpServer(self)
         self.srv = conn
+        host, port = srv.host, srv.port
+        if host == "0.0.0.0":  # `server x *:80`: where the client connected to
+            local = stream.frontend_addr
+            if local is None and self.transport is not None:
+                sockname = self.transport.get_extra_info("sockname")
+                local = (sockname[0], sockname[1]) if isinstance(sockname, tuple) else None
+            if local is not None:
+                host, port = local[0], port or local[1]
         tls = srv.tls
         if tls is None:
-            coro = self.loop.create_connection(lambda: conn, srv.host, srv.port)
+            coro = self.loop.create_connection(lambda: conn, host, port)
         else:  # `server ... ssl` in TCP mode: TLS to the server
             ctx, sni = tls
             name = sni(stream) if sni is not None else None
             coro = self.loop.create_connection(
                 lambda: conn,
-                srv.host,
-                srv.port,
+                host,
+                port,
                 ssl=ctx,
                 server_hostname=name.decode() if name else None,
             )

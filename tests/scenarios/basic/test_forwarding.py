@@ -257,3 +257,31 @@ backend empty
         wait_ports=[port],
     )
     assert curl(f"http://127.0.0.1:{port}/health").status == 503
+
+
+def test_server_at_star_reaches_the_clients_destination(weir, http_backend) -> None:
+    """`server x *:PORT` connects to the address the client connected to (HAProxy's
+    transparent destination): weir listens on 127.0.0.2 and the only backend listens on
+    127.0.0.2 too, where 0.0.0.0 would not reach it."""
+    be = http_backend("a", host="127.0.0.2")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.2:{port}
+    default_backend be
+backend be
+    server a *:{be.port}
+""",
+        wait_ports=[],
+    )
+    import time
+
+    deadline = time.monotonic() + 10
+    r = curl(f"http://127.0.0.2:{port}/")
+    while r.status < 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+        r = curl(f"http://127.0.0.2:{port}/")
+    assert r.status == 200
+    assert r.header("x-backend") == "a"
