@@ -480,6 +480,15 @@ class HttpClient(asyncio.Protocol):
             self.buf += rest
         self.pending = [out]
         self.retries_left = be.retries
+        sticker = be.sticker
+        if sticker is not None:
+            if persisted is None:
+                persisted = sticker.match(stream, be.servers)
+            srv = persisted if persisted is not None else be.pick(stream)
+            if srv is not None:
+                sticker.store(stream, srv)
+            self._assign(srv)
+            return
         self._assign(persisted if persisted is not None else be.pick(stream))
 
     def _request_rules(

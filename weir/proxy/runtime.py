@@ -22,6 +22,7 @@ from weir.log import Logger, LogHub
 from weir.log.captures import Captures
 from weir.net.listener import ConnLimiter
 from weir.persist.cookie import CookiePersist, make_rule
+from weir.persist.stick import Sticker
 from weir.proto.h1 import RequestHead
 from weir.sample.acl import Predicate, compile_acl, compile_cond
 from weir.stats import RateCounter, StatsService, make_stats
@@ -83,6 +84,7 @@ class Backend:
         "servers",
         "srv_queues",
         "stats",
+        "sticker",
         "tcp_content",
         "tcpka",
         "timeout_connect",
@@ -140,6 +142,11 @@ class Backend:
         self.tcp_content = (
             None if own is None else compile_tcp_rules(px.tcp_request_content_rules, own)
         )
+        # `stick on|match|store-request`: persistence through a stick table.
+        self.sticker: Sticker | None = None
+        if px.stick_rules:
+            acls = own if own is not None else _acls(px)
+            self.sticker = Sticker(px.stick_rules, acls, px.name, px.mode is Mode.HTTP)
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:

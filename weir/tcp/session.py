@@ -182,7 +182,14 @@ class TcpClient(asyncio.Protocol):
         bc.max_sess = max(bc.max_sess, bc.cur_sess)
         self.retries_left = be.retries
         self._schedule()
-        self._assign(be.pick(stream))
+        sticker = be.sticker
+        if sticker is None:
+            self._assign(be.pick(stream))
+            return
+        srv = sticker.match(stream, be.servers) or be.pick(stream)
+        if srv is not None:
+            sticker.store(stream, srv)
+        self._assign(srv)
 
     def _assign(self, srv: Server | None) -> None:
         be, stream = self.backend, self.stream

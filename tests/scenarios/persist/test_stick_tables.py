@@ -113,3 +113,56 @@ backend echo
         time.sleep(0.05)
     else:
         raise AssertionError("connections were not released")
+
+
+def test_stick_on_keeps_a_source_on_its_server(weir: Any, tcp_backend: Any) -> None:
+    servers = [tcp_backend(f"s{i}", greeting=True) for i in range(3)]
+    port = free_port()
+    lines = "\n".join(f"    server s{i} {b.address}" for i, b in enumerate(servers))
+    weir(
+        DEFAULTS.format(mode="tcp")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend farm
+backend farm
+    balance roundrobin
+    stick-table type ip size 1k expire 1m
+    stick on src
+{lines}
+""",
+        wait_ports=[port],
+    )
+
+    def served_by() -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            return s.recv(100).split(b"\n")[0]
+
+    assert len({served_by() for _ in range(6)}) == 1  # round robin alone would rotate
+
+
+def test_stick_on_a_header_in_a_shared_table(weir: Any, http_backend: Any) -> None:
+    backends = [http_backend(f"h{i}") for i in range(3)]
+    port = free_port()
+    lines = "\n".join(f"    server h{i} {b.address}" for i, b in enumerate(backends))
+    weir(
+        DEFAULTS.format(mode="http")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend app
+backend sessions
+    stick-table type string len 32 size 1k expire 10m
+backend app
+    balance roundrobin
+    stick on req.hdr(x-user) table sessions
+{lines}
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}/"
+    for user in ("alice", "bob"):
+        seen = {curl(url, "-H", f"X-User: {user}").header("x-backend") for _ in range(5)}
+        assert len(seen) == 1, (user, seen)
+    anonymous = {curl(url).header("x-backend") for _ in range(6)}
+    assert len(anonymous) > 1  # no key: plain round robin
