@@ -327,6 +327,36 @@ class Control:
             check.task = None
         srv.check_status = None
 
+    def agent_of(self, srv: Server) -> Any:
+        """The agent-check task of `srv` in the scheduler, or None."""
+        if self.checks is None:
+            return None
+        return next(
+            (c for c in self.checks.checks if c.server is srv and getattr(c, "agent", False)),
+            None,
+        )
+
+    def disable_agent(self, srv: Server) -> bool:
+        """Stop the server's agent check (its last word stays in force); False without one."""
+        agent = self.agent_of(srv)
+        if agent is None:
+            return False
+        if agent.task is not None:
+            agent.task.cancel()
+            agent.task = None
+        srv.agent_status = None
+        return True
+
+    def enable_agent(self, srv: Server) -> bool:
+        """Restart an agent check stopped by `disable_agent`; False without one."""
+        agent = self.agent_of(srv)
+        if agent is None or self.checks is None:
+            return False
+        if agent.task is None or agent.task.done():
+            srv.agent_status = "INI"
+            agent.task = self.checks.loop.create_task(agent.run(0.0), name=f"agent {srv.name}")
+        return True
+
     def enable_health(self, be: Backend, srv: Server) -> bool:
         """(Re)start the checks of a server configured with `check`; False if it has none.
 

@@ -33,19 +33,8 @@ def _set_timeout(req: Request, args: list[str]) -> str:
 _MAPS = "maps and ACL files cannot be changed at run time in weir yet"
 
 for name, usage, what in (
-    ("show map", "show map [@ver] [map]", _MAPS),
-    ("get map", "get map <map> <value>", _MAPS),
-    ("set map", "set map <map> [<key>|#<ref>] <value>", _MAPS),
-    ("add map", "add map [@<ver>] <map> <key> <val>", _MAPS),
-    ("del map", "del map <map> [<key>|#<ref>]", _MAPS),
-    ("clear map", "clear map [@<ver>] <map>", _MAPS),
     ("prepare map", "prepare map <map>", _MAPS),
     ("commit map", "commit map @<ver> <map>", _MAPS),
-    ("show acl", "show acl [@<ver>] <acl>]", _MAPS),
-    ("get acl", "get acl <acl> <value>", _MAPS),
-    ("add acl", "add acl [@<ver>] <acl> <pattern>", _MAPS),
-    ("del acl", "del acl <acl> [<key>|#<ref>]", _MAPS),
-    ("clear acl", "clear acl [@<ver>] <acl>", _MAPS),
     ("prepare acl", "prepare acl <acl>", _MAPS),
     ("commit acl", "commit acl @<ver> <acl>", _MAPS),
 ):
@@ -60,8 +49,6 @@ for name, usage in (
     ("set ssl", "set ssl ..."),
     ("show ssl", "show ssl ..."),
     ("show tls-keys", "show tls-keys [id|*]"),
-    ("disable agent", "disable agent"),
-    ("enable agent", "enable agent"),
     ("disable dynamic-cookie", "disable dynamic-cookie backend <bk>"),
     ("enable dynamic-cookie", "enable dynamic-cookie backend <bk>"),
     ("set dynamic-cookie-key", "set dynamic-cookie-key backend <bk> <k>"),

@@ -236,6 +236,26 @@ def _enable_health(req: Request, args: list[str]) -> str:
     return ""
 
 
+@command("disable agent", "disable agent <bk>/<srv>", "disable agent checks", Level.ADMIN)
+def _disable_agent(req: Request, args: list[str]) -> str:
+    found = find_server(req, _arg(args, 2))
+    if isinstance(found, str):
+        return found
+    if not req.api.control.disable_agent(found[1]):
+        return "Agent was not configured on this server, cannot disable.\n"
+    return ""
+
+
+@command("enable agent", "enable agent <bk>/<srv>", "enable agent checks", Level.ADMIN)
+def _enable_agent(req: Request, args: list[str]) -> str:
+    found = find_server(req, _arg(args, 2))
+    if isinstance(found, str):
+        return found
+    if not req.api.control.enable_agent(found[1]):
+        return "Agent was not configured on this server, cannot enable.\n"
+    return ""
+
+
 # -- frontends -------------------------------------------------------------------------------
 
 

@@ -15,13 +15,17 @@ load time with `-i`, so evaluation is a C-level `startswith`/`in`/`==` on the ho
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import operator
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from weir.balance.keys import rdp_cookie_key
+from weir.sample.core import SampleError
+from weir.sample.patterns import PatternFile, pattern_file
 from weir.stream import Stream
 
 Fetch = Callable[[Stream, bytes], bytes | None]
@@ -235,6 +239,7 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
         raise AclError(f"'{words[0]}' expects a header name in parentheses")
     icase = False
     patterns: list[bytes] = []
+    files: list[PatternFile] = []
     i = 1
     while i < len(words) and words[i].startswith("-"):
         flag = words[i]
@@ -253,7 +258,10 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
         elif flag == "-f":
             if i + 1 >= len(words):
                 raise AclError("'-f' expects a file name")
-            patterns.extend(_read_patterns(words[i + 1], base_dir))
+            try:
+                files.append(pattern_file(words[i + 1], "acl"))
+            except SampleError as e:
+                raise AclError(str(e)) from None
             i += 1
         elif flag == "-n":
             pass  # forbid DNS resolution of patterns: weir never resolves them anyway
@@ -264,9 +272,11 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
         i += 1
     patterns.extend(w.encode("latin-1") for w in words[i:])
     method = method or default_method
-    if not patterns and method != "found":
+    if not patterns and not files and method != "found":
         raise AclError(f"'{words[0]}' needs at least one value to match")
-    match = _matcher(method, patterns, icase)
+    match = _matcher(method, patterns + _file_patterns(files), icase)
+    if files:
+        match = _live(match, method, patterns, files, icase)
     if icase:
 
         def pred(s: Stream) -> bool:
@@ -374,18 +384,31 @@ def _int_match(get: Callable[[Stream], object], words: list[str]) -> Predicate:
     return in_range
 
 
-def _read_patterns(name: str, base_dir: Path | None) -> list[bytes]:
-    path = Path(name)
-    try:
-        text = path.read_bytes()
-    except OSError as e:
-        raise AclError(f"cannot open pattern file '{name}': {e.strerror}") from None
-    out = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line and not line.startswith(b"#"):
-            out.append(line)
-    return out
+def _file_patterns(files: list[PatternFile]) -> list[bytes]:
+    return [k for f in files for k, _ in f.entries]
+
+
+def _live(
+    match: Callable[[bytes], bool],
+    method: str,
+    patterns: list[bytes],
+    files: list[PatternFile],
+    icase: bool,
+) -> Callable[[bytes], bool]:
+    """A matcher over pattern files that the runtime API may change: rebuilt when one of
+    them has a new version."""
+    state: list[Any] = [tuple(f.version for f in files), match]
+
+    def live(v: bytes) -> bool:
+        versions = tuple(f.version for f in files)
+        if versions != state[0]:
+            state[0] = versions
+            with contextlib.suppress(AclError):  # a bad pattern keeps the last matcher
+                state[1] = _matcher(method, patterns + _file_patterns(files), icase)
+        result: bool = state[1](v)
+        return result
+
+    return live
 
 
 def check_acl_words(words: list[str]) -> str | None:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import ipaddress
 import re
 import urllib.parse
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from weir.balance.hashes import full_hash, hash_crc32, hash_djb2, hash_sdbm, hash_wt6
 from weir.sample.core import ADDR, BIN, INT, STR, SampleError, converter, simple_converter
+from weir.sample.patterns import pattern_file
 from weir.stream import Stream
 
 Conv = Callable[[Any, Stream], Any]
@@ -274,40 +275,6 @@ def _ipmask(args: list[str]) -> Conv:
 # ---- maps -----------------------------------------------------------------------------------
 
 
-class MapFile:
-    """A map file: `key value` lines (comments and blank lines skipped), read once per
-    file name and shared by every converter that names it."""
-
-    __slots__ = ("entries", "path")
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        try:
-            text = Path(path).read_bytes()
-        except OSError as e:
-            raise SampleError(f"cannot open map file '{path}': {e.strerror}") from None
-        self.entries: list[tuple[bytes, bytes]] = []
-        for raw in text.splitlines():
-            line = raw.strip()
-            if not line or line.startswith(b"#"):
-                continue
-            key, _, value = line.partition(b" ")
-            if b"\t" in key:
-                key, _, rest = key.partition(b"\t")
-                value = rest + b" " + value if value else rest
-            self.entries.append((key, value.strip(b" \t")))
-
-
-_MAPS: dict[str, MapFile] = {}
-
-
-def map_file(path: str) -> MapFile:
-    found = _MAPS.get(path)
-    if found is None:
-        found = _MAPS[path] = MapFile(path)
-    return found
-
-
 def _map_lookup(kind: str, entries: list[tuple[bytes, bytes]]) -> Callable[[Any], bytes | None]:
     """The lookup for one match type, prepared once. Exact string and integer matches use
     a dict; the others try patterns in file order, as HAProxy's pattern lists do (for
@@ -380,7 +347,9 @@ def _map_converter(kind: str, out: str) -> None:
     in_ = INT if kind == "int" else (ADDR if kind == "ip" else STR)
 
     def compile_(args: list[str]) -> Conv:
-        lookup = _map_lookup(kind, map_file(args[0]).entries)
+        mf = pattern_file(args[0], "map")
+        # (version, lookup): rebuilt when the runtime API changes the file.
+        state: list[Any] = [mf.version, _map_lookup(kind, mf.entries)]
         default: Any = args[1].encode() if len(args) > 1 else None
         cast: Callable[[bytes], Any] = lambda b: b  # noqa: E731
         if out == INT:
@@ -391,7 +360,11 @@ def _map_converter(kind: str, out: str) -> None:
             default = cast(default)
 
         def conv(v: Any, s: Stream) -> Any:
-            found = lookup(v)
+            if state[0] != mf.version:
+                state[0] = mf.version
+                with contextlib.suppress(SampleError):  # a bad entry keeps the last lookup
+                    state[1] = _map_lookup(kind, mf.entries)
+            found = state[1](v)
             return default if found is None else cast(found)
 
         return conv

@@ -155,3 +155,41 @@ backend be
             await web.close()
 
     run(scenario())
+
+
+def test_disable_and_enable_agent_from_the_api(tmp_path: Path) -> None:
+    from weir.api.actions import Control
+
+    async def scenario() -> None:
+        agent = Agent(b"up\n")
+        agent_peer = await Peer(agent).start()
+        web = await Peer(page).start()
+        rt = runtime(
+            tmp_path,
+            f"""\
+backend be
+    mode http
+    default-server check inter 100ms agent-inter 50ms agent-send "hi\\n"
+    server a {web.address} agent-check agent-port {agent_peer.port}
+    server b {web.address} no-check
+""",
+        )
+        a, b = server(rt, "be", "a"), server(rt, "be", "b")
+        sched = await checks_running(rt, Said())
+        control = Control(rt, checks=sched)
+        try:
+            assert await until(lambda: agent.answered >= 2)
+            assert control.disable_agent(a)
+            assert a.agent_status is None
+            quiet = agent.answered
+            await asyncio.sleep(0.3)
+            assert agent.answered <= quiet + 1  # at most one check was already on its way
+            assert control.enable_agent(a)
+            assert await until(lambda: agent.answered >= quiet + 3)
+            assert not control.disable_agent(b)  # no agent there
+        finally:
+            await stopped(sched)
+            await agent_peer.close()
+            await web.close()
+
+    run(scenario())

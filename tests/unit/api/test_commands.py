@@ -59,7 +59,7 @@ def test_help_lists_commands_aligned_and_ends_with_help_prompt_quit(
     body = lines[1:-3]
     assert body == sorted(body)
     # commands weir does not implement are not advertised
-    assert "show map" not in text
+    assert "prepare map" not in text
 
 
 def test_help_with_words_narrows_the_list(runtime_of: RuntimeOf) -> None:
@@ -504,11 +504,17 @@ def test_shutdown_sessions_is_refused_clearly_without_tracking(runtime_of: Runti
     assert run_command(rt, "shutdown sessions server be1") == "Require 'backend/server'.\n"
 
 
-@pytest.mark.parametrize("line", ["set map m k v", "add acl a p", "show map", "get acl a b"])
-def test_maps_acls_are_not_supported_yet(runtime_of: RuntimeOf, line: str) -> None:
+@pytest.mark.parametrize("line", ["prepare map m", "commit acl @1 a"])
+def test_map_transactions_are_not_supported_yet(runtime_of: RuntimeOf, line: str) -> None:
     answer = run_command(runtime_of(), line)
     assert "weir does not support yet" in answer
     assert answer.endswith(".\n")
+
+
+def test_unknown_maps_and_acls(runtime_of: RuntimeOf) -> None:
+    rt = runtime_of()
+    assert run_command(rt, "show map /nope").startswith("Unknown map identifier")
+    assert run_command(rt, "add acl #9 p").startswith("Unknown ACL identifier")
 
 
 def test_tables_without_any(runtime_of: RuntimeOf) -> None:
