@@ -15,8 +15,10 @@ import contextlib
 import errno
 import os
 import socket
+import ssl
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from weir.check.engine import DoConnect, Done, DoSend, Run, RunEnv, Step
 from weir.check.rules import Connect, Expect, Proto, Ruleset
@@ -24,6 +26,7 @@ from weir.check.status import CheckStatus, Outcome, Verdict
 from weir.config.address import Family
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
+_L6OK = Verdict(CheckStatus.L6OK, None, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +42,13 @@ class Target:
     ruleset: Ruleset
     bufsize: int = 16384
     send_proxy: bool = False  # `check-send-proxy`, for connect rules that use the defaults
+    tls: Any = None  # ssl.SSLContext: the check speaks TLS (`check-ssl`, or an `ssl` server)
+    sni: str | None = None  # `check-sni`
 
     @property
     def connect_only(self) -> bool:
         """Connecting is the whole check (`connect_check` runs it)."""
-        return self.ruleset.proto is Proto.DEFAULT and not self.send_proxy
+        return self.ruleset.proto is Proto.DEFAULT and not self.send_proxy and self.tls is None
 
     def endpoint(self, rule: Connect) -> tuple[socket.AddressFamily, tuple[str, int] | str]:
         """Where a connect rule connects: its own address and port, else the check's."""
@@ -143,8 +148,9 @@ async def _send_all(
     while view:
         try:
             n = sock.send(view)
-        except BlockingIOError:
-            if not await _wait(loop, sock.fileno(), write=True, deadline=deadline):
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError) as e:
+            write = not isinstance(e, ssl.SSLWantReadError)
+            if not await _wait(loop, sock.fileno(), write=write, deadline=deadline):
                 raise _ExpiredError from None
             continue
         view = view[n:]
@@ -156,8 +162,21 @@ async def _recv(
     while True:
         try:
             return sock.recv(size)
-        except BlockingIOError:
-            if not await _wait(loop, sock.fileno(), write=False, deadline=deadline):
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError) as e:
+            write = isinstance(e, ssl.SSLWantWriteError)
+            if not await _wait(loop, sock.fileno(), write=write, deadline=deadline):
+                raise _ExpiredError from None
+
+
+async def _handshake(loop: asyncio.AbstractEventLoop, sock: ssl.SSLSocket, deadline: float) -> None:
+    """A TLS handshake on a non-blocking socket, bounded by the check's deadline."""
+    while True:
+        try:
+            sock.do_handshake()
+            return
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as e:
+            write = isinstance(e, ssl.SSLWantWriteError)
+            if not await _wait(loop, sock.fileno(), write=write, deadline=deadline):
                 raise _ExpiredError from None
 
 
@@ -213,6 +232,8 @@ async def run_check(loop: asyncio.AbstractEventLoop, target: Target, env: RunEnv
     finally:
         for sock in holder:
             sock.close()
+    if target.tls is not None and verdict.status is CheckStatus.L4OK:
+        verdict = _L6OK  # a connect check over TLS passed its handshake
     return Outcome(verdict, int((loop.time() - start) * 1000))
 
 
@@ -280,6 +301,17 @@ async def _connect(  # noqa: PLR0917
         except OSError as e:
             run.is_connected = True
             return run.send_failed(strerror(e))
+    if target.tls is not None and rule.default:
+        tls = target.tls.wrap_socket(
+            sock, do_handshake_on_connect=False, server_hostname=target.sni
+        )
+        holder[:] = [tls]
+        try:
+            await _handshake(loop, tls, deadline)
+        except _ExpiredError:
+            return Done(Verdict(CheckStatus.L6TOUT, None, ""))
+        except (ssl.SSLError, OSError) as e:
+            return Done(Verdict(CheckStatus.L6RSP, None, str(e)))
     return run.connected()
 
 

@@ -92,7 +92,11 @@ def make_target(
     if not port and (agent or not rules.has_connect_port):
         return None
     family = socket.AF_INET6 if address.family is Family.IPV6 else socket.AF_INET
-    return Target(family, (address.host, port), inter, connect, read, rules, bufsize, send_proxy)
+    tls = conf.ssl.check_context if conf.ssl is not None and not agent else None
+    sni = conf.ssl.check_sni if tls is not None else None
+    return Target(
+        family, (address.host, port), inter, connect, read, rules, bufsize, send_proxy, tls, sni
+    )
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

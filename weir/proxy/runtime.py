@@ -411,14 +411,21 @@ def _server_tls(be: Backend, cfg: Config) -> None:
     """TLS contexts (and SNI expressions) of the backend's `server ... ssl` lines."""
     for srv, conf in zip(be.servers, be.conf.servers, strict=False):
         t = conf.ssl
-        if t is None or not t.enabled:
+        if t is None:
             continue
         from weir.sample.core import REQ, STR, compile_expr
         from weir.tls.context import server_context
         from weir.tls.keywords import tls_global
 
-        sni = compile_expr(t.sni, REQ, want=STR).get if t.sni else None
-        srv.tls = (server_context(t, tls_global(cfg)), sni)
+        ctx = server_context(t, tls_global(cfg))
+        if t.enabled:
+            sni = compile_expr(t.sni, REQ, want=STR).get if t.sni else None
+            srv.tls = (ctx, sni)
+        # Checks go over TLS with `check-ssl`, or when the server speaks TLS and the
+        # check does not go to another port or address (HAProxy's rule).
+        moved = conf.check.port or conf.check.address is not None
+        if t.check_ssl or (t.enabled and not moved):
+            t.check_context = ctx
 
 
 def _acls(px: Proxy) -> dict[str, list[Predicate]]:

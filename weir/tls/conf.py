@@ -24,6 +24,7 @@ missing or broken one is an error with its file and line, as `haproxy -c` report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 VERSIONS = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -95,3 +96,6 @@ class ServerTls:
     ciphers: str | None = None
     ciphersuites: str | None = None
     reuse: bool = True
+    check_ssl: bool = False  # `check-ssl`: health checks over TLS even without `ssl`
+    check_sni: str | None = None  # `check-sni`: the name health checks send
+    check_context: Any = None  # ssl.SSLContext for checks, set when the runtime is built

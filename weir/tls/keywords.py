@@ -372,6 +372,16 @@ def _s_ciphersuites(ctx: Ctx, target: object, args: Args) -> None:
     _server_tls(target).ciphersuites = args[0]
 
 
+@SERVER_OPTIONS.option("check-ssl", 0, "", "Run this server's health checks over TLS.")
+def _s_check_ssl(ctx: Ctx, target: object, args: Args) -> None:
+    _server_tls(target).check_ssl = True
+
+
+@SERVER_OPTIONS.option("check-sni", 1, "<name>", "The server name health checks send (TLS).")
+def _s_check_sni(ctx: Ctx, target: object, args: Args) -> None:
+    _server_tls(target).check_sni = args[0]
+
+
 @SERVER_OPTIONS.option("no-ssl-reuse", 0, "", "Do not resume TLS sessions with this server.")
 def _s_no_reuse(ctx: Ctx, target: object, args: Args) -> None:
     _server_tls(target).reuse = False

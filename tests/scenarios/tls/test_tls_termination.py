@@ -231,3 +231,35 @@ def test_missing_certificate_is_a_load_error(tmp_path: Path) -> None:
     assert out.returncode != 0
     assert "bad.cfg:7" in out.stderr
     assert "/nonexistent.pem" in out.stderr
+
+
+def test_health_checks_over_tls(weir: Any, https_backend: int, http_backend: Any) -> None:
+    plain = http_backend("plain")
+    port, port2 = free_port(), free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend tls
+frontend fe2
+    bind 127.0.0.1:{port2}
+    default_backend broken
+backend tls
+    option httpchk GET /
+    server s 127.0.0.1:{https_backend} ssl verify none check inter 100ms fall 1
+backend broken
+    # TLS checks against a plain HTTP server: the handshake fails, the server goes DOWN
+    server p {plain.address} check check-ssl verify none inter 100ms fall 1
+""",
+        wait_ports=[port, port2],
+    )
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and curl(f"http://127.0.0.1:{port2}/").status != 503:
+        time.sleep(0.1)
+    assert curl(f"http://127.0.0.1:{port2}/").status == 503
+    time.sleep(0.5)  # several more checks of both servers (fall 1: one failure is enough)
+    r = curl(f"http://127.0.0.1:{port}/")
+    assert (r.status, r.body) == (200, b"secure hello\n")  # checked over TLS and UP
