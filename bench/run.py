@@ -49,6 +49,11 @@ SIZES = {"100": 100, "16k": 16 * 1024, "1m": 1024 * 1024}
 SIZE_NAMES = {"100": "100B", "16k": "16KiB", "1m": "1MiB"}
 PROXY_KINDS = ("weir", "haproxy", "nginx", "weir+rules", "haproxy+rules")
 
+# `--tls`: weir and HAProxy terminate TLS with the same certificate (made at start, an ECDSA
+# P-256 or RSA 2048 key); wrk speaks HTTPS. With `--keepalive off` every request is a new
+# TLS handshake, the figure that compares the proxies' handshake cost.
+TLS: dict[str, str] = {}
+
 # `weir+rules` / `haproxy+rules`: the same job with a realistic rule set (10 ACLs, 1 deny,
 # 3 set-header, 3 use_backend), evaluated on every request and matching none of them, so
 # that each proxy's cost of its rule engine is (1 - rules / plain) in requests per CPU-s.
@@ -163,11 +168,12 @@ def proxy_cfg(
     logging = f"    log 127.0.0.1:{log_port} local0\n    option httplog\n" if log_port else ""
     if rules:
         logging += RULESET
+    ssl = f" ssl crt {TLS['pem']}" if TLS else ""
     return (
         f"global\n    maxconn 4096\n{nbthread}"
         "defaults\n    mode http\n    timeout connect 5s\n"
         "    timeout client 30s\n    timeout server 30s\n"
-        f"frontend fe\n    bind 127.0.0.1:{port}\n{logging}    default_backend be\n"
+        f"frontend fe\n    bind 127.0.0.1:{port}{ssl}\n{logging}    default_backend be\n"
         f"backend be\n    balance roundrobin\n{servers}\n"
     )
 
@@ -336,10 +342,18 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def preflight(port: int, path: str, size: int) -> str | None:
+def preflight(port: int, path: str, size: int, tls: bool = False) -> str | None:
     """One request through the proxy; None if it returns 200 with `size` bytes."""
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        if tls:
+            import ssl as ssl_module
+
+            ctx = ssl_module._create_unverified_context()
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                "127.0.0.1", port, timeout=10, context=ctx
+            )
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", path)
         resp = conn.getresponse()
         body = resp.read()
@@ -377,7 +391,7 @@ def start_contender(
     except (ProxyStartError, OSError) as e:
         c.error = f"failed to start: {_tail(str(e))}"
         return
-    c.error = preflight(c.port, "/100.bin", SIZES["100"])
+    c.error = preflight(c.port, "/100.bin", SIZES["100"], tls=bool(TLS) and kind != "nginx")
 
 
 def start_backend(tmp: Path, name: str, www: Path, pin: Pinning) -> tuple[ProxyProcess, int]:
@@ -393,6 +407,24 @@ def start_backend(tmp: Path, name: str, www: Path, pin: Pinning) -> tuple[ProxyP
     )
     proc.start(wait_ports=[port], timeout=10)
     return proc, port
+
+
+def make_certificate(tmp: Path, kind: str) -> Path:
+    """A self-signed certificate and key in one PEM file, for `--tls`."""
+    key = (
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        if kind == "ecdsa"
+        else ["-newkey", "rsa:2048"]
+    )
+    cmd = ["openssl", "req", "-x509", *key, "-nodes", "-days", "2", "-subj", "/CN=bench"]
+    subprocess.run(
+        [*cmd, "-keyout", str(tmp / "k.pem"), "-out", str(tmp / "c.pem")],
+        check=True,
+        capture_output=True,
+    )
+    pem = tmp / "bench.pem"
+    pem.write_bytes((tmp / "c.pem").read_bytes() + (tmp / "k.pem").read_bytes())
+    return pem
 
 
 # -- measuring -----------------------------------------------------------------------------
@@ -446,7 +478,7 @@ def run_wrk(
     ]
     if not sc.keepalive:
         argv += ["-H", "Connection: close"]
-    argv.append(f"http://127.0.0.1:{port}{sc.path}")
+    argv.append(f"{'https' if TLS else 'http'}://127.0.0.1:{port}{sc.path}")
     done = subprocess.run(
         pin.wrap(argv, "load"),
         capture_output=True,
@@ -671,6 +703,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="udp: weir and HAProxy log every request (option httplog) to a UDP sink "
         "(nginx is left as it is)",
     )
+    p.add_argument(
+        "--tls",
+        choices=("none", "ecdsa", "rsa"),
+        default="none",
+        help="weir and HAProxy terminate TLS with an ECDSA P-256 or RSA 2048 certificate",
+    )
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument(
         "--keep-tmp", action="store_true", help="keep the temporary directory (configs, logs)"
@@ -738,6 +776,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     tmp = Path(tempfile.mkdtemp(prefix="weir-bench-"))
+    if args.tls != "none":
+        TLS["pem"] = str(make_certificate(tmp, args.tls))
     sink: subprocess.Popen[str] | None = None
     log_port: int | None = None
     backends: list[ProxyProcess] = []
