@@ -27,6 +27,10 @@ _ORDER = list(_TLS_VERSION)
 SPOKEN_ALPN = ("http/1.1",)
 
 
+# The contexts that serve each certificate file, for the runtime API's `commit ssl cert`.
+CERT_CONTEXTS: dict[str, list[ssl.SSLContext]] = {}
+
+
 class TlsError(ValueError):
     """A certificate or setting that cannot be used; the message is for the user."""
 
@@ -126,6 +130,7 @@ def _bind_context(b: BindTls, g: TlsGlobal, cert: Cert) -> ssl.SSLContext:
         except (ValueError, ssl.SSLError):
             raise TlsError(f"unknown curve in '{curves}'") from None
     ctx.load_cert_chain(cert.path, cert.key_path)
+    CERT_CONTEXTS.setdefault(cert.path, []).append(ctx)
     if g.dh_param_file:
         ctx.load_dh_params(g.dh_param_file)
     if b.ca_file:

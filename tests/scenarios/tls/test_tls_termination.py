@@ -5,6 +5,7 @@ HTTPS backend, and the HTTPS redirect recipe works."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 import subprocess
 import threading
@@ -263,3 +264,58 @@ backend broken
     time.sleep(0.5)  # several more checks of both servers (fall 1: one failure is enough)
     r = curl(f"http://127.0.0.1:{port}/")
     assert (r.status, r.body) == (200, b"secure hello\n")  # checked over TLS and UP
+
+
+def _subject(port: int, ca: Path) -> dict[str, str]:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with ctx.wrap_socket(raw, server_hostname="a.example") as tls:
+        cert = tls.getpeercert()
+    return {k: v for rdn in cert["subject"] for k, v in rdn}
+
+
+def test_certificate_swap_through_the_runtime_api(
+    weir: Any, http_backend: Any, pki: dict[str, Path], tmp_path: Path
+) -> None:
+    be = http_backend("app")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    weir(
+        f"global\n    stats socket {sock} level admin\n"
+        + DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port} ssl crt {pki["a"]}
+    default_backend be
+backend be
+    server s {be.address}
+""",
+        wait_ports=[port],
+    )
+    assert _subject(port, pki["ca"])["commonName"] == "a.example"
+    ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    kept = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5),
+                           server_hostname="a.example")  # fmt: skip
+    request = b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"
+    try:
+        kept.sendall(request)
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        renewed = CertAuthority(pki["ca"].parent).issue(
+            "a2", "/O=Renewed/CN=a.example", ["a.example"]
+        )
+        out = subprocess.run(
+            ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
+            input=(
+                f"set ssl cert {pki['a']} <<\n{renewed.read_text()}\ncommit ssl cert {pki['a']}\n"
+            ).encode(),
+            capture_output=True,
+            timeout=10,
+            check=True,
+        ).stdout.decode()
+        assert f"Transaction created for certificate {pki['a']}!" in out
+        assert "Success!" in out
+        assert _subject(port, pki["ca"]).get("organizationName") == "Renewed"
+        kept.sendall(request)  # the connection opened before the swap goes on
+        assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+    finally:
+        kept.close()
