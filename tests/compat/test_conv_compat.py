@@ -47,6 +47,12 @@ EXPRESSIONS = [
     "method",
     "req.ver",
     "query",
+    "base32",
+    "url_param(Q)",
+    "urlp(nope)",
+    "req.hdr(x-json),json",
+    "req.hdr_val(x-num)",
+    "req.cook_cnt",
 ]
 
 MAP = """\
@@ -82,7 +88,16 @@ def _answers(port: int) -> list[str]:
     for i in range(len(EXPRESSIONS)):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            conn.request("GET", f"/{i}?Q=1", headers={"Host": "API.Example.com"})
+            conn.request(
+                "GET",
+                f"/{i}?Q=1",
+                headers={
+                    "Host": "API.Example.com",
+                    "X-Num": "42",
+                    "Cookie": "a=1; b=2",
+                    "X-Json": 'say "hi" \\ bye',
+                },
+            )
             out.append(conn.getresponse().read().decode("latin-1"))
         finally:
             conn.close()

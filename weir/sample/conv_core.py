@@ -384,3 +384,37 @@ for _kind in ("", "str", "beg", "sub", "dir", "dom", "end", "reg", "int", "ip", 
         if _kind == "" and _out != STR:
             continue
         _map_converter(_kind, _out)
+
+
+@converter("json", STR, STR, args=(0, 1))
+def _json(args: list[str]) -> Conv:
+    """Escape for a JSON string: `json` / `json(ascii)` (UTF-8 passes through unless
+    `ascii`), as HAProxy does."""
+    mode = args[0] if args else "ascii"
+    if mode not in ("ascii", "utf8", "utf8s", "utf8p", "utf8ps", ""):
+        raise SampleError(f"json: unknown encoding '{mode}'")
+
+    special = re.compile(
+        rb'["\\\x00-\x1f\x7f-\xff]' if mode in ("ascii", "") else rb'["\\\x00-\x1f]'
+    )
+
+    def escape(m: re.Match[bytes]) -> bytes:
+        c = m.group()[0]
+        return b"\\" + m.group() if c in (0x22, 0x5C) else b"\\u%04x" % c
+
+    return lambda v, s: special.sub(escape, v)
+
+
+@converter("strcmp", STR, INT, args=(1, 1))
+def _strcmp(args: list[str]) -> Conv:
+    from weir.sample.vars import check_var_name, get_var
+
+    name = check_var_name(args[0])
+
+    def conv(v: bytes, s: Stream) -> int | None:
+        other = get_var(s, name)
+        if not isinstance(other, bytes):
+            return None
+        return (v > other) - (v < other)
+
+    return conv

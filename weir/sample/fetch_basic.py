@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from weir.balance.hashes import full_hash, hash_sdbm
 from weir.sample.acl import parse_ip
 from weir.sample.core import (
     ADDR,
@@ -272,3 +273,113 @@ def _status(s: Stream) -> int | None:
 @simple_fetch("res.ver", STR, needs=RES)
 def _res_ver(s: Stream) -> bytes | None:
     return s.res.version[5:] if s.res is not None else None
+
+
+# ---- more request fetches --------------------------------------------------------------------
+
+
+@fetch("url_param", STR, args=(1, 2), needs=REQ, doc="a query-string parameter's value")
+def _url_param(args: list[str]) -> Getter:
+    from weir.balance.keys import url_param_key
+
+    name = args[0].encode()
+    delim = args[1].encode() if len(args) > 1 and args[1] else b"&"
+
+    def get(s: Stream) -> bytes | None:
+        if s.req is None:
+            return None
+        _, sep, query = s.req.target.partition(b"?")
+        if not sep:
+            return None
+        query = query.partition(b"#")[0]
+        return url_param_key(query.replace(delim, b"&") if delim != b"&" else query, name)
+
+    return get
+
+
+fetch("urlp", STR, args=(1, 2), needs=REQ)(_url_param)
+
+
+@simple_fetch("base32", INT, needs=REQ, doc="a 32-bit hash of `base`")
+def _base32(s: Stream) -> int | None:
+    base = _base(s)
+    if base is None:
+        return None
+    # HAProxy's base32: the sdbm hash of Host and path, then its full avalanche.
+    return full_hash(hash_sdbm(base))
+
+
+@fetch("req.hdr_val", INT, args=(1, 2), needs=REQ, doc="the last value of a header as an integer")
+def _hdr_val(args: list[str]) -> Getter:
+    from weir.sample.core import to_int
+
+    get = _header_fetch(res=False, split=True)(args)
+    return lambda s: None if (v := get(s)) is None else to_int(v)
+
+
+fetch("hdr_val", INT, args=(1, 2), needs=REQ)(_hdr_val)
+
+
+@fetch("res.cook", STR, args=(1, 1), needs=RES)
+def _res_cook(args: list[str]) -> Getter:
+    name = args[0].encode()
+
+    def get(s: Stream) -> bytes | None:
+        if s.res is None:
+            return None
+        found = None
+        for h in s.res.header_values(b"set-cookie"):
+            k, eq, v = h.partition(b";")[0].strip().partition(b"=")
+            if eq and k == name:
+                found = v
+        return found
+
+    return get
+
+
+fetch("scook", STR, args=(1, 1), needs=RES)(_res_cook)
+
+
+@fetch("req.cook_cnt", INT, args=(0, 1), needs=REQ)
+def _cook_cnt(args: list[str]) -> Getter:
+    name = args[0].encode() if args and args[0] else None
+
+    def get(s: Stream) -> int | None:
+        if s.req is None:
+            return None
+        n = 0
+        for h in s.req.header_values(b"cookie"):
+            for part in h.split(b";"):
+                k, eq, _ = part.strip().partition(b"=")
+                if eq and (name is None or k == name):
+                    n += 1
+        return n
+
+    return get
+
+
+fetch("cook_cnt", INT, args=(0, 1), needs=REQ)(_cook_cnt)
+
+
+@fetch("rand", INT, args=(0, 1), doc="a random integer (below RANGE when given)")
+def _rand(args: list[str]) -> Getter:
+    import random
+
+    bound = int(args[0]) if args and args[0].isdigit() else 1 << 32
+    rng = random.Random()
+    return lambda s: rng.randrange(bound) if bound > 0 else 0
+
+
+@fetch("date", INT, args=(0, 2), doc="the current date in seconds since the epoch (+OFFSET)")
+def _date(args: list[str]) -> Getter:
+    import time
+
+    try:
+        offset = int(args[0]) if args and args[0] else 0
+    except ValueError:
+        raise SampleError(f"'date' expects an integer offset, got '{args[0]}'") from None
+    unit = args[1] if len(args) > 1 else "s"
+    scale = {"s": 1, "ms": 1000, "us": 1_000_000}.get(unit)
+    if scale is None:
+        raise SampleError("'date' units are s, ms and us")
+    return lambda s: int(time.time() * scale) + offset * scale
