@@ -110,6 +110,14 @@ def _check_rule_acls(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
     and the userlists that `http_auth` names exist."""
     from weir.auth.userlist import unknown_userlists
 
+    servers = {srv.name for srv in px.servers}
+    for where, name, cond in px.use_server_rules:
+        if name not in servers:
+            diags.alert(f"{px.cap} '{px.name}' : 'use-server' names unknown server '{name}'", where)
+        _check_cond_acls(px, cond.words, {a.name for a in px.acls}, where, diags)
+    for cond in (*px.force_persist, *px.ignore_persist):
+        _check_cond_acls(px, cond.words, {a.name for a in px.acls}, cond.where, diags)
+
     for a in px.acls:
         for name in unknown_userlists(cfg, a.words):
             diags.alert(f"ACL '{a.name}' : no userlist named '{name}'", a.where)

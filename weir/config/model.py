@@ -355,7 +355,9 @@ class Proxy:
     http_response_rules: list[Any] = field(default_factory=list)
     http_after_response_rules: list[Any] = field(default_factory=list)
     redirect_rules: list[Any] = field(default_factory=list)  # the legacy `redirect` keyword
-    use_server_rules: list[Any] = field(default_factory=list)
+    use_server_rules: list[Any] = field(default_factory=list)  # (where, server, CondDef)
+    force_persist: list[CondDef] = field(default_factory=list)
+    ignore_persist: list[CondDef] = field(default_factory=list)
     tcp_request_connection_rules: list[Any] = field(default_factory=list)
     tcp_request_content_rules: list[Any] = field(default_factory=list)
     tcp_response_content_rules: list[Any] = field(default_factory=list)
@@ -381,6 +383,7 @@ class Proxy:
         p.tcp_response_content_rules, p.stick_rules = [], []
         p.stick_table = None
         p.monitor_fail = []
+        p.force_persist, p.ignore_persist = [], []
         p.default_backend_where = where if p.default_backend else None
         p.default_server = None if self.default_server is None else self.default_server
         p.defaults_name = self.name

@@ -1006,6 +1006,59 @@ for _i in range(3):
     )(_track(_i))
 
 
+_LOG_LEVELS = {
+    "silent": -1, "emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5,
+    "info": 6, "debug": 7,
+}  # fmt: skip
+
+
+@action(
+    "set-log-level",
+    _ALL,
+    "<level>",
+    "Log this transaction at another level (`silent`: not at all).",
+)
+def _set_log_level(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if len(words) != 1 or words[0] not in _LOG_LEVELS:
+        ctx.error(f"expects one of {', '.join(_LOG_LEVELS)}")
+        return None
+    level = _LOG_LEVELS[words[0]]
+
+    def set_level(txn: Txn) -> int:
+        txn.stream.log_level = level
+        return CONTINUE
+
+    return set_level
+
+
+@action(
+    "set-src",
+    (REQUEST,),
+    "<expr>",
+    "Take the client's address from a sample (e.g. a header set by a trusted proxy).",
+)
+def _set_src(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    from weir.sample.core import ADDR, SampleError, compile_expr
+
+    if len(words) != 1:
+        ctx.error("expects one sample expression")
+        return None
+    try:
+        get = compile_expr(words[0], REQ, want=ADDR).get
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+
+    def set_src(txn: Txn) -> int:
+        addr = get(txn.stream)
+        if addr is not None:  # an absent or invalid address leaves the source alone
+            txn.stream.client_ip = str(addr)
+            txn.stream.client_port = 0
+        return CONTINUE
+
+    return set_src
+
+
 @action(
     "set-status",
     (RESPONSE, AFTER),

@@ -480,6 +480,12 @@ class HttpClient(asyncio.Protocol):
             self.buf += rest
         self.pending = [out]
         self.retries_left = be.retries
+        if persisted is None and be.use_server is not None:
+            # `use-server SRV if COND`: that server while it is up or draining.
+            for pred, chosen in be.use_server:
+                if chosen.state in _PERSIST_STATES and pred(stream):
+                    persisted = chosen
+                    break
         sticker = be.sticker
         if sticker is not None:
             if persisted is None:
@@ -604,9 +610,13 @@ class HttpClient(asyncio.Protocol):
         assert ck is not None
         values = head.header_values(b"cookie")
         value, srv = ck.find(values) if values else (None, None)
+        if srv is not None and be.ignore_persist is not None and be.ignore_persist(stream):
+            srv = None  # `ignore-persist`: balanced as if there were no cookie
         state = "N" if value is None else ("V" if srv is not None else "I")
         if srv is not None and srv.state not in _PERSIST_STATES:
-            state, srv = "D", None
+            forced = be.force_persist is not None and be.force_persist(stream)
+            if not forced:  # `force-persist` keeps it even on a server down or in maint
+                state, srv = "D", None
         stream.persist = srv is not None
         stream.termination = "--" + state + "N"
         stripped = ck.strip(values) if ck.rule.indirect and value is not None else None
@@ -624,8 +634,11 @@ class HttpClient(asyncio.Protocol):
         if self.fe.captures is not None and self.stream is not None:
             add += unique_id_line(self.stream)  # unique-id-header, once the backend is known
         ff = self.fe.forwardfor or be.forwardfor
-        if ff is not None and ff.wanted(head, self.peer[0]):
-            add += ff.header + b": " + self.peer[0].encode() + b"\r\n"
+        if ff is not None:
+            # The client's address as the stream knows it (`set-src` may have changed it).
+            client = self.stream.client_ip if self.stream is not None else self.peer[0]
+            if ff.wanted(head, client):
+                add += ff.header + b": " + client.encode() + b"\r\n"
         if be.conn_mode in _SERVER_CLOSE or self.fe.conn_mode in _SERVER_CLOSE:
             add += b"Connection: close\r\n"
             drop.add(b"connection")

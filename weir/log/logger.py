@@ -235,6 +235,10 @@ class Logger:
                     return
             elif self.separate_errors:
                 level = _ERR
+        if s.log_level is not None:  # `set-log-level`; -1 is "silent"
+            if s.log_level < 0:
+                return
+            level = s.log_level
         if level > self._max_level:
             return
         caps = self.captures

@@ -59,3 +59,42 @@ def _cookie(ctx: Ctx, args: Args) -> None:
 def _server_cookie(ctx: Ctx, target: object, args: Args) -> None:
     assert isinstance(target, ServerConf)
     target.cookie = args[0]
+
+
+# ---- use-server, force-persist, ignore-persist --------------------------------------------
+
+
+@keyword(
+    "use-server",
+    "bl",
+    "<server> {if | unless} <condition>",
+    "Send the request to this server when the condition holds (if it is up or draining).",
+)
+def _use_server(ctx: Ctx, args: Args) -> None:
+    from weir.proxy.keywords import parse_cond
+
+    if not ctx.expect(args, 3, None, "a server name and a condition"):
+        return
+    ok, cond = parse_cond(ctx, args[1:])
+    if ok and cond is not None:
+        ctx.px.use_server_rules.append((ctx.where, args[0], cond))
+
+
+def _persist_rule(name: str, doc: str) -> None:
+    def handler(ctx: Ctx, args: Args) -> None:
+        from weir.proxy.keywords import parse_cond
+
+        if not args:
+            ctx.error("expects 'if' or 'unless' followed by a condition")
+            return
+        ok, cond = parse_cond(ctx, args)
+        if ok and cond is not None:
+            getattr(ctx.px, name.replace("-", "_")).append(cond)
+
+    keyword(name, "fbl", "{if | unless} <condition>", doc)(handler)
+
+
+_persist_rule(
+    "force-persist", "Keep cookie persistence to a server that is down or in maintenance."
+)
+_persist_rule("ignore-persist", "Balance the request as if it carried no persistence cookie.")

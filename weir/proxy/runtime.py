@@ -11,6 +11,7 @@ import ipaddress
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from weir.backend.server import Server, SrvState
 from weir.balance import make_balancer, parse_balance
@@ -71,8 +72,10 @@ class Backend:
         "cookie",
         "counters",
         "errorfiles",
+        "force_persist",
         "forwardfor",
         "http",
+        "ignore_persist",
         "key_of",
         "logger",
         "maxqueue",
@@ -91,6 +94,7 @@ class Backend:
         "timeout_queue",
         "timeout_server",
         "timeout_tunnel",
+        "use_server",
     )
 
     def __init__(self, px: Proxy) -> None:
@@ -144,9 +148,21 @@ class Backend:
         )
         # `stick on|match|store-request`: persistence through a stick table.
         self.sticker: Sticker | None = None
+        acls = own if own is not None else _acls(px)
         if px.stick_rules:
-            acls = own if own is not None else _acls(px)
             self.sticker = Sticker(px.stick_rules, acls, px.name, px.mode is Mode.HTTP)
+        # `use-server SRV if COND`, `force-persist`, `ignore-persist`.
+        by_name = {srv.name: srv for srv in self.servers}
+        self.use_server: tuple[tuple[Predicate, Server], ...] | None = (
+            tuple(
+                (compile_cond(c.words, c.unless, acls), by_name[name])
+                for _, name, c in px.use_server_rules
+                if name in by_name
+            )
+            or None
+        )
+        self.force_persist = _any_cond(px.force_persist, acls)
+        self.ignore_persist = _any_cond(px.ignore_persist, acls)
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:
@@ -426,6 +442,12 @@ def _server_tls(be: Backend, cfg: Config) -> None:
         moved = conf.check.port or conf.check.address is not None
         if t.check_ssl or (t.enabled and not moved):
             t.check_context = ctx
+
+
+def _any_cond(conds: list[Any], acls: dict[str, list[Predicate]]) -> Predicate | None:
+    """One predicate for several `if|unless` lines (any holds), or None for none."""
+    preds = [compile_cond(c.words, c.unless, acls) for c in conds]
+    return _any(preds) if preds else None
 
 
 def _acls(px: Proxy) -> dict[str, list[Predicate]]:

@@ -277,3 +277,59 @@ def test_variables_set_in_the_request_are_read_later(weir: Any, http_backend: An
     # (the helper puts its URL last: /first, then /second, on one connection)
     r = curl(url + "/second", "-H", "Host: a", url + "/first")
     assert [q.header("X-Sess") for q in be.requests[-2:]] == ["yes", "yes"]
+
+
+def test_use_server_set_src_and_set_log_level(weir: Any, http_backend: Any) -> None:
+    a, b = http_backend("a"), http_backend("b")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    option forwardfor
+    http-request set-src req.hdr(x-real-ip) if {{ req.hdr(x-real-ip) -m found }}
+    http-request set-header X-Src %[src]
+    default_backend be
+backend be
+    balance roundrobin
+    use-server b if {{ path_beg /pinned }}
+    server a {a.address}
+    server b {b.address}
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}"
+    assert {curl(url + "/pinned/x").header("x-backend") for _ in range(4)} == {"b"}
+    curl(url + "/", "-H", "X-Real-IP: 203.0.113.9")
+    (got,) = [q for q in a.requests + b.requests if q.path == "/"]
+    assert got.header("X-Src") == "203.0.113.9"
+    assert got.header("X-Forwarded-For") == "203.0.113.9"
+
+
+def test_force_and_ignore_persist(weir: Any, http_backend: Any) -> None:
+    a, b = http_backend("a"), http_backend("b")
+    port = free_port()
+    weir(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    balance roundrobin
+    cookie SRV insert indirect nocache
+    ignore-persist if {{ path_beg /static }}
+    force-persist if {{ req.hdr(x-debug) -m found }}
+    server a {a.address} cookie ca
+    server b {b.address} cookie cb disabled
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}"
+    # b is disabled: a persistent client goes to a, unless force-persist holds.
+    assert curl(url + "/", "-H", "Cookie: SRV=cb").header("x-backend") == "a"
+    assert curl(url + "/", "-H", "Cookie: SRV=cb", "-H", "X-Debug: 1").header("x-backend") == "b"
+    # ignore-persist: the cookie is not used (nor is one set back).
+    r = curl(url + "/static/x", "-H", "Cookie: SRV=cb", "-H", "X-Debug: 1")
+    assert r.header("x-backend") == "a"
