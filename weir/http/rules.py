@@ -1006,6 +1006,61 @@ for _i in range(3):
     )(_track(_i))
 
 
+def _capture(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    """`capture <expr> len <n>` (a new slot, requests only) or `capture <expr> id <n>` (a
+    `declare capture` slot): the sample's text, cut to the slot's length, is logged with
+    the header captures (%hr / %hs)."""
+    from weir.sample.core import STR, SampleError, compile_expr
+
+    request = phase == REQUEST
+    if len(words) != 3 or words[1] not in ("len", "id") or not words[2].isdigit():
+        ctx.error("expects '<sample> len <length>' or '<sample> id <slot>'")
+        return None
+    slots = ctx.px.capture_request_headers if request else ctx.px.capture_response_headers
+    n = int(words[2])
+    if words[1] == "len":
+        if not request:
+            ctx.error("'http-response capture' needs a slot made by 'declare capture' ('id')")
+            return None
+        slots.append(("", n))
+        ctx.px.capture_where = ctx.px.capture_where or ctx.where
+        index, limit = len(slots) - 1, n
+    else:
+        if n >= len(slots) or slots[n][0]:
+            ctx.error(f"no 'declare capture {'request' if request else 'response'}' slot {n}")
+            return None
+        index, limit = n, slots[n][1]
+    try:
+        get = compile_expr(words[0], REQ if request else RES, want=STR).get
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+
+    def capture(txn: Txn) -> int:
+        s = txn.stream
+        value = get(s)
+        caps = s.req_cap if request else s.res_cap
+        if caps is None:
+            caps = [None] * len(slots)
+            if request:
+                s.req_cap = caps
+            else:
+                s.res_cap = caps
+        if value is not None and index < len(caps):
+            caps[index] = value[:limit].decode("ascii", "surrogateescape")
+        return CONTINUE
+
+    return capture
+
+
+action(
+    "capture",
+    (REQUEST, RESPONSE),
+    "<sample> len <length> | <sample> id <slot>",
+    "Log a sample's value with the header captures (%hr, %hs).",
+)(_capture)
+
+
 _LOG_LEVELS = {
     "silent": -1, "emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5,
     "info": 6, "debug": 7,

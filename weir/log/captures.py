@@ -133,7 +133,7 @@ class Captures:
             return
         caps: list[str | None] = []
         for name, limit in self.req:
-            vals = head.header_values(name)
+            vals = head.header_values(name) if name else None  # no name: a rule fills it
             caps.append(_text(vals[-1][:limit]) if vals else None)
         s.req_cap = caps
         if self.cookie is not None:
@@ -151,10 +151,15 @@ class Captures:
             s.unique_id = unique_id(self.uid, s)
 
     def response(self, s: Stream, head: Head) -> None:
-        """Record the response captures of `s`; with `option logasap`, log it now."""
+        """Record the response captures of `s`; with `option logasap`, log it now. Slots
+        that `http-response capture` fills (no header name) keep what a rule put there."""
         if self.res:
+            before = s.res_cap
             caps: list[str | None] = []
-            for name, limit in self.res:
+            for i, (name, limit) in enumerate(self.res):
+                if not name:
+                    caps.append(before[i] if before is not None and i < len(before) else None)
+                    continue
                 vals = head.header_values(name)
                 caps.append(_text(vals[-1][:limit]) if vals else None)
             s.res_cap = caps

@@ -147,6 +147,26 @@ def _capture_response(ctx: Ctx, args: Args) -> None:
 
 
 @keyword(
+    "declare capture",
+    "fl",
+    "request|response len <length>",
+    "A capture slot that 'http-request capture ... id N' (or http-response) fills (%hr, %hs).",
+)
+def _declare_capture(ctx: Ctx, args: Args) -> None:
+    if len(args) != 3 or args[0] not in ("request", "response") or args[1] != "len":
+        ctx.error("expects 'declare capture request|response len <length>'")
+        return
+    n = _length(ctx, args[2])
+    if n is None:
+        return
+    slots = (
+        ctx.px.capture_request_headers if args[0] == "request" else ctx.px.capture_response_headers
+    )
+    slots.append(("", n))  # no header: a rule fills it
+    ctx.px.capture_where = ctx.px.capture_where or ctx.where
+
+
+@keyword(
     "capture cookie",
     "fl",
     "<name> len <length>",

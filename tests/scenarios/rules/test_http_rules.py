@@ -333,3 +333,41 @@ backend be
     # ignore-persist: the cookie is not used (nor is one set back).
     r = curl(url + "/static/x", "-H", "Cookie: SRV=cb", "-H", "X-Debug: 1")
     assert r.header("x-backend") == "a"
+
+
+def test_capture_actions_reach_the_log_line(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    port = free_port()
+    proc = weir(
+        f"""\
+global
+    log stdout format raw local0
+defaults
+    mode http
+    log global
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    log-format "caps %hr %hs"
+    capture request header User-Agent len 5
+    declare capture response len 3
+    http-request capture req.hdr(host),lower len 20
+    http-response capture res.hdr(x-backend) id 0
+    default_backend be
+backend be
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    assert (
+        curl(f"http://127.0.0.1:{port}/", "-H", "Host: WWW.Example.COM", "-A", "curl/8").status
+        == 200
+    )
+    import time
+
+    deadline = time.monotonic() + 5
+    while "caps " not in proc.log and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "caps {curl/|www.example.com} {a}" in proc.log, proc.log
