@@ -194,8 +194,8 @@ def test_no_option_logasap(tmp_path: Path) -> None:
             "is not allowed in a 'backend' section",
         ),
         (
-            DEFAULTS + "frontend f\n    http-request capture req.hdr(host) len 10\n",
-            "'http-request capture' is a HAProxy keyword that weir does not support yet",
+            DEFAULTS + "frontend f\n    http-response capture res.hdr(x) len 10\n",
+            "'http-response capture' needs a slot made by 'declare capture'",
         ),
     ],
 )
