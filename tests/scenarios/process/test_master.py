@@ -251,6 +251,8 @@ def test_master_cli_with_socat(tmp_path: Path, http_backend: object) -> None:
         wait_ports=[port],
     )
     try:
+        # The workers listening does not mean the master's CLI socket is up yet.
+        assert wait_until(lambda: Path(sock).exists(), timeout=10), p.log
         out = subprocess.run(
             ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
             input="show proc\n",
