@@ -619,7 +619,12 @@ class HttpClient(asyncio.Protocol):
                 state, srv = "D", None
         stream.persist = srv is not None
         stream.termination = "--" + state + "N"
-        stripped = ck.strip(values) if ck.rule.indirect and value is not None else None
+        stripped = None
+        if value is not None:
+            if ck.rule.mode == "prefix":
+                stripped = ck.unprefix(values)  # the application's own value goes on
+            elif ck.rule.indirect:
+                stripped = ck.strip(values)
         return srv, stripped
 
     def _request_bytes(
@@ -888,10 +893,17 @@ class HttpClient(asyncio.Protocol):
         if be is not None:
             self._arm(be.timeout_server, "server")
             be.counters.hrsp[status // 100 if status < 600 else 0] += 1
-            if be.cookie is not None:
-                add = self._cookie_out(head, be)
-                if add:
-                    raw = raw[:-2] + add + b"\r\n"
+            ck = be.cookie
+            if ck is not None:
+                if ck.rule.mode == "insert":
+                    add = self._cookie_out(head, be)
+                    if add:
+                        raw = raw[:-2] + add + b"\r\n"
+                elif ck.rule.mode != "passive" and self.server is not None:
+                    value = ck.value_of(self.server)
+                    new = ck.rewrite_response(raw, value) if value is not None else None
+                    if new is not None:
+                        raw = new
         return raw
 
     def _response_rules(self, head: ResponseHead, stream: Stream) -> ResponseHead | None:

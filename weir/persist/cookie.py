@@ -1,4 +1,10 @@
-"""Cookie persistence, `cookie NAME insert [indirect] [nocache] …` (HAProxy's insert mode).
+"""Cookie persistence, `cookie NAME insert|rewrite|prefix [indirect] [nocache] …`.
+
+Modes: `insert` (weir adds its own cookie, below); `rewrite` (the server sets NAME, weir
+replaces its value with the server's cookie value); `prefix` (the server sets NAME, weir
+prefixes its value with `SERVER~`, and removes the prefix from requests, so the
+application sees its own value); and, with no mode, passive (the server sets NAME to its
+own cookie value; weir only reads it).
 
 On the way in, a request carrying `NAME=VALUE` where VALUE is a server's `cookie` goes to
 that server while it is usable (else it is balanced, and gets a new cookie). With
@@ -12,8 +18,10 @@ Pure code: bytes in, bytes out; the HTTP session calls it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from weir.backend.server import Server
 
@@ -21,6 +29,7 @@ from weir.backend.server import Server
 @dataclass(frozen=True, slots=True)
 class CookieRule:
     name: bytes
+    mode: str  # insert | rewrite | prefix | passive
     indirect: bool
     nocache: bool
     set_cookie_line: bytes  # "Set-Cookie: NAME=" … the value goes after it
@@ -30,6 +39,7 @@ class CookieRule:
 def make_rule(
     name: str,
     *,
+    mode: str = "insert",
     indirect: bool,
     nocache: bool,
     httponly: bool,
@@ -47,8 +57,18 @@ def make_rule(
     for a in attrs:
         tail += f"; {a}"
     return CookieRule(
-        name.encode(), indirect, nocache, b"Set-Cookie: " + name.encode() + b"=", tail.encode()
+        name.encode(),
+        mode,
+        indirect,
+        nocache,
+        b"Set-Cookie: " + name.encode() + b"=",
+        tail.encode(),
     )
+
+
+@lru_cache(maxsize=64)
+def _set_cookie_pattern(name: bytes) -> re.Pattern[bytes]:
+    return re.compile(rb"(\r\nset-cookie:[ \t]*" + re.escape(name) + rb"=)([^;\r]*)", re.IGNORECASE)
 
 
 class CookiePersist:
@@ -67,12 +87,47 @@ class CookiePersist:
         """The persistence cookie's value in the request's Cookie headers, and its server
         (None when the value names no server)."""
         name = self.rule.name
+        prefix = self.rule.mode == "prefix"
         for header in cookie_headers:
             for part in header.split(b";"):
                 k, eq, v = part.strip().partition(b"=")
                 if eq and k == name:
+                    if prefix:  # SERVER~application-value
+                        v = v.partition(b"~")[0]
                     return v, self.by_value.get(v)
         return None, None
+
+    def unprefix(self, cookie_headers: Sequence[bytes]) -> list[bytes]:
+        """`prefix` mode: the Cookie header values with `SERVER~` taken off the
+        persistence cookie, as the application set it."""
+        name = self.rule.name
+        out = []
+        for header in cookie_headers:
+            parts = []
+            for part in header.split(b";"):
+                k, eq, v = part.strip().partition(b"=")
+                if eq and k == name and b"~" in v:
+                    lead = b" " if part.startswith(b" ") else b""
+                    part = lead + k + b"=" + v.partition(b"~")[2]  # noqa: PLW2901
+                parts.append(part)
+            out.append(b";".join(parts))
+        return out
+
+    def rewrite_response(self, raw: bytes, value: str) -> bytes | None:
+        """`rewrite`/`prefix` mode: the response head with the Set-Cookie of NAME given
+        the server's value (or prefixed with it); None when the server set no such
+        cookie."""
+        pattern = _set_cookie_pattern(self.rule.name)
+        server = value.encode()
+        prefix = self.rule.mode == "prefix"
+
+        def sub(m: re.Match[bytes]) -> bytes:
+            old = m.group(2)
+            new = server + b"~" + old if prefix else server
+            return m.group(1) + new
+
+        new, n = pattern.subn(sub, raw)
+        return new if n else None
 
     def learn(self, srv: Server, value: str) -> None:
         """`srv` joined the backend (runtime `add server`) with this cookie value."""

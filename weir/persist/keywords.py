@@ -6,15 +6,18 @@ from weir.config.model import CookieConf, ServerConf
 from weir.config.parser import Ctx
 from weir.config.registry import SERVER_OPTIONS, Args, keyword
 
-_FLAGS = {"indirect", "nocache", "httponly", "secure", "insert"}
-_NOT_YET = {"rewrite", "prefix", "postonly", "preserve", "dynamic", "maxidle", "maxlife"}
+_FLAGS = {"indirect", "nocache", "httponly", "secure"}
+_MODES = {"insert", "rewrite", "prefix"}
+_NOT_YET = {"postonly", "preserve", "dynamic", "maxidle", "maxlife"}
 
 
 @keyword(
     "cookie",
     "dbl",
-    "<name> insert [indirect] [nocache] [httponly] [secure] [domain <d>]* [attr <a>]*",
-    "Persistence by a cookie weir inserts in responses and reads in requests.",
+    "<name> [insert|rewrite|prefix] [indirect] [nocache] [httponly] [secure] [domain <d>]* "
+    "[attr <a>]*",
+    "Persistence by a cookie: inserted by weir, rewritten or prefixed in the server's, or "
+    "(without a mode) the server's own.",
 )
 def _cookie(ctx: Ctx, args: Args) -> None:
     if not ctx.expect(args, 1, None, "a cookie name and its mode"):
@@ -34,22 +37,18 @@ def _cookie(ctx: Ctx, args: Args) -> None:
             (conf.domains if word == "domain" else conf.attrs).append(args[i + 1])
             i += 2
             continue
-        if word not in _FLAGS:
+        if word in _MODES:
+            if conf.mode:
+                ctx.error(f"'{word}' and '{conf.mode}' are exclusive cookie modes")
+                return
+            conf.mode = word
+        elif word in _FLAGS:
+            setattr(conf, word, True)
+        else:
             ctx.error(f"unknown cookie option '{word}'")
             return
-        if word == "insert":
-            conf.mode = "insert"
-        else:
-            setattr(conf, word, True)
         i += 1
-    if conf.mode != "insert":
-        ctx.error(
-            "weir supports the 'insert' mode of 'cookie' (add 'insert'); 'rewrite' and "
-            "'prefix' are not supported yet"
-        )
-        return
-    if conf.indirect is False and conf.nocache is False:
-        pass
+    conf.mode = conf.mode or "passive"
     ctx.px.cookie = conf
 
 

@@ -168,6 +168,7 @@ class Backend:
         if ck is not None and px.mode is Mode.HTTP:
             rule = make_rule(
                 ck.name,
+                mode=ck.mode,
                 indirect=ck.indirect,
                 nocache=ck.nocache,
                 httponly=ck.httponly,
