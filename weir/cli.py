@@ -215,6 +215,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load_and_run(args: Args) -> int:
     from weir.config.diagnostics import Diagnostics
     from weir.config.loader import load
+    from weir.peers.conf import LOCAL_NAME_FROM_CLI
+
+    if args.peer_name:
+        LOCAL_NAME_FROM_CLI.append(args.peer_name)
 
     diags = Diagnostics()
     cfg = load(args.files, diags)

@@ -10,7 +10,9 @@ import weir.http.keywords
 import weir.http.rules
 import weir.log.keywords
 import weir.net.keywords
+import weir.peers.conf
 import weir.persist.keywords
+import weir.persist.sc_actions
 import weir.persist.stick
 import weir.process.keywords
 import weir.proxy.keywords

@@ -27,8 +27,10 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
         _check_timeouts(px, diags)
     from weir.check import check_config as check_health_checks
     from weir.log import check_logging
+    from weir.peers.conf import check_peers
     from weir.stats import check_stats
 
+    check_peers(cfg, diags)
     check_health_checks(cfg, diags)
     check_logging(cfg, diags)
     check_stats(cfg, diags)

@@ -71,6 +71,7 @@ class GlobalConf:
     uid: int | None = None
     gid: int | None = None
     quiet: bool = False
+    localpeer: str = ""  # this node's name in peers sections (-L overrides it)
     tune_bufsize: int = 16384
     tune_maxhdr: int = 101
     logs: list[LogTarget] = field(default_factory=list)
@@ -411,3 +412,5 @@ class Config:
     backends: dict[str, Proxy] = field(default_factory=dict)
     proxies: list[Proxy] = field(default_factory=list)  # all of them once, in file order
     userlists: dict[str, Userlist] = field(default_factory=dict)
+    # `peers` sections by name (weir.peers.conf.PeersConf)
+    peers: dict[str, Any] = field(default_factory=dict)

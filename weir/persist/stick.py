@@ -51,12 +51,12 @@ def now_ms() -> int:
     "stick-table",
     "fbl",
     "type {ip|ipv6|integer|string [len N]|binary [len N]} size N [expire T] [nopurge] "
-    "[store <data>[,<data>]*]",
+    "[peers <section>] [store <data>[,<data>]*]",
     "This proxy's stick table: keys, counters and rates for tracking and persistence.",
 )
 def _stick_table(ctx: Ctx, args: Args) -> None:
     words = list(args)
-    key_type, key_len, size, expire, nopurge = "", 32, 0, 0, False
+    key_type, key_len, size, expire, nopurge, peers = "", 32, 0, 0, False, ""
     store: dict[str, int] = {}
     i = 0
     while i < len(words):
@@ -90,11 +90,10 @@ def _stick_table(ctx: Ctx, args: Args) -> None:
                 if problem:
                     ctx.error(problem)
                     return
-        elif w == "peers":
-            ctx.error("'peers' replication of stick tables is HAProxy's; weir does not do it yet")
-            return
+        elif w == "peers" and val is not None:
+            peers = val
         else:
-            ctx.error(f"unexpected '{w}' (expects type, len, size, expire, nopurge, store)")
+            ctx.error(f"unexpected '{w}' (expects type, len, size, expire, nopurge, peers, store)")
             return
         i += 2
     if not key_type:
@@ -106,7 +105,9 @@ def _stick_table(ctx: Ctx, args: Args) -> None:
     if ctx.px.stick_table is not None:
         ctx.error("only one stick-table per proxy")
         return
-    ctx.px.stick_table = TableConf(ctx.px.name, key_type, key_len, size, expire, store, nopurge)
+    ctx.px.stick_table = TableConf(
+        ctx.px.name, key_type, key_len, size, expire, store, nopurge, peers=peers
+    )
 
 
 def _store_item(item: str, store: dict[str, int]) -> str | None:

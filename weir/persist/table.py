@@ -55,6 +55,15 @@ class FreqCounter:
         self._rotate(now_ms)
         self.curr += n
 
+    def state(self, now_ms: int) -> tuple[int, int, int]:
+        """(ms since the current period began, current count, previous count)."""
+        self._rotate(now_ms)
+        return now_ms - self.tick, self.curr, self.prev
+
+    def restore(self, now_ms: int, elapsed: int, curr: int, prev: int) -> None:
+        self.tick = now_ms - min(max(elapsed, 0), self.period)
+        self.curr, self.prev = curr, prev
+
     def rate(self, now_ms: int) -> int:
         """Events in the last period: the current count plus the previous count weighted
         by the part of the period still to run."""
@@ -72,6 +81,7 @@ class TableConf:
     expire_ms: int
     store: dict[str, int]  # data type -> period in ms (0 for a counter)
     nopurge: bool = False
+    peers: str = ""  # the peers section that replicates it
 
 
 @dataclass(slots=True)
@@ -83,14 +93,18 @@ class Entry:
 
 
 class Table:
-    """A stick table at run time."""
+    """A stick table at run time.
 
-    __slots__ = ("conf", "entries", "name")
+    `sync`, when the table is replicated to peers, is told of every local change to an
+    entry (creation, `get`, `touch`); entries learnt from peers (`learn`) are not."""
+
+    __slots__ = ("conf", "entries", "name", "sync")
 
     def __init__(self, conf: TableConf) -> None:
         self.conf = conf
         self.name = conf.name
         self.entries: OrderedDict[Any, Entry] = OrderedDict()
+        self.sync: Any = None  # weir.peers.engine.TableSync
 
     def key_of(self, value: Any) -> Any:
         """The table's key for a sample value (None when it does not fit the type)."""
@@ -111,6 +125,8 @@ class Table:
         except (ValueError, TypeError, UnicodeDecodeError):
             return None
         raw = value if isinstance(value, bytes) else str(value).encode()
+        if kt == "binary":  # a fixed size, zero-padded as HAProxy keeps it
+            return raw[: self.conf.key_len].ljust(self.conf.key_len, b"\0")
         return raw[: self.conf.key_len]
 
     def _fresh(self, key: Any, now_ms: int) -> Entry:
@@ -131,10 +147,18 @@ class Table:
     def get(self, key: Any, now_ms: int) -> Entry | None:
         """The entry for `key`, created if needed (None when the table is full and nothing
         can be evicted)."""
+        e = self.learn(key, now_ms)
+        if e is not None and self.sync is not None:
+            self.sync.mark(e)
+        return e
+
+    def learn(self, key: Any, now_ms: int) -> Entry | None:
+        """`get` without telling the peers (for what they taught us)."""
         e = self.lookup(key, now_ms)
         if e is not None:
             self.entries.move_to_end(key)
-            self.touch(e, now_ms)
+            if self.conf.expire_ms:
+                e.expire = now_ms + self.conf.expire_ms
             return e
         if len(self.entries) >= self.conf.size and not self._evict(now_ms):
             return None
@@ -153,6 +177,8 @@ class Table:
     def touch(self, e: Entry, now_ms: int) -> None:
         if self.conf.expire_ms:
             e.expire = now_ms + self.conf.expire_ms
+        if self.sync is not None:
+            self.sync.mark(e)
 
     def purge(self, now_ms: int) -> None:
         """Drop expired entries (called from time to time and by `show table`)."""
@@ -183,7 +209,7 @@ class Table:
 
     def key_text(self, key: Any) -> str:
         if isinstance(key, bytes):
-            return key.decode("latin-1")
+            return key.hex().upper() if self.conf.key_type == "binary" else key.decode("latin-1")
         return str(key)
 
 

@@ -306,6 +306,7 @@ class Master:
             master_fd=self.alive_r,
             services=gen.services,
             debug=self.opts.debug,
+            reloaded=any(w.generation < gen.number for w in self.workers.values()),
         )
         return serve_worker(gen.cfg, gen.listeners, self.say, link)
 

@@ -260,7 +260,12 @@ def _run_alone(
 
     apply_cpu_map(cfg, 1, say)
     link = WorkerLink(
-        number=1, on_ready=ready, exporter=exporter, services=services, debug=opts.debug
+        number=1,
+        on_ready=ready,
+        exporter=exporter,
+        services=services,
+        debug=opts.debug,
+        reloaded=bool(opts.old_pids),
     )
     try:
         return serve_worker(cfg, listeners, say, link)
@@ -280,6 +285,7 @@ class WorkerLink:
     master_fd: int = -1  # read end of the master's liveness pipe (-1: no master)
     services: ServiceSockets = field(default_factory=ServiceSockets)
     debug: bool = False
+    reloaded: bool = False  # an older process of this node is stopping (peers' hand-over)
 
 
 def serve_worker(
@@ -372,9 +378,20 @@ async def _serve(
         listeners=cast(Any, served),  # Served has ListenerHandle's attributes
         say=say,
     )
+    from weir.peers import start_peers
+
+    # Stick-table replication runs in the first worker only (docs/peers.md).
+    peers = (
+        await start_peers(loop, rt.config.peers, say, reloaded=link.reloaded)
+        if link.number == 1
+        else []
+    )
     # ---- (end of services)
 
     stopper = Stopper(loop, rt, served=served, listeners=listeners, say=say, link=link)
+    for p in peers:
+        stopper.on_soft_stop.append(p.soft_stop)
+        stopper.holds.append(p.busy)
     stopper.install()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     if link.debug:
@@ -387,6 +404,8 @@ async def _serve(
     stopper.uninstall()
     if api is not None:
         api.close()
+    for p in peers:
+        p.close()
     checks.stop()
     await checks.wait_stopped()
     rt.log_hub.close()
@@ -417,6 +436,10 @@ class Stopper:
         self.soft = False  # a soft stop is under way
         self.unbound = False
         self._timers: list[asyncio.TimerHandle] = []
+        # Services told of a soft stop, and services that hold the process while busy
+        # (bounded by their own deadlines and by hard-stop-after).
+        self.on_soft_stop: list[Callable[[], None]] = []
+        self.holds: list[Callable[[], bool]] = []
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -459,6 +482,8 @@ class Stopper:
             return
         self.soft = True
         SOFT_STOP.stopping = True
+        for fn in self.on_soft_stop:
+            fn()
         pg = self.pg
         if pg.hard_stop_after is not None:
             self._later(pg.hard_stop_after / 1000, self._too_long)
@@ -498,7 +523,9 @@ class Stopper:
         # nothing on the data path.
         if self.done.is_set():
             return
-        if not any(fe.counters.cur_sess > 0 for fe in self.rt.frontends):
+        if not any(fe.counters.cur_sess > 0 for fe in self.rt.frontends) and not any(
+            busy() for busy in self.holds
+        ):
             self.done.set()
             return
         self._later(_POLL, self._check_drained)

@@ -249,9 +249,9 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
 
 
 def test_unsupported_section_is_refused_once(tmp_path: Path) -> None:
-    _, diags = load_text(tmp_path, BASE + "peers mypeers\n    peer a 127.0.0.1:1024\n")
+    _, diags = load_text(tmp_path, BASE + "mailers m\n    mailer a 127.0.0.1:25\n")
     [msg] = alerts(diags)
-    assert "'peers' sections are HAProxy's but weir does not support them yet" in msg
+    assert "'mailers' sections are HAProxy's but weir does not support them yet" in msg
 
 
 def test_env_expansion_reaches_keywords(tmp_path: Path) -> None:
@@ -284,9 +284,9 @@ def test_registered_sections_get_their_keywords_and_unregistered_ones_are_refuse
     from weir.config.parser import Ctx
     from weir.config.registry import REGISTRY, SECTION_OPENERS, Args, keyword, section
 
-    text = "peers mesh\n    probe one two\nresolvers dns\n    nameserver a 127.0.0.1:53\n"
+    text = "peers mesh\n    probe one two\nmailers m\n    mailer a 127.0.0.1:25\n"
     _, diags = load_text(tmp_path, text)
-    assert any("'resolvers' sections are HAProxy's" in str(d) for d in diags.items)
+    assert any("'mailers' sections are HAProxy's" in str(d) for d in diags.items)
     seen: list[tuple[str, tuple[str, ...]]] = []
 
     @section("peers")

