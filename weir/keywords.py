@@ -6,6 +6,8 @@ import weir.auth.userlist
 import weir.backend.keywords
 import weir.backend.serverstate
 import weir.check.keywords
+import weir.dns.conf
+import weir.dns.template
 import weir.http.keywords
 import weir.http.rules
 import weir.log.keywords

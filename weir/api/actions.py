@@ -146,9 +146,13 @@ class Control:
 
     # -- administrative state ------------------------------------------------------------
 
-    def set_ready(self, be: Backend, srv: Server) -> bool:
-        """Leave maintenance or drain. Returns whether anything changed."""
+    def set_ready(self, be: Backend, srv: Server, *, message: str = "") -> bool:
+        """Leave maintenance or drain. Returns whether anything changed. `message` replaces
+        what follows the server's name in the line reported (weir.dns: "resolves again").
+        A server without an address (resolution maintenance, `srv.rmaint`) stays out."""
         state = srv.state
+        if srv.rmaint and not message:
+            return False
         if state is SrvState.MAINT:
             was = "maintenance"
             if srv.check_status is not None:
@@ -165,7 +169,7 @@ class Control:
         _serve_queue(be)
         self.say(
             "WARNING",
-            f"{_who(be, srv)} is UP/READY (leaving forced {was}).",
+            f"{_who(be, srv)} {message or f'is UP/READY (leaving forced {was}).'}",
         )
         return True
 
@@ -185,8 +189,9 @@ class Control:
         )
         return True
 
-    def set_maint(self, be: Backend, srv: Server) -> bool:
-        """Put `srv` in maintenance: no traffic, no checks (the scheduler skips it)."""
+    def set_maint(self, be: Backend, srv: Server, *, cause: str = "") -> bool:
+        """Put `srv` in maintenance: no traffic, no checks (the scheduler skips it).
+        `cause` is said in parentheses (weir.dns: "DNS NX status")."""
         if srv.state is SrvState.MAINT:
             return False
         had_any = be.has_usable()
@@ -197,7 +202,8 @@ class Control:
         act, bck = _usable(be)
         self.say(
             "WARNING",
-            f"{_who(be, srv)} is going DOWN for maintenance. {act} active and {bck} backup "
+            f"{_who(be, srv)} is going DOWN for maintenance{f' ({cause})' if cause else ''}. "
+            f"{act} active and {bck} backup "
             f"servers left. {srv.cur_sess} sessions active, 0 requeued, "
             f"{len(be.queue)} remaining in queue.",
         )
@@ -251,7 +257,8 @@ class Control:
         except ValueError:
             return f"Invalid addr '{addr}' by '{UPDATER}'\n"
         try:
-            current = ipaddress.ip_address(srv.host)
+            # "": no address yet (a host name that did not resolve, see weir.dns)
+            current = ipaddress.ip_address(srv.host) if srv.host else None
         except ValueError:
             return (
                 "Update for the current server address family is only supported through "

@@ -66,7 +66,6 @@ for name, usage in (
     ("show peers", "show peers [dict|-] [section]"),
     ("show pools", "show pools"),
     ("show profiling", "show profiling [<what>|<#lines>|byaddr]*"),
-    ("show resolvers", "show resolvers [id]"),
     ("show schema", "show schema json"),
     ("show servers conn", "show servers conn [<backend>]"),
     ("show startup-logs", "show startup-logs"),

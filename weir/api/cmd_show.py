@@ -118,7 +118,7 @@ def _show_stat(req: Request, args: list[str]) -> str:
         if words[1:2] == ["proxy"]:
             words = words[2:]
         elif words[1:2] == ["resolvers"]:
-            return "weir has no 'resolvers' sections, so no resolver statistics.\n"
+            return "weir reports resolver statistics with 'show resolvers' only.\n"
         else:
             return "Invalid statistics domain.\n"
     bound: tuple[int, int, int] | None = None
@@ -238,7 +238,7 @@ def _show_servers_state(req: Request, args: list[str]) -> str:
             op = 2 if state in (SrvState.UP, SrvState.DRAIN) else 0
             admin = 0
             if state is SrvState.MAINT:
-                admin = 0x01 | (0x04 if conf.disabled else 0)
+                admin = 0x20 if srv.rmaint else 0x01 | (0x04 if conf.disabled else 0)
             elif state is SrvState.DRAIN:
                 admin = 0x08
             status = srv.check_status
@@ -252,10 +252,11 @@ def _show_servers_state(req: Request, args: list[str]) -> str:
             if state is SrvState.MAINT and (conf.disabled or status is not None):
                 check_state |= 0x08
             check_addr = chk.addr or "-"
+            fqdn = (conf.address.fqdn if conf.address is not None else "") or "-"
             out.append(
-                f"{be_id} {be.name} {srv.puid} {srv.name} {srv.host} {op} {admin} "
+                f"{be_id} {be.name} {srv.puid} {srv.name} {srv.host or '-'} {op} {admin} "
                 f"{srv.uweight} {conf.weight} {clock.age(srv.last_change)} {code} {result} "
-                f"{health} {check_state} 0 0 0 - {srv.port} - 0 {chk.port} {check_addr} - 0\n"
+                f"{health} {check_state} 0 0 0 {fqdn} {srv.port} - 0 {chk.port} {check_addr} - 0\n"
             )
     return "".join(out)
 

@@ -11,6 +11,7 @@ from weir.config.model import ServerConf
 from weir.config.parser import Ctx
 from weir.config.registry import SERVER_OPTIONS, Args, keyword
 from weir.config.units import parse_int, parse_time
+from weir.dns.initaddr import init_addr
 from weir.proxy.keywords import apply_options
 
 
@@ -135,22 +136,29 @@ def _redispatch(ctx: Ctx, args: Args) -> None:
 
 @keyword("server", "bl", "<name> <address>[:<port>] [options…]", "A server of this backend.")
 def _server(ctx: Ctx, args: Args) -> None:
-    if not ctx.expect(args, 2, None, "a name and an address"):
-        return
+    if ctx.expect(args, 2, None, "a name and an address"):
+        add_server(ctx, args[0], args[1], args[2:])
+
+
+def add_server(ctx: Ctx, name: str, address: str, options: Args) -> ServerConf | None:
+    """Add server `name` at `address` with `options` to the proxy being read (a `server`
+    line, or one server of a `server-template`); None when the line is refused."""
     px = ctx.px
-    name = args[0]
     base = px.default_server
     srv = base.copy_as(name, ctx.where) if base is not None else ServerConf(ctx.where, name)
     try:
-        srv.address = parse_address(args[1], for_bind=False, port_optional=True)
+        # A host name is resolved by `init-addr` (weir.dns) once the options are read.
+        srv.address = parse_address(address, for_bind=False, port_optional=True, keep_name=True)
     except AddressError as e:
         ctx.error(f"server '{name}' : {e}")
-        return
+        return None
     for other in px.servers:
         if other.name == name:
             ctx.error(f"another server named '{name}' was already defined at {other.where}")
-            return
-    apply_options(ctx, SERVER_OPTIONS, srv, args[2:])
+            return None
+    apply_options(ctx, SERVER_OPTIONS, srv, options)
+    if srv.address.fqdn:
+        init_addr(ctx, px, srv)
     # `id` is refused on `default-server`, so a puid here was given on this very line.
     srv.puid_given = srv.puid != 0
     given = {s.puid for s in px.servers if s.puid_given}
@@ -158,6 +166,7 @@ def _server(ctx: Ctx, args: Args) -> None:
         ctx.error(f"server id {srv.puid} is already used in backend '{px.name}'")
     px.servers.append(srv)
     _number_server(px.servers, given)
+    return srv
 
 
 def _number_server(servers: list[ServerConf], given: set[int]) -> None:

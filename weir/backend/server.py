@@ -88,6 +88,7 @@ class Server:
         "observer",
         "port",
         "puid",
+        "rmaint",
         "send_proxy",
         "sessions",
         "state",
@@ -158,6 +159,9 @@ class Server:
         # `server ... ssl`: (ssl.SSLContext, the SNI's getter or None); None: plain TCP.
         self.tls: Any = None
         self.send_proxy = 0  # PROXY protocol version sent first (0: none)
+        # In maintenance because its host name gives no address (HAProxy's RMAINT), set
+        # and cleared by weir.dns only; `state` is then MAINT.
+        self.rmaint = False
 
     @property
     def downtime(self) -> int:

@@ -36,6 +36,8 @@ class Address:
 
     `port_low..port_high` is a range for binds (equal for one port). A server address with
     no port has both at 0 (HAProxy then uses the port the client connected to).
+    `fqdn` is the host name a server address was written with (weir.dns resolves it);
+    `host` is then its address, or "" while it has none.
     """
 
     family: Family
@@ -43,6 +45,7 @@ class Address:
     port_low: int = 0
     port_high: int = 0
     fd: int = -1
+    fqdn: str = ""
 
     @property
     def ports(self) -> range:
@@ -116,10 +119,16 @@ def _split_host_port(rest: str, whole: str) -> tuple[str, str | None]:
 
 
 def parse_address(
-    text: str, *, for_bind: bool, resolve: bool = True, port_optional: bool = False
+    text: str,
+    *,
+    for_bind: bool,
+    resolve: bool = True,
+    port_optional: bool = False,
+    keep_name: bool = False,
 ) -> Address:
     """Parse one address. `for_bind` allows `*`, empty hosts and port ranges;
-    `resolve` looks up host names (servers); `port_optional` allows a missing port.
+    `resolve` looks up host names (servers); `port_optional` allows a missing port;
+    `keep_name` returns a host name unresolved, in `fqdn` (with host "").
     """
     whole = text
     family: Family | None = None
@@ -165,6 +174,8 @@ def parse_address(
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
+        if keep_name:
+            return Address(family or Family.IPV4, "", low, high, fqdn=host)
         if not resolve:
             raise AddressError(f"invalid address '{host}' in '{whole}'") from None
         ip = _resolve(host, family, whole)
@@ -189,6 +200,14 @@ def _resolve(
     # Prefer IPv4 when the name has both, as HAProxy's default resolution order does.
     infos.sort(key=lambda i: i[0] != socket.AF_INET)
     return ipaddress.ip_address(infos[0][4][0])
+
+
+def libc_lookup(host: str, family: Family | None = None) -> str | None:
+    """The address the system's resolver gives `host` (IPv4 first), or None."""
+    try:
+        return str(_resolve(host, family, host))
+    except AddressError:
+        return None
 
 
 def parse_bind_addresses(text: str) -> list[Address]:

@@ -31,6 +31,9 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
     from weir.stats import check_stats
 
     check_peers(cfg, diags)
+    from weir.dns import check_resolvers
+
+    check_resolvers(cfg, diags)
     check_health_checks(cfg, diags)
     check_logging(cfg, diags)
     check_stats(cfg, diags)

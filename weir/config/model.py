@@ -157,6 +157,8 @@ class ServerConf:
     puid_given: bool = False
     ssl: Any = None  # weir.tls.conf.ServerTls once `ssl` (or a TLS option) is given
     send_proxy: int = 0  # PROXY protocol version sent first to the server (0: none)
+    # weir.dns.conf.ServerDns once a DNS option (`resolvers`, `init-addr`, ...) is given
+    dns: Any = None
 
     def copy_as(self, name: str, where: Where) -> ServerConf:
         """A new server starting from this one's settings (a `default-server`)."""
@@ -414,3 +416,5 @@ class Config:
     userlists: dict[str, Userlist] = field(default_factory=dict)
     # `peers` sections by name (weir.peers.conf.PeersConf)
     peers: dict[str, Any] = field(default_factory=dict)
+    # `resolvers` sections by name (weir.dns.conf.ResolversConf)
+    resolvers: dict[str, Any] = field(default_factory=dict)

@@ -378,6 +378,9 @@ async def _serve(
         listeners=cast(Any, served),  # Served has ListenerHandle's attributes
         say=say,
     )
+    from weir.dns import start_resolvers, stop_resolvers
+
+    resolvers = await start_resolvers(loop, rt, say)  # every worker resolves on its own
     from weir.peers import start_peers
 
     # Stick-table replication runs in the first worker only (docs/peers.md).
@@ -406,6 +409,7 @@ async def _serve(
         api.close()
     for p in peers:
         p.close()
+    stop_resolvers(rt, resolvers)
     checks.stop()
     await checks.wait_stopped()
     rt.log_hub.close()

@@ -121,6 +121,10 @@ class Backend:
             srv.send_proxy = conf.send_proxy
             if conf.disabled:
                 srv.state = SrvState.MAINT
+            elif conf.address is not None and conf.address.fqdn and not conf.address.host:
+                # `init-addr none`: in maintenance until weir.dns gives it an address
+                srv.state = SrvState.MAINT
+                srv.rmaint = True
         params = px.balance if px.balance is not None else parse_balance(["roundrobin"])
         self.balancer: Balancer = make_balancer(self.servers, params)
         # What a hash-based algorithm hashes, compiled once; None: nothing to extract.

@@ -326,7 +326,7 @@ def server_status(srv: Server, checked: bool, health: int, rise: int, fall: int)
     """The `status` field of a server, with the "n/m" progress of a changing state."""
     state = srv.state
     if state is SrvState.MAINT:
-        return "MAINT"
+        return "MAINT (resolution)" if srv.rmaint else "MAINT"
     top = rise + fall - 1
     if state is SrvState.DOWN:
         if checked and health > 0:
