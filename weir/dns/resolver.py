@@ -147,6 +147,8 @@ class Resolvers:
         res.requesters.append(Requester(be, srv, conf, dns))
 
     async def start(self) -> None:
+        if not self.resolutions:
+            return  # no server uses this section: no socket, counters stay at 0
         for ns in self.nameservers:
             c = ns.conf
             try:
@@ -185,7 +187,14 @@ class Resolvers:
 
     def _wake(self) -> None:
         self._timer = None
-        now = self.loop.time()
+        try:
+            self._advance(self.loop.time())
+        except Exception as e:  # a bug: say it, and keep resolving
+            self.say("ALERT", f"resolvers '{self.name}': {type(e).__name__}: {e}")
+        finally:
+            self._arm()
+
+    def _advance(self, now: float) -> None:
         for res in list(self.resolutions.values()):
             if res.due(self.t_resolve, self.t_retry) > now:
                 continue
@@ -200,7 +209,6 @@ class Resolvers:
                 res.start(self._new_qid(), self.conf.resolve_retries)
                 self.by_qid[res.qid] = res
                 self._send(res, now)
-        self._arm()
 
     def _new_qid(self) -> int:
         for _ in range(100):
@@ -215,8 +223,8 @@ class Resolvers:
         res.sent(now, sent)
 
     def _timeouts(self, res: Resolution) -> None:
-        # Nameservers that let the retry time pass without answering count a timeout.
-        if res.nb_responses < res.nb_queries:
+        # A try that no nameserver answered counts a timeout for each of them.
+        if not res.nb_responses:
             for ns in self.nameservers:
                 if ns.transport is not None:
                     ns.counters.timeout += 1
@@ -224,6 +232,13 @@ class Resolvers:
     # -- answers -----------------------------------------------------------------------
 
     def received(self, ns: Nameserver, data: bytes) -> None:
+        try:
+            self._received(ns, data)
+        except Exception as e:  # a bug: say it, and keep resolving
+            self.say("ALERT", f"resolvers '{self.name}': {type(e).__name__}: {e}")
+            self._arm()
+
+    def _received(self, ns: Nameserver, data: bytes) -> None:
         c = ns.counters
         if len(data) > self.conf.accepted_payload_size:
             c.too_big += 1

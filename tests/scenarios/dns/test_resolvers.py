@@ -155,14 +155,18 @@ def test_address_change_moves_new_connections(
     weir: Callable[..., Any], http_backend: Callable[..., Any], dns: DnsServer, tmp_path: Path
 ) -> None:
     first = http_backend("first")
-    http_backend("second", host="127.0.0.2", port=first.port)
+    second = http_backend("second", host="127.0.0.2", port=first.port)
     dns.set(NAME, ["127.0.0.1"])
     port, sock = free_port(), str(tmp_path / "api.sock")
     cfg = BASE.format(sock=sock, port=port) + RESOLVERS.format(dns=dns.port)
     # resolve-prefer is left at ipv6: AAAA finds nothing, then A is asked (HAProxy's order)
-    cfg += f"backend app\n    server s1 {NAME}:{first.port} resolvers dns init-addr none\n"
+    cfg += (
+        "backend app\n    option httpchk GET /healthCheck.html\n"
+        f"    server s1 {NAME}:{first.port} resolvers dns init-addr none check inter 100ms\n"
+    )
     proc = weir(cfg, wait_ports=[port])
     _until(lambda: _get(port) == (200, "first"), "traffic reaches the first address")
+    _until(lambda: first.checks, "health checks follow the first address")
     assert (NAME, 28) in dns.queries
     assert (NAME, 1) in dns.queries
 
@@ -172,6 +176,7 @@ def test_address_change_moves_new_connections(
     before = len(first.requests)
     assert [_get(port) for _ in range(3)] == [(200, "second")] * 3
     assert len(first.requests) == before
+    _until(lambda: second.checks, "health checks follow the new address")
 
 
 def test_server_template_takes_one_address_per_server(
