@@ -63,7 +63,6 @@ for name, usage in (
     ("show events", "show events [<sink>] [-w] [-n]"),
     ("show fd", "show fd [num]"),
     ("show libs", "show libs"),
-    ("show peers", "show peers [dict|-] [section]"),
     ("show pools", "show pools"),
     ("show profiling", "show profiling [<what>|<#lines>|byaddr]*"),
     ("show schema", "show schema json"),

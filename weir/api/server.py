@@ -36,7 +36,8 @@ import weir.api.cmd_server
 import weir.api.cmd_show
 import weir.api.cmd_ssl
 import weir.api.cmd_table
-import weir.dns.cmd  # noqa: F401  (the commands register on import)
+import weir.dns.cmd
+import weir.peers.cmd  # noqa: F401  (the commands register on import)
 from weir.api.actions import Control, ListenerHandle, Say, register
 from weir.api.commands import Request, Session, run
 from weir.api.conf import Level, SocketConf, api_conf

@@ -48,6 +48,8 @@ CHUNK = 1 << 16  # bytes written before waiting for the socket to drain
 
 Reporter = Callable[[str, str], None]
 
+_STATUS = {b"300": "TRYAGAIN", b"501": "PROTOERR", b"502": "BADVER", b"503": "BADHOST"}
+_STATUS[b"504"] = "BADPEER"
 _WIRE_KEY = {
     "ip": (codec.KEY_IPV4, 4),
     "ipv6": (codec.KEY_IPV6, 16),
@@ -66,9 +68,11 @@ class TableSync:
 
     def __init__(self, table: Table, table_id: int, wake: Callable[[], None]) -> None:
         c = table.conf
-        key_type, key_len = _WIRE_KEY.get(
-            c.key_type, (codec.KEY_STR if c.key_type == "string" else codec.KEY_BIN, c.key_len)
-        )
+        # HAProxy counts a string key's size with its terminating NUL.
+        if c.key_type == "string":
+            key_type, key_len = codec.KEY_STR, c.key_len + 1
+        else:
+            key_type, key_len = _WIRE_KEY.get(c.key_type, (codec.KEY_BIN, c.key_len))
         data = sorted(codec.DATA_ID[n] for n in c.store if n in codec.DATA_ID)
         params: dict[int, tuple[int, ...]] = {
             codec.DATA_ID[n]: (p,) for n, p in c.store.items() if p and n in codec.DATA_ID
@@ -164,7 +168,10 @@ class TableSync:
 class Link:
     """What this node keeps of another peer across its sessions."""
 
-    __slots__ = ("acked", "conf", "connecting", "is_local", "next_try", "session")
+    __slots__ = (
+        "acked", "collisions", "conf", "connecting", "is_local", "last_hello", "new_conn",
+        "next_try", "session", "status",
+    )  # fmt: skip
 
     def __init__(self, conf: PeerConf, *, is_local: bool = False) -> None:
         self.conf = conf
@@ -173,6 +180,12 @@ class Link:
         self.connecting = False
         self.next_try = 0.0
         self.acked: dict[str, int] = {}  # table -> the last update id it acknowledged
+        # For `show peers`: the last connection's outcome (HAProxy's words), when the last
+        # session began, connections attempted, sessions replaced by a newer one.
+        self.status = "NONE"
+        self.last_hello = 0.0
+        self.new_conn = 0
+        self.collisions = 0
 
 
 class Session:
@@ -320,9 +333,9 @@ class Session:
             if m.typ == codec.CTRL_RESYNC_REQ:
                 self.teach_asked = True
             elif m.typ in (codec.CTRL_RESYNC_FINISHED, codec.CTRL_RESYNC_PARTIAL):
-                full = m.typ == codec.CTRL_RESYNC_FINISHED
-                if self.rt.learnt(self, full=full) and full:
-                    self.confirm = True
+                # Confirmed either way: the teacher pushes nothing new until then.
+                self.rt.learnt(self, full=m.typ == codec.CTRL_RESYNC_FINISHED)
+                self.confirm = True
             return
         if m.cls == codec.CLS_ERROR:
             raise codec.MalformedError("the peer reported an error")
@@ -461,6 +474,7 @@ class PeersRuntime:
 
     async def _connect(self, link: Link) -> None:
         link.connecting = True
+        link.new_conn += 1
         writer = None
         try:
             host, port = (
@@ -475,8 +489,11 @@ class PeersRuntime:
             line = await asyncio.wait_for(reader.readline(), RESYNC_TIMEOUT)
             code = line.strip()
             if code != b"%d" % codec.ST_OK:
+                link.status = _STATUS.get(code, "PROTOERR")
                 raise OSError(f"refused with status {code.decode('latin-1')}")
         except (TimeoutError, OSError):
+            if writer is None:
+                link.status = "CONN"  # could not connect
             link.connecting = False
             link.next_try = time.monotonic() + random.uniform(*RETRY)
             if writer is not None:
@@ -524,6 +541,7 @@ class PeersRuntime:
         writer.write(codec.status(code))
         if link.session is not None:
             link.session.close()  # a new session replaces the one it had
+            link.collisions += 1
         await self._established(link, reader, writer, buf[used:])
 
     async def _established(
@@ -539,6 +557,8 @@ class PeersRuntime:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s = Session(self, link, reader, writer, buffered)
         link.session = s
+        link.status = "ESTA"
+        link.last_hello = time.monotonic()
         self.sessions.add(s)
         await s.run()
 
@@ -622,22 +642,40 @@ class PeersRuntime:
 
     # -- the runtime API -------------------------------------------------------------------
 
-    def describe(self) -> list[str]:
-        lines = [
-            f"peers '{self.conf.name}': local peer '{self.conf.local}', "
-            f"resync {'done' if self.complete else 'in progress (' + self.learning + ')'}"
+    def describe(self) -> str:
+        """`show peers`: the section, then each peer and what it was sent, in the shape of
+        HAProxy's report (without its memory addresses and task internals)."""
+        now = time.monotonic()
+        resync = "finished" if self.complete else f"from {self.learning}"
+        out = [
+            f"id={self.conf.name} disabled=0 local={self.conf.local} resync={resync} "
+            f"tables={len(self.tables)}"
         ]
-        for link in self.links.values():
-            state = "ESTA" if link.session is not None else "NONE"
+        for link in [*self.links.values(), self.local_link]:
             c = link.conf
-            lines.append(f"  peer '{c.name}' {c.host}:{c.port} {state}")
+            s = link.session
+            host, port = (c.host, c.port) if c.host else (self.conf.local_addr or ("", 0))
+            kind = "local" if link.is_local else "remote"
+            active = "active" if s is not None else "inactive"
+            since = f"{int(now - link.last_hello)}s" if link.last_hello else "<NEVER>"
+            out.append(
+                f"  id={c.name}({kind},{active}) addr={host}:{port} "
+                f"last_status={link.status} last_hdshk={since}"
+            )
+            out.append(f"        new_conn={link.new_conn} coll={link.collisions}")
+            if s is None:
+                continue
+            peer = s.writer.get_extra_info("peername") or ("", 0)
+            out.append(f"        state=EST addr={peer[0]}:{peer[1]}")
+            out.append("        shared tables:")
             for ts in self.tables:
-                pushed = link.session.pushed.get(ts.name, 0) if link.session else 0
-                lines.append(
-                    f"    table '{ts.name}' update={ts.seq} pushed={pushed} "
-                    f"acked={link.acked.get(ts.name, 0)}"
+                got = [g for tid, g in s.got.items() if s.rx[tid][1] is ts]
+                out.append(
+                    f"          id={ts.name} local_id={ts.defn.table_id} "
+                    f"last_acked={link.acked.get(ts.name, 0)} last_pushed={s.pushed[ts.name]} "
+                    f"last_get={got[0] if got else 0} update={ts.seq}"
                 )
-        return lines
+        return "\n".join(out) + "\n\n"
 
 
 RUNNING: list[PeersRuntime] = []

@@ -99,6 +99,8 @@ def _stick_table(ctx: Ctx, args: Args) -> None:
     if not key_type:
         ctx.error("expects 'type ip|ipv6|integer|string|binary'")
         return
+    if key_type == "string" and "len" not in words:
+        key_len = 31  # HAProxy's 32 bytes hold 31 characters and the terminating NUL
     if size <= 0:
         ctx.error("expects a 'size'")
         return

@@ -106,6 +106,14 @@ def test_two_nodes_share_a_table_both_ways(weir: Any, http_backend: Any, tmp_pat
     line = _wait_for(a.sock, "fe", "127.0.0.1", "http_req_cnt=6")
     assert "gpc0=1" in line
     assert "http_req_rate(60000)=6" in line
+    deadline = time.monotonic() + 15
+    while "resync=finished" not in (shown := _cli(a.sock, "show peers")):
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+    assert "id=mesh disabled=0 local=lb1 resync=finished tables=1" in shown
+    assert "id=lb2(remote,active)" in shown
+    assert "last_status=ESTA" in shown
+    assert _cli(a.sock, "show peers nosuch").strip() == "Unknown peers section 'nosuch'."
 
 
 def test_a_restarted_node_learns_the_whole_table(
@@ -139,3 +147,47 @@ def test_a_weir_node_and_an_haproxy_node_form_one_group(
     assert [wr.get("/mark") for _ in range(2)] == [200] * 2
     line = _wait_for(ha.sock, "fe", "127.0.0.1", "http_req_cnt=5", "gpc0=3")
     assert "http_req_rate(60000)=5" in line
+
+
+def test_a_reload_hands_the_table_to_the_new_process(http_backend: Any, tmp_path: Path) -> None:
+    from tests.scenarios.process.proc import reload_sf, start, wait_gone
+
+    be = http_backend("a")
+    port, peer_port = free_port(), free_port()
+    sock = tmp_path / "api.sock"
+    # A section with this node alone: what it replicates is its own next process.
+    cfg = NODE.format(
+        me="lb1", sock=sock, a="lb1", pa=peer_port, b="lb1", pb=peer_port, port=port,
+        backend=be.address,
+    ).replace(f"    peer lb1 127.0.0.1:{peer_port}\n", "", 1)  # fmt: skip
+    old = start(cfg, tmp_path / "old", name="old", wait_ports=[port])
+    new = None
+    try:
+        assert [curl(f"http://127.0.0.1:{port}/").status for _ in range(3)] == [200] * 3
+        new = reload_sf(old, cfg, tmp_path / "new", name="new")
+        assert wait_gone(old.pid, timeout=15), old.log
+        _wait_for(sock, "fe", "127.0.0.1", "http_req_cnt=3")
+        assert curl(f"http://127.0.0.1:{port}/").status == 200
+        _wait_for(sock, "fe", "127.0.0.1", "http_req_cnt=4")
+    finally:
+        if new is not None:
+            new.stop()
+        old.stop()
+
+
+def test_string_keys_replicate_between_weir_and_haproxy(
+    weir: Any, haproxy: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    """HAProxy counts a string key's terminating NUL in the table's key size."""
+    be = http_backend("a")
+    ha, wr = _pair(tmp_path, be.address)
+    for node in (ha, wr):
+        node.cfg = node.cfg.replace("type ip size", "type string len 8 size").replace(
+            "track-sc0 src", "track-sc0 req.hdr(x-user)"
+        )
+    haproxy(ha.cfg, wait_ports=[ha.port])
+    weir(wr.cfg, wait_ports=[wr.port])
+    assert curl(f"http://127.0.0.1:{ha.port}/", "-H", "x-user: alice").status == 200
+    _wait_for(wr.sock, "fe", "alice", "http_req_cnt=1")
+    assert curl(f"http://127.0.0.1:{wr.port}/", "-H", "x-user: bob-the-builder").status == 200
+    _wait_for(ha.sock, "fe", "bob-the-", "http_req_cnt=1")  # cut to 8 characters on both
