@@ -16,6 +16,7 @@ import weir.peers.conf
 import weir.persist.keywords
 import weir.persist.sc_actions
 import weir.persist.stick
+import weir.persist.sticking
 import weir.process.keywords
 import weir.proxy.keywords
 import weir.stats.keywords

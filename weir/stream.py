@@ -86,7 +86,9 @@ class Stream:
         self.termination = "----"
         self.cookie_cli = "-"  # request cookie captured for the log (%CC)
         self.cookie_srv = "-"  # response cookie captured for the log (%CS)
-        self.persist = False  # the server came from persistence (cookie), not balancing
+        # What cookie persistence learnt of the request (weir.persist.cookie.Seen: whether
+        # the cookie chose the server, its dates), False when the backend has no cookie.
+        self.persist: Any = False
         # Added for weir.log: the request counter (%rt); the unique id once generated
         # (%ID, unique-id-header); captured header values (`capture request/response
         # header`, in declaration order, None where absent; the list itself is None until

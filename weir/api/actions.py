@@ -293,6 +293,10 @@ class Control:
 
     def _move(self, be: Backend, srv: Server, host: str, port: int) -> None:
         srv.host, srv.port, srv.addr = host, port, (host, port)
+        if be.cookie is not None:
+            be.cookie.readdress(srv)  # a dynamic cookie value follows the address
+        if be.sticker is not None:
+            be.sticker.index = None  # with `srvkey addr`, stick entries follow it too
         check = self.check_of(srv)
         conf = self.conf(be, srv)
         if check is None or conf.check.address is not None:

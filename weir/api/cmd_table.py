@@ -17,7 +17,7 @@ _ORDER = (
     "server_id", "gpt0", "gpc0", "gpc0_rate", "conn_cnt", "conn_rate", "conn_cur",
     "sess_cnt", "sess_rate", "http_req_cnt", "http_req_rate", "http_err_cnt",
     "http_err_rate", "bytes_in_cnt", "bytes_in_rate", "bytes_out_cnt", "bytes_out_rate",
-    "gpc1", "gpc1_rate", "http_fail_cnt", "http_fail_rate",
+    "gpc1", "gpc1_rate", "server_key", "http_fail_cnt", "http_fail_rate",
 )  # fmt: skip
 _OPS: dict[str, Callable[[int, int], bool]] = {
     "eq": operator.eq,
@@ -43,6 +43,8 @@ def _line(t: Table, e: Entry, now: int) -> str:
             continue
         if isinstance(v, FreqCounter):
             parts.append(f"{name}({v.period})={v.rate(now)}")
+        elif name == "server_key":  # a server's name or address, "-" before one is stored
+            parts.append(f"{name}={v or '-'}")
         else:
             parts.append(f"{name}={v}")
     return " ".join(parts) + "\n"

@@ -91,7 +91,7 @@ def add_server(ctl: Control, be: Backend, name: str, args: Sequence[str]) -> tup
     srv.state = SrvState.MAINT  # dynamic servers start in maintenance, `disabled` or not
     be.servers.append(srv)
     be.conf.servers.append(conf)
-    if be.cookie is not None and conf.cookie is not None:
+    if be.cookie is not None:
         be.cookie.learn(srv, conf.cookie)
     _rebuild(be)
     return True, label + "New server registered."
@@ -120,6 +120,8 @@ def del_server(ctl: Control, be: Backend, srv: Server) -> tuple[bool, str]:
 
 def _rebuild(be: Backend) -> None:
     be.balancer = make_balancer(be.servers, be.balancer.params)
+    if be.sticker is not None:
+        be.sticker.index = None  # stick entries find servers by name and id again
 
 
 def _is_ip(host: str) -> bool:

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import weir.api.cmd_cookie
 import weir.api.cmd_map
 import weir.api.cmd_other
 import weir.api.cmd_server

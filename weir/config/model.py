@@ -255,6 +255,9 @@ class CookieConf:
     secure: bool = False
     domains: list[str] = field(default_factory=list)
     attrs: list[str] = field(default_factory=list)
+    maxidle: int = 0  # seconds
+    maxlife: int = 0  # seconds
+    dynamic: bool = False
 
 
 @dataclass(slots=True)
@@ -347,6 +350,7 @@ class Proxy:
     httpchk: HttpCheckConf | None = None
     checks: ProxyCheckConf = field(default_factory=ProxyCheckConf)  # added for weir.check
     cookie: CookieConf | None = None
+    dynamic_cookie_key: str | None = None
     retries: int = 3
     redispatch: bool = False
     stats: StatsConf = field(default_factory=StatsConf)

@@ -36,6 +36,7 @@ from weir.http.errors import error_page
 from weir.http.rules import CONTINUE, REPLY, STOP, TARPIT, ProxyRules, Txn, run_rules
 from weir.log.captures import capture_request, capture_response, unique_id_line
 from weir.net.listener import SOFT_STOP, set_keepalive
+from weir.persist.cookie import NO_COOKIE
 from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
 from weir.proto.h1 import (
@@ -462,9 +463,17 @@ class HttpClient(asyncio.Protocol):
             else None
         )
         persisted: Server | None = None
+        if be.use_server is not None:
+            # `use-server SRV if COND`: that server while it is up or draining; it comes
+            # before the persistence cookie, as in HAProxy.
+            for pred, chosen in be.use_server:
+                if chosen.state in _PERSIST_STATES and pred(stream):
+                    persisted = chosen
+                    break
         cookie_lines: list[bytes] | None = None
         if be.cookie is not None:
-            persisted, cookie_lines = self._cookie_in(head, be, stream)
+            by_cookie, cookie_lines = self._cookie_in(head, be, stream, persisted is not None)
+            persisted = persisted or by_cookie
         out = self._request_bytes(head, be, cookie_lines)
         if framer is not None and rest:
             try:
@@ -480,16 +489,12 @@ class HttpClient(asyncio.Protocol):
             self.buf += rest
         self.pending = [out]
         self.retries_left = be.retries
-        if persisted is None and be.use_server is not None:
-            # `use-server SRV if COND`: that server while it is up or draining.
-            for pred, chosen in be.use_server:
-                if chosen.state in _PERSIST_STATES and pred(stream):
-                    persisted = chosen
-                    break
         sticker = be.sticker
         if sticker is not None:
             if persisted is None:
                 persisted = sticker.match(stream, be.servers)
+                if persisted is not None and be.cookie is not None:
+                    stream.persist = stream.persist._replace(direct=True)  # no new cookie
             srv = persisted if persisted is not None else be.pick(stream)
             if srv is not None:
                 sticker.store(stream, srv)
@@ -600,27 +605,22 @@ class HttpClient(asyncio.Protocol):
         self._finish()
 
     def _cookie_in(
-        self, head: RequestHead, be: Backend, stream: Stream
+        self, head: RequestHead, be: Backend, stream: Stream, assigned: bool
     ) -> tuple[Server | None, list[bytes] | None]:
         """Cookie persistence on the way in: the server the cookie names while it is up
         (also when drained, or at weight 0, as HAProxy keeps persistent clients there; a
-        full one is waited for), and with `indirect` the Cookie header values to send
-        instead."""
+        full one is waited for) unless one is `assigned` already, and with `indirect` the
+        Cookie header values to send instead."""
         ck = be.cookie
         assert ck is not None
         values = head.header_values(b"cookie")
-        value, srv = ck.find(values) if values else (None, None)
-        if srv is not None and be.ignore_persist is not None and be.ignore_persist(stream):
-            srv = None  # `ignore-persist`: balanced as if there were no cookie
-        state = "N" if value is None else ("V" if srv is not None else "I")
-        if srv is not None and srv.state not in _PERSIST_STATES:
-            forced = be.force_persist is not None and be.force_persist(stream)
-            if not forced:  # `force-persist` keeps it even on a server down or in maint
-                state, srv = "D", None
-        stream.persist = srv is not None
+        srv, seen, state = ck.request(
+            values, stream, be.ignore_persist, be.force_persist, assigned=assigned
+        )
+        stream.persist = seen
         stream.termination = "--" + state + "N"
         stripped = None
-        if value is not None:
+        if state != "N":
             if ck.rule.mode == "prefix":
                 stripped = ck.unprefix(values)  # the application's own value goes on
             elif ck.rule.indirect:
@@ -870,6 +870,9 @@ class HttpClient(asyncio.Protocol):
             stream.t_response = self.now
             stream.res_status = head.status
             stream.res = head
+            sticker = be.sticker if be is not None else None
+            if sticker is not None and sticker.responses and self.server is not None:
+                sticker.store_response(stream, self.server)  # before http-response rules
             if (be is not None and be.http is not None) or self.fe.http is not None:
                 ruled = self._response_rules(head, stream)
                 if ruled is None:
@@ -894,16 +897,16 @@ class HttpClient(asyncio.Protocol):
             self._arm(be.timeout_server, "server")
             be.counters.hrsp[status // 100 if status < 600 else 0] += 1
             ck = be.cookie
-            if ck is not None:
-                if ck.rule.mode == "insert":
-                    add = self._cookie_out(head, be)
-                    if add:
-                        raw = raw[:-2] + add + b"\r\n"
-                elif ck.rule.mode != "passive" and self.server is not None:
-                    value = ck.value_of(self.server)
-                    new = ck.rewrite_response(raw, value) if value is not None else None
-                    if new is not None:
-                        raw = new
+            if ck is not None and stream is not None:
+                req = stream.req
+                raw, done = ck.response(
+                    raw,
+                    self.server,
+                    stream.persist or NO_COOKIE,
+                    req is not None and req.method == b"POST",
+                    lambda: _cacheable(head),
+                )
+                stream.termination = stream.termination[:3] + done
         return raw
 
     def _response_rules(self, head: ResponseHead, stream: Stream) -> ResponseHead | None:
@@ -928,18 +931,6 @@ class HttpClient(asyncio.Protocol):
         if edited is not None and edited is not head:
             stream.res = edited
         return edited
-
-    def _cookie_out(self, head: ResponseHead, be: Backend) -> bytes:
-        """Set-Cookie (and Cache-Control: private with nocache) unless the client already
-        presented this server's cookie."""
-        ck, srv, stream = be.cookie, self.server, self.stream
-        if ck is None or srv is None or stream is None or stream.persist:
-            return b""
-        value = ck.value_of(srv)
-        if value is None:
-            return b""
-        stream.termination = stream.termination[:3] + "I"
-        return ck.set_cookie(value, cacheable=_cacheable(head))
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         t = self.transport

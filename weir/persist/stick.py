@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from weir.config.parser import Ctx
@@ -51,6 +50,7 @@ def now_ms() -> int:
     "stick-table",
     "fbl",
     "type {ip|ipv6|integer|string [len N]|binary [len N]} size N [expire T] [nopurge] "
+    "[srvkey name|addr] "
     "[peers <section>] [store <data>[,<data>]*]",
     "This proxy's stick table: keys, counters and rates for tracking and persistence.",
 )
@@ -58,10 +58,18 @@ def _stick_table(ctx: Ctx, args: Args) -> None:
     words = list(args)
     key_type, key_len, size, expire, nopurge, peers = "", 32, 0, 0, False, ""
     store: dict[str, int] = {}
+    srvkey = "name"
     i = 0
     while i < len(words):
         w = words[i]
         val = words[i + 1] if i + 1 < len(words) else None
+        if w == "srvkey":
+            if val not in ("name", "addr"):
+                ctx.error(f"unknown server key type '{val or ''}' (expects name or addr)")
+                return
+            srvkey = val
+            i += 2
+            continue
         if w == "type" and val in KEY_TYPES:
             key_type = val
             i += 2
@@ -110,10 +118,14 @@ def _stick_table(ctx: Ctx, args: Args) -> None:
     ctx.px.stick_table = TableConf(
         ctx.px.name, key_type, key_len, size, expire, store, nopurge, peers=peers
     )
+    ctx.px.stick_table.srvkey = srvkey
 
 
 def _store_item(item: str, store: dict[str, int]) -> str | None:
     name, paren, arg = item.strip().partition("(")
+    if name in ("server_key", "server_name"):  # the server's name or address
+        store["server_key"] = 0
+        return None
     if name in COUNTERS:
         if paren:
             return f"'{name}' takes no period"
@@ -131,11 +143,13 @@ def _store_item(item: str, store: dict[str, int]) -> str | None:
 
 
 def build_tables(proxies: list[Any]) -> dict[str, Table]:
-    # Tables that stick rules use keep the server of each key (`server_id`) implicitly.
+    # Tables that stick rules use keep the server of each key (`server_id`, and its name or
+    # address as `server_key`) implicitly.
     used = {r.table or px.name for px in proxies for r in px.stick_rules}
     for px in proxies:
         if px.stick_table is not None and px.name in used:
             px.stick_table.store.setdefault("server_id", 0)
+            px.stick_table.store.setdefault("server_key", 0)
     tables = {px.name: Table(px.stick_table) for px in proxies if px.stick_table is not None}
     from weir.persist import table
 
@@ -377,118 +391,3 @@ def _table_avl(args: list[str]) -> Any:
     return lambda s: (
         t.conf.size - len(t.entries) if (t := TABLES.get(name or s.frontend.name)) else None
     )
-
-
-# ---- persistence: stick on / match / store-request ---------------------------------------
-
-
-@dataclass(slots=True)
-class StickRule:
-    where: Any
-    kind: str  # "on", "match" or "store-request"
-    expr: str
-    table: str | None
-    cond: Any  # CondDef | None
-
-
-def _stick(kind: str) -> Callable[[Ctx, Args], None]:
-    def handler(ctx: Ctx, args: Args) -> None:
-        from weir.config.model import CondDef
-        from weir.sample.core import L4_CONTENT, REQ, compile_expr
-
-        words = list(args)
-        cut = next((i for i, w in enumerate(words) if w in ("if", "unless")), len(words))
-        head, tail = words[:cut], words[cut:]
-        table = None
-        if len(head) == 3 and head[1] == "table":
-            table = head[2]
-        elif len(head) != 1:
-            ctx.error("expects a sample expression, optionally followed by 'table <name>'")
-            return
-        from weir.config.model import Mode
-
-        place = REQ if ctx.px.mode is Mode.HTTP else L4_CONTENT
-        try:
-            compile_expr(head[0], place)
-        except SampleError as e:
-            ctx.error(str(e))
-            return
-        cond = None
-        if tail:
-            if len(tail) < 2:
-                ctx.error(f"missing condition after '{tail[0]}'")
-                return
-            cond = CondDef(ctx.where, tail[0] == "unless", tail[1:])
-        ctx.px.stick_rules.append(StickRule(ctx.where, kind, head[0], table, cond))
-
-    return handler
-
-
-for _kind, _doc in (
-    ("on", "Stick clients to the server their key was stored with (match and store)."),
-    ("match", "Send a client to the server its key was stored with."),
-    ("store-request", "Remember the server chosen for this key."),
-):
-    keyword(
-        f"stick {_kind}",
-        "bl",
-        "<expr> [table <name>] [{if | unless} <condition>]",
-        _doc,
-    )(_stick(_kind))
-
-
-class Sticker:
-    """A backend's stick rules at run time: `match` finds the server a key was stored
-    with, `store` records the server a request went to."""
-
-    __slots__ = ("matches", "stores")
-
-    def __init__(
-        self, rules: list[Any], acls: dict[str, list[Any]], default_table: str, http: bool
-    ) -> None:
-        from weir.sample.acl import compile_cond
-        from weir.sample.core import L4_CONTENT, REQ, compile_expr
-
-        place = REQ if http else L4_CONTENT
-        self.matches: list[tuple[Any, Any, str]] = []
-        self.stores: list[tuple[Any, Any, str]] = []
-        for r in rules:
-            pred = None if r.cond is None else compile_cond(r.cond.words, r.cond.unless, acls)
-            item = (pred, compile_expr(r.expr, place).get, r.table or default_table)
-            if r.kind in ("on", "match"):
-                self.matches.append(item)
-            if r.kind in ("on", "store-request"):
-                self.stores.append(item)
-
-    def match(self, s: Stream, servers: list[Any]) -> Any:
-        """The usable server a key of this stream was stored with, or None."""
-        now = now_ms()
-        for pred, get, name in self.matches:
-            if pred is not None and not pred(s):
-                continue
-            t = TABLES.get(name)
-            value = get(s)
-            if t is None or value is None:
-                continue
-            key = t.key_of(value)
-            e = t.lookup(key, now) if key is not None else None
-            sid = e.data.get("server_id") if e is not None else None
-            if sid:
-                srv = next((x for x in servers if x.puid == sid), None)
-                if srv is not None and srv.usable:
-                    return srv
-        return None
-
-    def store(self, s: Stream, srv: Any) -> None:
-        now = now_ms()
-        for pred, get, name in self.stores:
-            if pred is not None and not pred(s):
-                continue
-            t = TABLES.get(name)
-            value = get(s)
-            if t is None or value is None:
-                continue
-            key = t.key_of(value)
-            e = t.get(key, now) if key is not None else None
-            if e is not None and "server_id" in e.data:
-                e.data["server_id"] = srv.puid

@@ -81,6 +81,7 @@ class TableConf:
     expire_ms: int
     store: dict[str, int]  # data type -> period in ms (0 for a counter)
     nopurge: bool = False
+    srvkey: str = "name"  # how sticking rules identify a server: "name" or "addr"
     peers: str = ""  # the peers section that replicates it
 
 

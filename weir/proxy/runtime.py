@@ -23,7 +23,7 @@ from weir.log import Logger, LogHub
 from weir.log.captures import Captures
 from weir.net.listener import ConnLimiter
 from weir.persist.cookie import CookiePersist, make_rule
-from weir.persist.stick import Sticker
+from weir.persist.sticking import Sticker
 from weir.proto.h1 import RequestHead
 from weir.sample.acl import Predicate, compile_acl, compile_cond
 from weir.stats import RateCounter, StatsService, make_stats
@@ -150,7 +150,7 @@ class Backend:
         self.tcp_content = (
             None if own is None else compile_tcp_rules(px.tcp_request_content_rules, own)
         )
-        # `stick on|match|store-request`: persistence through a stick table.
+        # `stick on|match|store-request|store-response`: persistence through a stick table.
         self.sticker: Sticker | None = None
         acls = own if own is not None else _acls(px)
         if px.stick_rules:
@@ -167,6 +167,8 @@ class Backend:
         )
         self.force_persist = _any_cond(px.force_persist, acls)
         self.ignore_persist = _any_cond(px.ignore_persist, acls)
+        if self.sticker is not None:
+            self.sticker.force = self.force_persist
         self.cookie: CookiePersist | None = None
         ck = px.cookie
         if ck is not None and px.mode is Mode.HTTP:
@@ -179,10 +181,16 @@ class Backend:
                 secure=ck.secure,
                 domains=ck.domains,
                 attrs=ck.attrs,
+                maxidle=ck.maxidle,
+                maxlife=ck.maxlife,
+                postonly=ck.postonly,
+                preserve=ck.preserve,
             )
             self.cookie = CookiePersist(
                 rule,
                 [(srv, conf.cookie) for srv, conf in zip(self.servers, px.servers, strict=True)],
+                dynamic=ck.dynamic,
+                key=px.dynamic_cookie_key,
             )
         # Requests waiting for a server slot: callbacks called with the server to use.
         self.queue: deque[Callable[[Server], bool]] = deque()
