@@ -244,6 +244,13 @@ _int_option(
     "Most concurrent connections to this server; more wait in its queue.",
 )
 _int_option(
+    "minconn",
+    0,
+    (1 << 31) - 1,
+    "a number",
+    "With maxconn: the limit starts here and reaches maxconn as the backend reaches fullconn.",
+)
+_int_option(
     "maxqueue", 0, (1 << 31) - 1, "a number", "Most requests waiting for this server (0: no limit)."
 )
 

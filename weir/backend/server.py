@@ -69,6 +69,7 @@ class Server:
         "agent_health",
         "agent_status",
         "backup",
+        "be_counters",
         "check_code",
         "check_desc",
         "check_duration_ms",
@@ -78,12 +79,14 @@ class Server:
         "chkfail",
         "cur_sess",
         "eweight",
+        "fullconn",
         "hanafail",
         "host",
         "iweight",
         "last_change",
         "max_sess",
         "maxconn",
+        "minconn",
         "name",
         "observer",
         "port",
@@ -135,6 +138,11 @@ class Server:
         self.eweight = weight
         self.backup = backup
         self.maxconn = maxconn
+        # A dynamic limit (HAProxy's minconn): set, with the backend's fullconn and
+        # counters, only when minconn < maxconn; 0 keeps `maxconn` as the limit.
+        self.minconn = 0
+        self.fullconn = 1
+        self.be_counters: Any = None
         self.state = SrvState.UP
         self.cur_sess = 0
         self.max_sess = 0
@@ -183,7 +191,17 @@ class Server:
     @property
     def full(self) -> bool:
         """True when `maxconn` is set and reached: new work must queue."""
+        if self.minconn:
+            return self.dynamic_maxconn() <= self.cur_sess
         return 0 < self.maxconn <= self.cur_sess
+
+    def dynamic_maxconn(self) -> int:
+        """The limit of a server with `minconn`: from minconn when its backend is idle, up
+        to maxconn once the backend has `fullconn` connections, on a straight line."""
+        load: int = self.be_counters.cur_sess
+        if load >= self.fullconn:
+            return self.maxconn
+        return max(self.minconn, load * self.maxconn // self.fullconn)
 
     def __repr__(self) -> str:
         return f"<Server {self.name} {self.host}:{self.port} {self.state}>"

@@ -157,6 +157,7 @@ class ServerConf:
     puid_given: bool = False
     ssl: Any = None  # weir.tls.conf.ServerTls once `ssl` (or a TLS option) is given
     send_proxy: int = 0  # PROXY protocol version sent first to the server (0: none)
+    minconn: int = 0  # with maxconn: a limit that follows the backend's load (fullconn)
     # weir.dns.conf.ServerDns once a DNS option (`resolvers`, `init-addr`, ...) is given
     dns: Any = None
 
@@ -351,6 +352,7 @@ class Proxy:
     checks: ProxyCheckConf = field(default_factory=ProxyCheckConf)  # added for weir.check
     cookie: CookieConf | None = None
     dynamic_cookie_key: str | None = None
+    fullconn: int = 0  # 0: a tenth of the maxconn of the frontends that reach it
     retries: int = 3
     redispatch: bool = False
     stats: StatsConf = field(default_factory=StatsConf)

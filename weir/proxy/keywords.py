@@ -19,6 +19,21 @@ def _mode(ctx: Ctx, args: Args) -> None:
     ctx.px.mode = Mode(args[0])
 
 
+@keyword(
+    "fullconn",
+    "dbl",
+    "<number>",
+    "The backend load at which servers with `minconn` reach their `maxconn` (default: a "
+    "tenth of the maxconn of the frontends that reach this backend).",
+)
+def _fullconn(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number"):
+        try:
+            ctx.px.fullconn = parse_int(args[0], low=1, what="fullconn")
+        except ValueError as e:
+            ctx.error(str(e))
+
+
 @keyword("maxconn", "dfl", "<number>", "Most concurrent connections this frontend accepts.")
 def _maxconn(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 1, 1, "a number"):

@@ -74,6 +74,7 @@ class Backend:
         "errorfiles",
         "force_persist",
         "forwardfor",
+        "fullconn",
         "http",
         "ignore_persist",
         "key_of",
@@ -98,6 +99,7 @@ class Backend:
     )
 
     def __init__(self, px: Proxy) -> None:
+        self.fullconn = px.fullconn or 1  # set by build() (HAProxy's default when 0)
         self.conf = px  # the model, for builders of other concerns (checks, stats, logs)
         self.tcpka = px.tcpka
         self.name = px.name
@@ -513,6 +515,7 @@ def build(cfg: Config) -> Runtime:
         fe.logger = rt.log_hub.logger(px)
         fe.captures = rt.log_hub.captures(px)
         rt.frontends.append(fe)
+    _fullconn(rt)
     # Stats services read the whole runtime, so they come last; a listen's two halves
     # share one.
     for fe in rt.frontends:
@@ -524,6 +527,28 @@ def build(cfg: Config) -> Runtime:
         if be.stats is None:
             be.stats = make_stats(be.conf, rt)
     return rt
+
+
+def _fullconn(rt: Runtime) -> None:
+    """Each backend's fullconn: as configured, else HAProxy's default, a tenth of the
+    maxconn of the frontends that can reach it (default_backend and use_backend with a
+    fixed name); and the servers with `minconn` below `maxconn` get their dynamic limit."""
+    reach: dict[str, int] = {}
+    for fe in rt.frontends:
+        candidates = (fe.default_backend, *(t for _, t in fe.rules))
+        targets = {id(be): be for be in candidates if isinstance(be, Backend)}
+        for be in targets.values():
+            reach[be.name] = reach.get(be.name, 0) + (fe.maxconn or rt.limiter.limit)
+    for be in rt.backends.values():
+        be.fullconn = be.conf.fullconn or max(1, -(-reach.get(be.name, 0) // 10))
+        for srv, conf in zip(be.servers, be.conf.servers, strict=False):
+            # HAProxy: minconn alone is a fixed limit; maxconn alone too.
+            if conf.minconn > srv.maxconn:
+                srv.maxconn = conf.minconn
+            elif 0 < conf.minconn < srv.maxconn:
+                srv.minconn = conf.minconn
+                srv.fullconn = be.fullconn
+                srv.be_counters = be.counters
 
 
 def _default_maxconn() -> int:

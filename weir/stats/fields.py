@@ -550,15 +550,6 @@ def _fe_slim(fe: Frontend, rt: Runtime) -> int:
     return fe.maxconn or rt.limiter.limit
 
 
-def _fullconn(be: Backend, rt: Runtime) -> int:
-    """HAProxy's default fullconn: a tenth of the maxconn of the frontends reaching it."""
-    total = 0
-    for fe in rt.frontends:
-        if fe.default_backend is be or any(target is be for _, target in fe.rules):
-            total += _fe_slim(fe, rt)
-    return max(1, -(-total // 10))
-
-
 def collect(
     rt: Runtime,
     clock: Clock,
@@ -593,7 +584,7 @@ def collect(
                 row = server_row(be, srv, conf, iid, clock, legends=legends)
                 if not _hidden(row, srv, flt):
                     ps.servers.append(row)
-            ps.backend = backend_row(be, iid, _fullconn(be, rt), clock, flt, legends=legends)
+            ps.backend = backend_row(be, iid, be.fullconn, clock, flt, legends=legends)
         out.append(ps)
     return out
 

@@ -196,3 +196,39 @@ def test_weight_0_keeps_clients_that_persist_on_it(weir, http_backend) -> None:
     with Client(port) as cl:
         assert cl.get("/", {"Cookie": "SRV=a"})[1] == "a"  # draining: old clients stay
         assert set(cl.names(f"/{i}" for i in range(4))) == {"b"}  # new ones do not come
+
+
+@pytest.mark.parametrize(("fullconn", "queued"), [(100, True), (2, False)])
+def test_minconn_limit_follows_the_backend_load(
+    weir, http_backend, fullconn: int, queued: bool
+) -> None:
+    """`minconn 1 maxconn 50`: the limit is max(1, load * 50 / fullconn). With fullconn
+    100 a backend carrying two requests allows the server one; with fullconn 2 it allows
+    all 50."""
+    a = http_backend("a", mode="no-response")
+    port = free_port()
+    weir(
+        config(
+            port,
+            f"fullconn {fullconn}\nserver a {a.address} minconn 1 maxconn 50",
+            defaults=PATIENT,
+            frontend=STATS,
+        ),
+        wait_ports=[port],
+    )
+    held: list[socket.socket] = []
+    try:
+        held.append(hold(port, "/1"))
+        assert a.wait_requests(1, 10)
+        held.append(hold(port, "/2"))
+        if queued:
+            assert wait_until(lambda: stats(port)["BACKEND"]["qcur"] == "1", 10)
+            assert [r.path for r in a.requests] == ["/1"]
+        else:
+            assert a.wait_requests(2, 10)
+            assert stats(port)["BACKEND"]["qcur"] == "0"
+        assert stats(port)["BACKEND"]["slim"] == str(fullconn)
+        assert stats(port)["a"]["slim"] == "50"
+    finally:
+        for s in held:
+            s.close()
