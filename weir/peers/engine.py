@@ -159,7 +159,7 @@ class TableSync:
             if isinstance(cur, FreqCounter):
                 if isinstance(v, tuple):
                     cur.restore(now, *v)
-            elif isinstance(v, int):
+            elif isinstance(v, int | str):  # counters, tags, server_id; server_key
                 data[name] = v
         if u.expire_ms is not None and self.table.conf.expire_ms:
             e.expire = now + u.expire_ms

@@ -191,3 +191,47 @@ def test_string_keys_replicate_between_weir_and_haproxy(
     _wait_for(wr.sock, "fe", "alice", "http_req_cnt=1")
     assert curl(f"http://127.0.0.1:{wr.port}/", "-H", "x-user: bob-the-builder").status == 200
     _wait_for(ha.sock, "fe", "bob-the-", "http_req_cnt=1")  # cut to 8 characters on both
+
+
+STICKY = """\
+global
+    localpeer {me}
+    stats socket {sock} level admin
+peers mesh
+    peer lb1 127.0.0.1:{pa}
+    peer lb2 127.0.0.1:{pb}
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    balance roundrobin
+    stick-table type ip size 1k expire 5m peers mesh
+    stick on src
+    server s1 {s1}
+    server s2 {s2}
+"""
+
+
+def test_a_client_stuck_on_haproxy_keeps_its_server_on_weir(
+    weir: Any, haproxy: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    s1, s2 = http_backend("s1"), http_backend("s2")
+    pa, pb, ha_port, wr_port = free_port(), free_port(), free_port(), free_port()
+    ha_sock, wr_sock = tmp_path / "ha.sock", tmp_path / "wr.sock"
+    common = {"pa": pa, "pb": pb, "s1": s1.address, "s2": s2.address}
+    haproxy(STICKY.format(me="lb1", sock=ha_sock, port=ha_port, **common), wait_ports=[ha_port])
+    weir(STICKY.format(me="lb2", sock=wr_sock, port=wr_port, **common), wait_ports=[wr_port])
+    # On HAProxy, 127.0.0.2 gets s1 and 127.0.0.1 gets s2; weir, left to its own round
+    # robin, would give 127.0.0.1 its first server, s1.
+    assert curl(f"http://127.0.0.1:{ha_port}/a", "--interface", "127.0.0.2").status == 200
+    assert curl(f"http://127.0.0.1:{ha_port}/b").status == 200
+    assert ([r.path for r in s1.requests], [r.path for r in s2.requests]) == (["/a"], ["/b"])
+    line = _wait_for(wr_sock, "be", "127.0.0.1", "server_id=2")
+    assert "server_key=s2" in line
+    assert [curl(f"http://127.0.0.1:{wr_port}/c").status for _ in range(2)] == [200] * 2
+    assert [r.path for r in s2.requests] == ["/b", "/c", "/c"]
