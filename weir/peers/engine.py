@@ -31,6 +31,7 @@ import ipaddress
 import os
 import random
 import socket
+import struct
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -472,19 +473,31 @@ class PeersRuntime:
             self._learning_tick(now)
             await asyncio.sleep(0.1)
 
-    async def _connect(self, link: Link) -> None:
+    async def _connect(self, link: Link, path: str | None = None) -> None:
+        """A session with `link`'s peer (at `path`, a unix socket, when given), run to its
+        end; a failure schedules the next attempt."""
+        opened = await self._open(link, path)
+        if opened is not None:
+            await self._established(link, *opened, b"")
+
+    async def _open(
+        self, link: Link, path: str | None = None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """A connection to `link`'s peer that passed the handshake, or None."""
         link.connecting = True
         link.new_conn += 1
         writer = None
         try:
-            host, port = (
-                (link.conf.host, link.conf.port)
-                if link.conf.host
-                else self.conf.local_addr or ("", 0)
-            )
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), RESYNC_TIMEOUT
-            )
+            if path is not None:
+                opening = _open_unix(path)
+            else:
+                host, port = (
+                    (link.conf.host, link.conf.port)
+                    if link.conf.host
+                    else self.conf.local_addr or ("", 0)
+                )
+                opening = asyncio.open_connection(host, port)
+            reader, writer = await asyncio.wait_for(opening, RESYNC_TIMEOUT)
             writer.write(codec.hello(link.conf.name, self.conf.local, os.getpid()))
             line = await asyncio.wait_for(reader.readline(), RESYNC_TIMEOUT)
             code = line.strip()
@@ -498,12 +511,12 @@ class PeersRuntime:
             link.next_try = time.monotonic() + random.uniform(*RETRY)
             if writer is not None:
                 writer.close()
-            return
+            return None
         link.connecting = False
         if link.session is not None:  # the peer connected first: keep its session
             writer.close()
-            return
-        await self._established(link, reader, writer, b"")
+            return None
+        return reader, writer
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buf = b""
@@ -524,7 +537,9 @@ class PeersRuntime:
         except (TimeoutError, OSError):
             writer.close()
             return
-        if hello.remote != self.conf.local:
+        if not self._trusted(writer):
+            code = codec.ST_ERR_PEER
+        elif hello.remote != self.conf.local:
             code = codec.ST_ERR_HOST
         elif self.stopping:
             code = codec.ST_TRY_AGAIN
@@ -543,6 +558,9 @@ class PeersRuntime:
             link.session.close()  # a new session replaces the one it had
             link.collisions += 1
         await self._established(link, reader, writer, buf[used:])
+
+    def _trusted(self, writer: asyncio.StreamWriter) -> bool:
+        return True  # TCP peers are whoever the section names
 
     async def _established(
         self,
@@ -676,6 +694,108 @@ class PeersRuntime:
                     f"last_get={got[0] if got else 0} update={ts.seq}"
                 )
         return "\n".join(out) + "\n\n"
+
+
+class TableHandover(PeersRuntime):
+    """The stick tables no peers section replicates, handed from a process to the next on
+    reload (HAProxy loses them): every serving process listens on an abstract unix socket
+    named after its pid; a new process connects to its predecessor's, asks for the whole
+    tables, and goes on receiving the updates the old process makes until that one exits.
+    Only processes of the same user (or root) may connect."""
+
+    def __init__(
+        self,
+        tables: list[str],
+        loop: asyncio.AbstractEventLoop,
+        say: Reporter,
+        *,
+        old_pids: list[int],
+    ) -> None:
+        from weir.config.diagnostics import Where
+
+        here = Where("", 0)
+        me = PeerConf(_HANDOVER, "", 0, here)
+        conf = PeersConf(_HANDOVER, here, {_HANDOVER: me}, local=_HANDOVER, tables=tables)
+        super().__init__(conf, loop, say, reloaded=bool(old_pids))
+        self.old_pids = old_pids
+
+    async def start(self) -> None:
+        # The sockets are made here: uvloop does not take abstract names itself.
+        try:
+            ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                ls.bind(handover_socket(os.getpid()))
+                ls.listen(16)
+                ls.setblocking(False)
+            except OSError:
+                ls.close()
+                raise
+            self.server = await asyncio.start_unix_server(self._accepted, sock=ls)
+        except OSError as e:
+            self.say("WARNING", f"stick tables will not pass to the next process: {e.strerror}")
+        # Connected before this process is ready, so before the old one is told to stop.
+        for pid in self.old_pids:
+            opened = await self._open(self.local_link, handover_socket(pid))
+            if opened is not None:
+                self._spawn(self._established(self.local_link, *opened, b""))
+                break
+        self._spawn(self._maintain())
+
+    def _trusted(self, writer: asyncio.StreamWriter) -> bool:
+        sock = writer.get_extra_info("socket")
+        try:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDS.size)
+        except (OSError, AttributeError):
+            return False
+        _, uid, _ = _CREDS.unpack(creds)
+        return uid in (os.getuid(), 0)
+
+    def soft_stop(self) -> None:
+        """The next process connected at its start: the lesson may still be under way."""
+        self.stopping = True
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.handover_until = time.monotonic() + RESYNC_TIMEOUT
+
+    def busy(self) -> bool:
+        if time.monotonic() >= self.handover_until:
+            return False
+        s = self.local_link.session
+        return s is not None and not s.taught
+
+
+_HANDOVER = "local"
+_CREDS = struct.Struct("3i")
+
+
+async def _open_unix(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, path)
+    except OSError:
+        sock.close()
+        raise
+    return await asyncio.open_unix_connection(sock=sock)
+
+
+def handover_socket(pid: int) -> str:
+    """The abstract unix socket where process `pid` offers its stick tables."""
+    return f"\0weir-stick-tables-{pid}"
+
+
+async def start_handover(
+    loop: asyncio.AbstractEventLoop, say: Reporter, *, old_pids: list[int]
+) -> TableHandover | None:
+    """The reload hand-over of the tables no peers section replicates (started after
+    start_peers), or None when there are none."""
+    names = [name for name, t in TABLES.items() if t.sync is None]
+    if not names:
+        return None
+    h = TableHandover(names, loop, say, old_pids=old_pids)
+    await h.start()
+    return h
 
 
 RUNNING: list[PeersRuntime] = []

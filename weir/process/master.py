@@ -306,7 +306,9 @@ class Master:
             master_fd=self.alive_r,
             services=gen.services,
             debug=self.opts.debug,
-            reloaded=any(w.generation < gen.number for w in self.workers.values()),
+            old_pids=[
+                w.pid for w in self.workers.values() if w.slot == slot and w.generation < gen.number
+            ],
         )
         return serve_worker(gen.cfg, gen.listeners, self.say, link)
 

@@ -265,7 +265,7 @@ def _run_alone(
         exporter=exporter,
         services=services,
         debug=opts.debug,
-        reloaded=bool(opts.old_pids),
+        old_pids=list(opts.old_pids),
     )
     try:
         return serve_worker(cfg, listeners, say, link)
@@ -285,7 +285,8 @@ class WorkerLink:
     master_fd: int = -1  # read end of the master's liveness pipe (-1: no master)
     services: ServiceSockets = field(default_factory=ServiceSockets)
     debug: bool = False
-    reloaded: bool = False  # an older process of this node is stopping (peers' hand-over)
+    # The older processes this one replaces (same slot): they hand over their stick tables.
+    old_pids: list[int] = field(default_factory=list)
 
 
 def serve_worker(
@@ -381,14 +382,18 @@ async def _serve(
     from weir.dns import start_resolvers, stop_resolvers
 
     resolvers = await start_resolvers(loop, rt, say)  # every worker resolves on its own
-    from weir.peers import start_peers
+    from weir.peers import start_handover, start_peers
 
-    # Stick-table replication runs in the first worker only (docs/peers.md).
-    peers = (
-        await start_peers(loop, rt.config.peers, say, reloaded=link.reloaded)
+    # Stick-table replication runs in the first worker only (docs/peers.md); the tables it
+    # does not cover pass from the old process to this one on reload.
+    peers: list[Any] = (
+        await start_peers(loop, rt.config.peers, say, reloaded=bool(link.old_pids))
         if link.number == 1
         else []
     )
+    handover = await start_handover(loop, say, old_pids=link.old_pids)
+    if handover is not None:
+        peers.append(handover)
     # ---- (end of services)
 
     stopper = Stopper(loop, rt, served=served, listeners=listeners, say=say, link=link)

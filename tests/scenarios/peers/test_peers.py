@@ -235,3 +235,84 @@ def test_a_client_stuck_on_haproxy_keeps_its_server_on_weir(
     assert "server_key=s2" in line
     assert [curl(f"http://127.0.0.1:{wr_port}/c").status for _ in range(2)] == [200] * 2
     assert [r.path for r in s2.requests] == ["/b", "/c", "/c"]
+
+
+def test_a_reload_keeps_tables_without_any_peers_section(http_backend: Any, tmp_path: Path) -> None:
+    """HAProxy loses a table on reload unless a peers section names this node; weir hands
+    every table to the new process."""
+    from tests.scenarios.process.proc import reload_sf, start, wait_gone
+
+    be = http_backend("a")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    cfg = f"""\
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 5m store http_req_cnt,gpc0
+    http-request track-sc0 src
+    http-request sc-inc-gpc0(0) if {{ path_beg /mark }}
+    default_backend be
+backend be
+    stick-table type string len 16 size 1k expire 5m
+    stick on req.hdr(x-user)
+    server s1 {be.address}
+"""
+    old = start(cfg, tmp_path / "old", name="old", wait_ports=[port])
+    new = None
+    try:
+        assert curl(f"http://127.0.0.1:{port}/mark", "-H", "x-user: alice").status == 200
+        assert curl(f"http://127.0.0.1:{port}/").status == 200
+        new = reload_sf(old, cfg, tmp_path / "new", name="new")
+        assert wait_gone(old.pid, timeout=15), old.log
+        _wait_for(sock, "fe", "127.0.0.1", "http_req_cnt=2", "gpc0=1")
+        _wait_for(sock, "be", "alice", "server_id=1")
+    finally:
+        if new is not None:
+            new.stop()
+        old.stop()
+
+
+def test_a_master_reload_hands_the_tables_to_the_new_worker(
+    http_backend: Any, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from tests.helpers.backends import wait_until
+    from tests.scenarios.process.proc import children, start
+
+    be = http_backend("a")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    cfg = f"""\
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 5m store http_req_cnt
+    http-request track-sc0 src
+    default_backend be
+backend be
+    server s1 {be.address}
+"""
+    master = start(cfg, tmp_path, "-W", name="master", wait_ports=[port])
+    try:
+        assert [curl(f"http://127.0.0.1:{port}/").status for _ in range(3)] == [200] * 3
+        (old,) = children(master.pid)
+        os.kill(master.pid, signal.SIGUSR2)
+        assert wait_until(lambda: old not in children(master.pid), timeout=20), master.log
+        _wait_for(sock, "fe", "127.0.0.1", "http_req_cnt=3")
+    finally:
+        master.stop()
