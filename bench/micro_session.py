@@ -32,6 +32,7 @@ defaults
     {extra}
 frontend fe
     bind 127.0.0.1:1
+    {fe_extra}
     default_backend be
 backend be
     balance roundrobin
@@ -71,10 +72,14 @@ class NullTransport:
     def close(self) -> None: ...
 
 
-def run(n: int, extra: str) -> float:
+TRACK = """stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt
+    http-request track-sc0 src"""
+
+
+def run(n: int, extra: str, fe_extra: str = "") -> float:
     with tempfile.TemporaryDirectory() as d:
         cfg_path = Path(d) / "b.cfg"
-        cfg_path.write_text(CONFIG.format(extra=extra))
+        cfg_path.write_text(CONFIG.format(extra=extra, fe_extra=fe_extra))
         diags = Diagnostics()
         cfg = load([str(cfg_path)], diags)
         assert not diags.has_errors(), diags.items
@@ -104,8 +109,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=50_000)
     args = ap.parse_args()
-    for label, extra in (("plain", ""), ("forwardfor", "option forwardfor")):
-        best = min(run(args.requests, extra) for _ in range(3))
+    cases = (("plain", "", ""), ("forwardfor", "option forwardfor", ""), ("track-sc0", "", TRACK))
+    for label, extra, fe_extra in cases:
+        best = min(run(args.requests, extra, fe_extra) for _ in range(3))
         print(f"{label:12} {best:6.2f} us per request+response (pure Python share)")
 
 

@@ -47,7 +47,10 @@ WRK_BIN = shutil.which("wrk") or "/usr/bin/wrk"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SIZES = {"100": 100, "16k": 16 * 1024, "1m": 1024 * 1024}
 SIZE_NAMES = {"100": "100B", "16k": "16KiB", "1m": "1MiB"}
-PROXY_KINDS = ("weir", "haproxy", "nginx", "weir+rules", "haproxy+rules")
+PROXY_KINDS = (
+    "weir", "haproxy", "nginx", "weir+rules", "haproxy+rules",
+    "weir+track", "haproxy+track", "weir+peers", "haproxy+peers",
+)  # fmt: skip
 
 # `--tls`: weir and HAProxy terminate TLS with the same certificate (made at start, an ECDSA
 # P-256 or RSA 2048 key); wrk speaks HTTPS. With `--keepalive off` every request is a new
@@ -75,6 +78,14 @@ RULESET = """\
     use_backend be if is_api host_api
     use_backend be if is_static has_auth
     use_backend be if is_admin from_lan is_post
+"""
+# `+track`: every request is tracked in a local stick table (rate and count by source);
+# `+peers`: the same table replicated over the peers protocol to a second node of the same
+# kind (started beside the load, its CPU not counted). (1 - peers / track) is the cost of
+# replication; (1 - track / plain) the cost of tracking.
+TRACK = """\
+    stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt{peers}
+    http-request track-sc0 src
 """
 REFERENCE = "haproxy"
 AA_LABEL = "haproxy-aa"
@@ -159,6 +170,8 @@ def proxy_cfg(
     haproxy: bool,
     log_port: int | None = None,
     rules: bool = False,
+    track: bool = False,
+    peers: tuple[str, int, int] | None = None,
 ) -> str:
     """The same job for weir and HAProxy, in plain keywords only; HAProxy additionally gets
     `nbthread 1` so that it runs on one CPU like weir's single event loop. With `log_port`
@@ -168,9 +181,17 @@ def proxy_cfg(
     logging = f"    log 127.0.0.1:{log_port} local0\n    option httplog\n" if log_port else ""
     if rules:
         logging += RULESET
+    section = ""
+    if peers is not None:  # (this node's name, its peers port, the other node's)
+        me, mine, other = peers
+        a, b = ("a", "b") if me == "a" else ("b", "a")
+        section = f"peers mesh\n    peer {a} 127.0.0.1:{mine}\n    peer {b} 127.0.0.1:{other}\n"
+        nbthread += f"    localpeer {me}\n"
+    if track or peers is not None:
+        logging += TRACK.format(peers=" peers mesh" if peers is not None else "")
     ssl = f" ssl crt {TLS['pem']}" if TLS else ""
     return (
-        f"global\n    maxconn 4096\n{nbthread}"
+        f"global\n    maxconn 4096\n{nbthread}{section}"
         "defaults\n    mode http\n    timeout connect 5s\n"
         "    timeout client 30s\n    timeout server 30s\n"
         f"frontend fe\n    bind 127.0.0.1:{port}{ssl}\n{logging}    default_backend be\n"
@@ -332,6 +353,7 @@ class Contender:
     port: int = 0
     proc: ProxyProcess | None = None
     error: str | None = None
+    peer: ProxyProcess | None = None  # `+peers`: the other node, pinned with the load
 
     @property
     def ok(self) -> bool:
@@ -375,12 +397,25 @@ def start_contender(
     d.mkdir()
     argv: Callable[[str], list[str]]
     kind, _, extra = c.kind.partition("+")
-    rules = extra == "rules"
+    rules, track = extra == "rules", extra == "track"
+    peers = None
+    if extra == "peers":
+        mine, other = free_port(), free_port()
+        peers = ("a", mine, other)
+        c.error = start_peer_node(c, tmp, kind, backends, pin, (other, mine))
+        if c.error is not None:
+            return
     if kind == "weir":
-        cfg = proxy_cfg(c.port, backends, haproxy=False, log_port=log_port, rules=rules)
+        cfg = proxy_cfg(
+            c.port, backends, haproxy=False, log_port=log_port, rules=rules, track=track,
+            peers=peers,
+        )  # fmt: skip
         argv = lambda path: pin.wrap(weir_argv(path), "proxy")  # noqa: E731
     elif kind == "haproxy":
-        cfg = proxy_cfg(c.port, backends, haproxy=True, log_port=log_port, rules=rules)
+        cfg = proxy_cfg(
+            c.port, backends, haproxy=True, log_port=log_port, rules=rules, track=track,
+            peers=peers,
+        )  # fmt: skip
         argv = lambda path: pin.wrap([HAPROXY_BIN, "-db", "-f", path], "proxy")  # noqa: E731
     else:
         cfg = nginx_proxy_cfg(d, c.port, backends)
@@ -392,6 +427,28 @@ def start_contender(
         c.error = f"failed to start: {_tail(str(e))}"
         return
     c.error = preflight(c.port, "/100.bin", SIZES["100"], tls=bool(TLS) and kind != "nginx")
+
+
+def start_peer_node(
+    c: Contender,
+    tmp: Path,
+    kind: str,
+    backends: Sequence[int],
+    pin: Pinning,
+    ports: tuple[int, int],
+) -> str | None:
+    """The second node of a `+peers` contender: the same kind and table, named "b"."""
+    d = tmp / f"{c.label}-peer"
+    d.mkdir()
+    port = free_port()
+    cfg = proxy_cfg(port, backends, haproxy=kind == "haproxy", peers=("b", *ports))
+    base = weir_argv if kind == "weir" else (lambda path: [HAPROXY_BIN, "-db", "-f", path])
+    c.peer = ProxyProcess(cfg, lambda path: pin.wrap(base(path), "load"), name=d.name, workdir=d)
+    try:
+        c.peer.start(wait_ports=[port], timeout=20)
+    except (ProxyStartError, OSError) as e:
+        return f"its peer failed to start: {_tail(str(e))}"
+    return None
 
 
 def start_backend(tmp: Path, name: str, www: Path, pin: Pinning) -> tuple[ProxyProcess, int]:
@@ -852,6 +909,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 status = c.proc.stop()
                 if died:
                     c.error = f"died (exit status {status}):\n{_tail(c.proc.log)}"
+            if c.peer is not None:
+                c.peer.stop()
         for b in backends:
             b.stop()
         if sink is not None:

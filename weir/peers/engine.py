@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import random
 import socket
@@ -123,9 +122,9 @@ class TableSync:
     def key_of_wire(self, raw: bytes) -> Any:
         kt = self.table.conf.key_type
         if kt == "ip":
-            return ipaddress.IPv4Address(raw[:4])
+            return raw[:4] if len(raw) >= 4 else None
         if kt == "ipv6":
-            return ipaddress.IPv6Address(raw[:16])
+            return raw[:16] if len(raw) >= 16 else None
         if kt == "integer":
             return int.from_bytes(raw[:4], "big", signed=True)
         return self.table.key_of(raw)
@@ -718,6 +717,26 @@ class TableHandover(PeersRuntime):
         conf = PeersConf(_HANDOVER, here, {_HANDOVER: me}, local=_HANDOVER, tables=tables)
         super().__init__(conf, loop, say, reloaded=bool(old_pids))
         self.old_pids = old_pids
+        self._log_changes(False)  # nothing to log until another process is connected
+
+    def _log_changes(self, on: bool) -> None:
+        for ts in self.tables:
+            ts.table.sync = ts if on else None
+
+    async def _established(
+        self,
+        link: Link,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        buffered: bytes,
+    ) -> None:
+        self._log_changes(True)
+        await super()._established(link, reader, writer, buffered)
+
+    def ended(self, s: Session) -> None:
+        super().ended(s)
+        if not self.sessions:
+            self._log_changes(False)
 
     async def start(self) -> None:
         # The sockets are made here: uvloop does not take abstract names itself.
@@ -790,7 +809,7 @@ async def start_handover(
 ) -> TableHandover | None:
     """The reload hand-over of the tables no peers section replicates (started after
     start_peers), or None when there are none."""
-    names = [name for name, t in TABLES.items() if t.sync is None]
+    names = [name for name, t in TABLES.items() if t.sync is None]  # (after start_peers)
     if not names:
         return None
     h = TableHandover(names, loop, say, old_pids=old_pids)

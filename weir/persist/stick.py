@@ -223,6 +223,9 @@ def stream_ended(s: Stream) -> None:
             continue
         t, e = item
         e.ref -= 1
+        if not t.at_end:
+            t.touch(e, now)
+            continue
         if "conn_cur" in e.data and e.data["conn_cur"] > 0:
             e.data["conn_cur"] -= 1
         if 400 <= status < 500:

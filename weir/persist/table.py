@@ -29,6 +29,14 @@ RATES = (
     "http_fail_rate", "bytes_in_rate", "bytes_out_rate",
 )  # fmt: skip
 KEY_TYPES = ("ip", "ipv6", "integer", "string", "binary")
+# The rate a counter's events also count in (`http_req_cnt` -> `http_req_rate`, `gpc0` ->
+# `gpc0_rate`); "" for none.
+RATE_OF = {c: (c[:-4] if c.endswith("_cnt") else c) + "_rate" for c in COUNTERS}
+RATE_OF.update(server_id="", gpt0="", conn_cur="", server_key="")
+END_COUNTS = (
+    "conn_cur", "http_err_cnt", "http_err_rate", "http_fail_cnt", "http_fail_rate",
+    "bytes_in_cnt", "bytes_in_rate", "bytes_out_cnt", "bytes_out_rate",
+)  # fmt: skip
 
 
 class FreqCounter:
@@ -52,7 +60,8 @@ class FreqCounter:
         self.tick += periods * self.period
 
     def hit(self, now_ms: int, n: int = 1) -> None:
-        self._rotate(now_ms)
+        if now_ms - self.tick >= self.period:
+            self._rotate(now_ms)
         self.curr += n
 
     def state(self, now_ms: int) -> tuple[int, int, int]:
@@ -99,28 +108,35 @@ class Table:
     `sync`, when the table is replicated to peers, is told of every local change to an
     entry (creation, `get`, `touch`); entries learnt from peers (`learn`) are not."""
 
-    __slots__ = ("conf", "entries", "name", "sync")
+    __slots__ = ("at_end", "conf", "entries", "name", "sync")
 
     def __init__(self, conf: TableConf) -> None:
         self.conf = conf
         self.name = conf.name
         self.entries: OrderedDict[Any, Entry] = OrderedDict()
         self.sync: Any = None  # weir.peers.engine.TableSync
+        # Whether a tracked stream's end counts anything here (its outcome, its bytes, the
+        # connection it held): most tables only count requests, and skip that work.
+        self.at_end = any(name in conf.store for name in END_COUNTS)
 
     def key_of(self, value: Any) -> Any:
         """The table's key for a sample value (None when it does not fit the type)."""
         kt = self.conf.key_type
         try:
+            # Addresses are kept packed (4 or 16 bytes): bytes hash once and for all,
+            # where an address object computes its hash again at every lookup.
             if kt == "ip":
                 ip = value if not isinstance(value, bytes) else ipaddress.ip_address(value.decode())
-                if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                if type(ip) is not ipaddress.IPv4Address:
+                    if not isinstance(ip, ipaddress.IPv6Address) or ip.ipv4_mapped is None:
+                        return None
                     ip = ip.ipv4_mapped
-                return ip if isinstance(ip, ipaddress.IPv4Address) else None
+                return ip.packed
             if kt == "ipv6":
                 ip = value if not isinstance(value, bytes) else ipaddress.ip_address(value.decode())
                 if isinstance(ip, ipaddress.IPv4Address):
                     ip = ipaddress.IPv6Address("::ffff:" + str(ip))
-                return ip
+                return ip.packed
             if kt == "integer":
                 return int(value)
         except (ValueError, TypeError, UnicodeDecodeError):
@@ -148,7 +164,13 @@ class Table:
     def get(self, key: Any, now_ms: int) -> Entry | None:
         """The entry for `key`, created if needed (None when the table is full and nothing
         can be evicted)."""
-        e = self.learn(key, now_ms)
+        e = self.entries.get(key)  # the common case, `learn` inlined: a live entry
+        if e is None or (e.ref == 0 and e.expire <= now_ms and self.conf.expire_ms):
+            e = self.learn(key, now_ms)
+        else:
+            self.entries.move_to_end(key)
+            if self.conf.expire_ms:
+                e.expire = now_ms + self.conf.expire_ms
         if e is not None and self.sync is not None:
             self.sync.mark(e)
         return e
@@ -195,10 +217,11 @@ class Table:
     def add(e: Entry, name: str, now_ms: int, n: int = 1) -> None:
         """Count `n` events of `name` (its counter and its rate, where stored)."""
         data = e.data
-        if name in data:
-            data[name] += n
-        rate = data.get(name.replace("_cnt", "_rate") if name.endswith("_cnt") else name + "_rate")
-        if isinstance(rate, FreqCounter):
+        v = data.get(name)
+        if v is not None:
+            data[name] = v + n
+        rate = data.get(RATE_OF.get(name, ""))
+        if rate is not None:
             rate.hit(now_ms, n)
 
     @staticmethod
@@ -209,8 +232,11 @@ class Table:
         return v.rate(now_ms) if isinstance(v, FreqCounter) else int(v)
 
     def key_text(self, key: Any) -> str:
+        kt = self.conf.key_type
+        if kt in ("ip", "ipv6"):
+            return str(ipaddress.ip_address(key))
         if isinstance(key, bytes):
-            return key.hex().upper() if self.conf.key_type == "binary" else key.decode("latin-1")
+            return key.hex().upper() if kt == "binary" else key.decode("latin-1")
         return str(key)
 
 
