@@ -38,6 +38,7 @@ class Stream:
         "queue_be",
         "queue_srv",
         "req",
+        "req_body",
         "req_cap",
         "res",
         "res_cap",
@@ -89,6 +90,9 @@ class Stream:
         # What cookie persistence learnt of the request (weir.persist.cookie.Seen: whether
         # the cookie chose the server, its dates), False when the backend has no cookie.
         self.persist: Any = False
+        # `option http-buffer-request`: the request body (dechunked, at most tune.bufsize
+        # bytes) once it arrived, and its whole size when known; None without the option.
+        self.req_body: tuple[bytes, int | None] | None = None
         # Added for weir.log: the request counter (%rt); the unique id once generated
         # (%ID, unique-id-header); captured header values (`capture request/response
         # header`, in declaration order, None where absent; the list itself is None until

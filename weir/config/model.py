@@ -353,6 +353,7 @@ class Proxy:
     cookie: CookieConf | None = None
     dynamic_cookie_key: str | None = None
     fullconn: int = 0  # 0: a tenth of the maxconn of the frontends that reach it
+    buffer_request: bool = False  # option http-buffer-request
     retries: int = 3
     redispatch: bool = False
     stats: StatsConf = field(default_factory=StatsConf)

@@ -32,6 +32,19 @@ _connection_mode("httpclose", "Close both connections after each response.")
 
 
 @keyword(
+    "option http-buffer-request",
+    "dfbl",
+    "",
+    "Wait for the request body (up to tune.bufsize) before the http-request rules, so that "
+    "they can read it (req.body, req.body_param ...).",
+    negatable=True,
+)
+def _buffer_request(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.buffer_request = not ctx.negated
+
+
+@keyword(
     "option forwardfor",
     "dfbl",
     "[except <network>] [header <name>] [if-none]",

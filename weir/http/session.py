@@ -50,6 +50,7 @@ from weir.proto.h1 import (
     serialize_request,
     serialize_response,
 )
+from weir.proto.h1_body import ChunkedBody, dechunk
 from weir.proxy.runtime import Backend, Frontend
 from weir.stats import StatsService
 from weir.stream import Stream
@@ -60,6 +61,7 @@ _IDLE = 0  # waiting for a request head
 _REQ = 1  # a request is being served (head sent or queued; body maybe flowing)
 _CLOSING = 2
 _TUNNEL = 3  # after a 101 to an Upgrade request: bytes relayed both ways, unparsed
+_BODY = 4  # `option http-buffer-request`: a request head waits for its body (in `buf`)
 
 # Server states in which a persistence cookie still leads to the server.
 _PERSIST_STATES = (SrvState.UP, SrvState.DRAIN)
@@ -77,6 +79,7 @@ class HttpClient(asyncio.Protocol):
         "deadline",
         "deadline_kind",
         "fe",
+        "held",
         "idle",
         "local",
         "loop",
@@ -122,6 +125,7 @@ class HttpClient(asyncio.Protocol):
         self.max_hdr = max_hdr
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
+        self.held: RequestHead | None = None  # the head waiting in state _BODY
         self.state = _IDLE
         self.stream: Stream | None = None
         self.req: RequestHead | None = None
@@ -331,6 +335,10 @@ class HttpClient(asyncio.Protocol):
         if self.state == _TUNNEL:
             self._tunnel_to_server(data)
             return
+        if self.state == _BODY:
+            self.buf += data
+            self._body_wait()
+            return
         stream = self.stream
         if stream is not None:
             stream.bytes_in += len(data)
@@ -414,6 +422,49 @@ class HttpClient(asyncio.Protocol):
         if fe.stats is not None and fe.stats.matches(head.method, head.target, stream):
             self._stats(fe.stats, head, rest)
             return
+        if fe.buffer_body and (head.chunked or head.content_length):
+            self.held = head
+            self.buf += rest
+            self._body_wait()
+            return
+        self._dispatch(head, stream, rest)
+
+    def _body_wait(self) -> None:
+        """`option http-buffer-request`: go on with the held request once its body is
+        here, or once tune.bufsize bytes of it are (the rules then see that much)."""
+        head, stream = self.held, self.stream
+        assert head is not None
+        assert stream is not None
+        data = bytes(self.buf)
+        limit = self.max_size
+        size: int | None
+        if head.chunked:
+            framer = ChunkedBody()
+            try:
+                n = framer.feed(data)
+                complete = framer.done
+            except H1Error:  # refused further on by the framing, as without the wait
+                n, complete = 0, True
+            if not complete and len(data) < limit:
+                self.state = _BODY
+                return
+            decoded = dechunk(data[:n])
+            body, size = decoded[:limit], (len(decoded) if complete else None)
+        else:
+            length = head.content_length or 0
+            if len(data) < length and len(data) < limit:
+                self.state = _BODY
+                return
+            body, size = data[: min(length, limit)], length
+        self.buf.clear()
+        self.held = None
+        self.state = _REQ
+        stream.req_body = (body, size)
+        self._dispatch(head, stream, data)
+
+    def _dispatch(self, head: RequestHead, stream: Stream, rest: bytes) -> None:
+        """A parsed request (its body's first bytes in `rest`): rules, routing, the server."""
+        fe = self.fe
         if fe.tcp_content is not None:
             # `tcp-request content` rules of an HTTP frontend run on each request, before
             # its http-request rules; they see the request (and its head as the payload).

@@ -253,3 +253,24 @@ def body_framer(
     if until_close:
         return UntilCloseBody(status)
     return EmptyBody(status)
+
+
+def dechunk(data: bytes) -> bytes:
+    """The payload of chunked `data` that a ChunkedBody accepted (whole, or cut short: the
+    chunks that are there, the last one possibly partial). One step per chunk."""
+    out = []
+    pos, n = 0, len(data)
+    while pos < n:
+        lf = data.find(b"\n", pos)
+        if lf < 0:
+            break
+        try:
+            size = int(data[pos:lf].split(b";", 1)[0].strip(b" \t\r") or b"0", 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        start = lf + 1
+        out.append(data[start : start + size])
+        pos = start + size + 2
+    return b"".join(out)

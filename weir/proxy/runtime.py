@@ -344,6 +344,7 @@ class Frontend:
     __slots__ = (
         "backends_by_name",
         "binds",
+        "buffer_body",
         "captures",
         "conf",
         "conn_mode",
@@ -422,6 +423,13 @@ class Frontend:
             self.default_backend = backends[px.default_backend]
         else:
             self.default_backend = None
+        # `option http-buffer-request` here or in a backend this frontend may choose: the
+        # body is awaited before any http-request rule (HAProxy waits before the rules of
+        # the proxy that has the option; waiting earlier only moves the wait).
+        targets = [be for _, be in self.rules if isinstance(be, Backend)]
+        if self.default_backend is not None:
+            targets.append(self.default_backend)
+        self.buffer_body = px.buffer_request or any(be.conf.buffer_request for be in targets)
 
     def route(self, stream: Stream) -> Backend | None:
         """The backend for this stream: first matching `use_backend`, else the default."""

@@ -19,6 +19,7 @@ from weir.balance.hashes import full_hash, hash_sdbm
 from weir.sample.acl import parse_ip
 from weir.sample.core import (
     ADDR,
+    BIN,
     BOOL,
     INT,
     REQ,
@@ -383,3 +384,39 @@ def _date(args: list[str]) -> Getter:
     if scale is None:
         raise SampleError("'date' units are s, ms and us")
     return lambda s: int(time.time() * scale) + offset * scale
+
+
+# ---- the request body (`option http-buffer-request`) -----------------------------------------
+
+
+@simple_fetch("req.body", BIN, needs=REQ, doc="the request body waited for (up to tune.bufsize)")
+def _req_body(s: Stream) -> bytes | None:
+    return s.req_body[0] if s.req_body is not None else None
+
+
+@simple_fetch("req.body_len", INT, needs=REQ, doc="the length of the body waited for")
+def _req_body_len(s: Stream) -> int | None:
+    return len(s.req_body[0]) if s.req_body is not None else None
+
+
+@simple_fetch("req.body_size", INT, needs=REQ, doc="the whole body's size, when known")
+def _req_body_size(s: Stream) -> int | None:
+    return s.req_body[1] if s.req_body is not None else None
+
+
+@fetch("req.body_param", STR, args=(0, 1), needs=REQ, doc="a form parameter of the body")
+def _req_body_param(args: list[str]) -> Getter:
+    """`req.body_param([name])`: the value of the first `name=value` pair of a
+    form-encoded body (of the first pair, without a name); the name is case-sensitive."""
+    want = args[0].encode() if args and args[0] else None
+
+    def get(s: Stream) -> bytes | None:
+        if s.req_body is None:
+            return None
+        for pair in s.req_body[0].split(b"&"):
+            key, _, value = pair.partition(b"=")
+            if want is None or key == want:
+                return value
+        return None
+
+    return get
