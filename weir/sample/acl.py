@@ -25,7 +25,7 @@ from typing import Any
 
 from weir.balance.keys import rdp_cookie_key
 from weir.sample.core import SampleError
-from weir.sample.patterns import PatternFile, pattern_file
+from weir.sample.patterns import PatternFile, pattern_file, set_unique_id
 from weir.stream import Stream
 
 Fetch = Callable[[Stream, bytes], bytes | None]
@@ -240,6 +240,9 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
     icase = False
     patterns: list[bytes] = []
     files: list[PatternFile] = []
+    file_names: list[str] = []
+    as_map = False  # -M: the -f files are maps, whose keys are the patterns
+    unique_id: int | None = None
     i = 1
     while i < len(words) and words[i].startswith("-"):
         flag = words[i]
@@ -258,10 +261,14 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
         elif flag == "-f":
             if i + 1 >= len(words):
                 raise AclError("'-f' expects a file name")
-            try:
-                files.append(pattern_file(words[i + 1], "acl"))
-            except SampleError as e:
-                raise AclError(str(e)) from None
+            file_names.append(words[i + 1])
+            i += 1
+        elif flag == "-M":
+            as_map = True
+        elif flag == "-u":
+            if i + 1 >= len(words) or not words[i + 1].isdigit():
+                raise AclError("'-u' expects a number, the unique id of the ACL's pattern file")
+            unique_id = int(words[i + 1])
             i += 1
         elif flag == "-n":
             pass  # forbid DNS resolution of patterns: weir never resolves them anyway
@@ -270,6 +277,21 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
                 f"ACL flag '{flag}' is HAProxy's or unknown, and weir does not support it yet"
             )
         i += 1
+    for name in file_names:
+        try:
+            files.append(pattern_file(name, "map" if as_map else "acl"))
+        except SampleError as e:
+            raise AclError(str(e)) from None
+    if unique_id is not None:
+        if len(files) != 1:
+            raise AclError(
+                "'-u' names one pattern file (-f) for the runtime API; weir lists no "
+                "inline patterns there"
+            )
+        try:
+            set_unique_id(files[0], unique_id)
+        except SampleError as e:
+            raise AclError(str(e)) from None
     patterns.extend(w.encode("latin-1") for w in words[i:])
     method = method or default_method
     if not patterns and not files and method != "found":

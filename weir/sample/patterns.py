@@ -90,7 +90,8 @@ def pattern_file(path: str, kind: str) -> PatternFile:
             entries.append((parts[0], parts[1].strip() if len(parts) > 1 else b""))
         else:
             entries.append((line, b""))
-    found = FILES[(kind, path)] = PatternFile(len(FILES), path, kind, entries)
+    ident = max((f.id for f in FILES.values()), default=-1) + 1  # past any `-u` id
+    found = FILES[(kind, path)] = PatternFile(ident, path, kind, entries)
     return found
 
 
@@ -103,3 +104,12 @@ def find(kind: str, name: str) -> PatternFile | None:
             return None
         return next((f for f in FILES.values() if f.kind == kind and f.id == ident), None)
     return FILES.get((kind, name))
+
+
+def set_unique_id(f: PatternFile, ident: int) -> None:
+    """`-u ID`: the file's id for the runtime API (`show acl #ID`), unless another file
+    of its kind has it."""
+    other = next((o for o in FILES.values() if o.kind == f.kind and o.id == ident), None)
+    if other is not None and other is not f:
+        raise SampleError(f"unique id {ident} is already used by '{other.path}'")
+    f.id = ident

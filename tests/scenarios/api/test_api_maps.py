@@ -84,3 +84,48 @@ backend api
     _cli(sock, f"del acl {blocked} /admin")
     assert backend_for("x", "/admin/panel") == "site"
     assert _cli(sock, "show map /no/such.map").startswith("Unknown map identifier")
+
+
+def test_acl_unique_id_and_map_keys_as_patterns(
+    weir: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    """`-u 7` gives the ACL's file the id the runtime API knows it by; `-M` reads a map
+    file's keys as the ACL's patterns."""
+    be = http_backend("a")
+    blocked = tmp_path / "blocked.acl"
+    blocked.write_text("/nothing\n")
+    paths = tmp_path / "paths.map"
+    paths.write_text("/old/ moved\n/gone/ removed\n")
+    sock = tmp_path / "api.sock"
+    port = free_port()
+    weir(
+        f"""\
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    acl blocked path_beg -u 7 -f {blocked}
+    acl legacy path_beg -M -f {paths}
+    http-request deny deny_status 403 if blocked
+    http-request deny deny_status 410 if legacy
+    default_backend be
+backend be
+    server s {be.address}
+""",
+        wait_ports=[port],
+    )
+    deadline = time.monotonic() + 5
+    while not sock.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    assert curl(f"{url}/gone/x").status == 410
+    assert curl(f"{url}/old/y").status == 410
+    assert curl(f"{url}/secret").status == 200
+    assert f"\n7 ({blocked}) " in _cli(sock, "show acl")
+    assert _cli(sock, "add acl #7 /secret") == "\n"
+    assert curl(f"{url}/secret").status == 403
