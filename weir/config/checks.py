@@ -16,6 +16,7 @@ from weir.config.model import Config, Mode, Proxy
 
 
 def check_config(cfg: Config, diags: Diagnostics) -> None:
+    _check_defaults_users(cfg, diags)
     for px in cfg.proxies:
         if px.disabled:
             continue
@@ -45,6 +46,34 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
             "no proxy is configured: there is nothing to run "
             "(add a 'frontend', 'backend' or 'listen' section)"
         )
+
+
+def _check_defaults_users(cfg: Config, diags: Diagnostics) -> None:
+    """A defaults section with rules serves frontends or backends, not both (HAProxy
+    2.6: its rules would otherwise run twice on one request, or in the wrong place)."""
+    with_rules = {
+        name: d
+        for name, d in cfg.defaults.items()
+        if d.http_request_rules
+        or d.http_response_rules
+        or d.http_after_response_rules
+        or d.tcp_request_connection_rules
+        or d.tcp_request_content_rules
+    }
+    seen: dict[str, Proxy] = {}
+    for px in cfg.proxies:
+        name = px.defaults_name
+        d = with_rules.get(name) if name is not None else None
+        if name is None or d is None:
+            continue
+        other = seen.setdefault(name, px)
+        mixed = px.cap.is_frontend and px.cap.is_backend
+        if mixed or other.cap.is_frontend != px.cap.is_frontend:
+            diags.alert(
+                "frontends and backends cannot inherit from the same defaults section if it "
+                f"defines TCP/HTTP rules (defaults section at {d.where})",
+                px.where,
+            )
 
 
 def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
@@ -139,10 +168,12 @@ def _check_rule_acls(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
             if rule.cond is not None:
                 for name in unknown_userlists(cfg, rule.cond.words):
                     diags.alert(f"condition : no userlist named '{name}'", rule.where)
+                scope = rule.cond.scope  # a rule from a named defaults section: its ACLs
+                names = acl_names if scope is None else {a.name for a in scope.acls}
                 before = len(diags.errors)
-                _check_cond_acls(px, rule.cond.words, acl_names, rule.where, diags)
+                _check_cond_acls(px, rule.cond.words, names, rule.where, diags)
                 if len(diags.errors) == before:
-                    _check_anonymous(rule.cond.words, rule.cond.unless, acl_names, rule, diags)
+                    _check_anonymous(rule.cond.words, rule.cond.unless, names, rule, diags)
 
 
 def _check_anonymous(

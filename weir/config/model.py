@@ -185,6 +185,9 @@ class CondDef:
     where: Where
     unless: bool
     words: list[str]
+    # The named defaults section whose ACLs the condition names, for a rule written
+    # there (inherited by its proxies); None: the proxy's own ACLs.
+    scope: Any = None
 
 
 @dataclass(slots=True)
@@ -387,9 +390,14 @@ class Proxy:
         p = copy.deepcopy(self)
         p.cap, p.name, p.where = cap, name, where
         p.binds, p.acls, p.switch_rules, p.servers = [], [], [], []
-        p.http_request_rules, p.http_response_rules = [], []
-        p.http_after_response_rules, p.redirect_rules, p.use_server_rules = [], [], []
-        p.tcp_request_connection_rules, p.tcp_request_content_rules = [], []
+        # A named defaults section's http-request/http-response/http-after-response and
+        # tcp-request rules come first in each proxy using it, their conditions naming the
+        # defaults section's ACLs (HAProxy 2.5+); a defaults section inherits none.
+        for rules in (p.http_request_rules, p.http_response_rules, p.http_after_response_rules):
+            _scoped(rules, self, keep=cap is not Cap.DEFAULTS)
+        _scoped(p.tcp_request_connection_rules, self, keep=cap is not Cap.DEFAULTS)
+        _scoped(p.tcp_request_content_rules, self, keep=cap is not Cap.DEFAULTS)
+        p.redirect_rules, p.use_server_rules = [], []
         p.tcp_response_content_rules, p.stick_rules = [], []
         p.stick_table = None
         p.monitor_fail = []
@@ -425,3 +433,13 @@ class Config:
     peers: dict[str, Any] = field(default_factory=dict)
     # `resolvers` sections by name (weir.dns.conf.ResolversConf)
     resolvers: dict[str, Any] = field(default_factory=dict)
+
+
+def _scoped(rules: list[Any], defaults: Proxy, *, keep: bool) -> None:
+    """Copies of a defaults section's rules, in place: their conditions name its ACLs."""
+    if not keep:
+        rules.clear()
+        return
+    for r in rules:
+        if r.cond is not None and r.cond.scope is None:
+            r.cond.scope = defaults

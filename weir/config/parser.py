@@ -286,6 +286,18 @@ class Parser:
         self.ctx.block = None
 
 
+def named_defaults_only(ctx: Ctx, keyword: str) -> bool:
+    """False, with an error, for `keyword` in an anonymous defaults section: rules and
+    ACLs may only be written in named ones (used with `from`), as in HAProxy 2.6."""
+    if ctx.section is Section.DEFAULTS and ctx.proxy is not None and not ctx.proxy.name:
+        ctx.error(
+            f"'{keyword}' not allowed in anonymous 'defaults' section (name the section "
+            "and use it with 'from')"
+        )
+        return False
+    return True
+
+
 def _split_action_argument(words: Sequence[str], section: Section) -> Sequence[str]:
     """`http-request set-var(txn.x) EXPR`: an action that carries its argument in
     parentheses is registered under its bare name (`http-request set-var`); the

@@ -29,7 +29,7 @@ from typing import Any
 
 from weir.config.diagnostics import Where
 from weir.config.model import CondDef
-from weir.config.parser import Ctx
+from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import Args, keyword
 from weir.http import normalize
 from weir.http.errors import reason
@@ -198,13 +198,14 @@ def run_rules(rules: Compiled, txn: Txn) -> int:
 
 
 def compile_rules(defs: Sequence[RuleDef], acls: dict[str, list[Predicate]]) -> Compiled | None:
-    from weir.sample.acl import compile_cond
+    from weir.sample.acl import compile_cond, cond_acls
 
     if not defs:
         return None
     out = []
     for d in defs:
-        pred = None if d.cond is None else compile_cond(d.cond.words, d.cond.unless, acls)
+        c = d.cond
+        pred = None if c is None else compile_cond(c.words, c.unless, cond_acls(c, acls))
         out.append((pred, d.run))
     return tuple(out)
 
@@ -239,7 +240,7 @@ def action(
     def register(fn: ActionCompiler) -> ActionCompiler:
         _ACTIONS[name] = (phases, fn, usage, doc)
         for phase in phases:
-            keyword(f"{phase} {name}", "fbl", f"{usage} [{{if | unless}} <condition>]", doc)(
+            keyword(f"{phase} {name}", "dfbl", f"{usage} [{{if | unless}} <condition>]", doc)(
                 _handler(phase, name, fn)
             )
         return fn
@@ -249,6 +250,8 @@ def action(
 
 def _handler(phase: str, name: str, fn: ActionCompiler) -> Callable[[Ctx, Args], None]:
     def handle(ctx: Ctx, args: Args) -> None:
+        if not named_defaults_only(ctx, phase):
+            return
         split = _split_cond(ctx, args)
         if split is None:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from weir.config.address import AddressError, parse_bind_addresses
 from weir.config.model import AclDef, Bind, CondDef, Mode, SwitchRule
-from weir.config.parser import Ctx
+from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import BIND_OPTIONS, Args, keyword
 from weir.config.units import parse_int, parse_time
 
@@ -179,11 +179,13 @@ def _bind_v6only(ctx: Ctx, target: object, args: Args) -> None:
 
 @keyword(
     "acl",
-    "fbl",
+    "dfbl",
     "<name> <criterion> [flags] [operator] <value>…",
     "Name a condition on the request for use in 'if'/'unless'.",
 )
 def _acl(ctx: Ctx, args: Args) -> None:
+    if not named_defaults_only(ctx, "acl"):
+        return
     if not ctx.expect(args, 2, None, "a name and a criterion"):
         return
     from weir.sample.acl import check_acl_words

@@ -442,6 +442,24 @@ def check_acl_words(words: list[str]) -> str | None:
     return None
 
 
+_SCOPES: dict[int, tuple[Any, dict[str, list[Predicate]]]] = {}
+
+
+def cond_acls(cond: Any, acls: dict[str, list[Predicate]]) -> dict[str, list[Predicate]]:
+    """The ACLs a condition names: the proxy's (`acls`), or, for a rule inherited from a
+    named defaults section (`cond.scope`), that section's own, compiled once."""
+    scope = cond.scope
+    if scope is None:
+        return acls
+    found = _SCOPES.get(id(scope))
+    if found is None or found[0] is not scope:
+        own: dict[str, list[Predicate]] = {}
+        for a in scope.acls:
+            own.setdefault(a.name, []).append(compile_acl(a.words))
+        found = _SCOPES[id(scope)] = (scope, own)
+    return found[1]
+
+
 def compile_cond(words: Sequence[str], unless: bool, acls: dict[str, list[Predicate]]) -> Predicate:
     """Compile `if`/`unless` words. `acls` maps each name to its predicates (an ACL declared
     several times matches when any declaration matches, as in HAProxy)."""

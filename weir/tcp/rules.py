@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from weir.config.diagnostics import Where
 from weir.config.model import CondDef
-from weir.config.parser import Ctx
+from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import Args, keyword
 from weir.config.units import parse_time
 from weir.stream import Stream
@@ -47,6 +47,8 @@ Compiled = tuple[tuple[Predicate | None, int, Effect | None], ...]
 
 
 def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
+    if not named_defaults_only(ctx, kind):
+        return
     if not args:
         ctx.error("expects an action ('accept' or 'reject')")
         return
@@ -87,7 +89,7 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
 
 @keyword(
     "tcp-request connection",
-    "fl",
+    "dfl",
     "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
     "Accept, reject or track a connection as soon as it arrives (addresses only).",
 )
@@ -97,7 +99,7 @@ def _connection(ctx: Ctx, args: Args) -> None:
 
 @keyword(
     "tcp-request content",
-    "fbl",
+    "dfbl",
     "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
     "Accept, reject or track a connection from its first bytes (see 'inspect-delay').",
 )
@@ -107,11 +109,13 @@ def _content(ctx: Ctx, args: Args) -> None:
 
 @keyword(
     "tcp-request inspect-delay",
-    "fbl",
+    "dfbl",
     "<time>",
     "How long to wait for the client's first bytes before the content rules decide.",
 )
 def _inspect_delay(ctx: Ctx, args: Args) -> None:
+    if not named_defaults_only(ctx, "tcp-request inspect-delay"):
+        return
     if not ctx.expect(args, 1, 1, "a time such as 5s"):
         return
     try:
@@ -123,13 +127,15 @@ def _inspect_delay(ctx: Ctx, args: Args) -> None:
 def compile_tcp_rules(
     defs: Sequence[TcpRuleDef], acls: dict[str, list[Predicate]]
 ) -> Compiled | None:
-    from weir.sample.acl import compile_cond
+    from weir.sample.acl import compile_cond, cond_acls
 
     if not defs:
         return None
     return tuple(
         (
-            None if d.cond is None else compile_cond(d.cond.words, d.cond.unless, acls),
+            None
+            if d.cond is None
+            else compile_cond(d.cond.words, d.cond.unless, cond_acls(d.cond, acls)),
             d.verdict,
             d.effect,
         )
