@@ -166,3 +166,72 @@ backend app
         assert len(seen) == 1, (user, seen)
     anonymous = {curl(url).header("x-backend") for _ in range(6)}
     assert len(anonymous) > 1  # no key: plain round robin
+
+
+def test_stick_on_src_across_a_thousand_clients_and_eviction_at_size(
+    weir: Any, tcp_backend: Any, tmp_path: Path
+) -> None:
+    """1,000 client addresses (127.0.x.y) each keep the server their first connection got,
+    the servers share them evenly, and a table of 500 entries keeps the 500 most recent."""
+    servers = [tcp_backend(f"s{i}", greeting=True) for i in range(3)]
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    lines = "\n".join(f"    server s{i} {b.address}" for i, b in enumerate(servers))
+    weir(
+        f"global\n    stats socket {sock} level admin\n"
+        + DEFAULTS.format(mode="tcp")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend farm
+backend farm
+    balance roundrobin
+    stick-table type ip size 500 expire 10m
+    stick on src
+{lines}
+""",
+        wait_ports=[port],
+    )
+
+    def served_by(source: str) -> bytes:
+        with socket.create_connection(
+            ("127.0.0.1", port), timeout=5, source_address=(source, 0)
+        ) as s:
+            return s.recv(100).split(b"\n")[0]
+
+    sources = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(1000)]
+    first = {src: served_by(src) for src in sources}
+    shares = {name: list(first.values()).count(name) for name in set(first.values())}
+    assert len(shares) == 3
+    assert all(n > 250 for n in shares.values()), shares
+    # The 500 most recent clients are remembered: they come back to their server.
+    recent = sources[500:]
+    assert [served_by(src) for src in recent] == [first[src] for src in recent]
+    shown = _cli(sock, "show table farm")
+    assert "size:500, used:500" in shown
+    assert "key=127.0.1.1 " not in shown  # the oldest were evicted
+
+
+def test_rate_limit_recovers_after_its_window(weir: Any, http_backend: Any) -> None:
+    """A client over the limit is refused until the sliding window has passed over its
+    burst (two periods at most, HAProxy's frequency counters), then served again."""
+    be = http_backend("a")
+    port = free_port()
+    weir(
+        DEFAULTS.format(mode="http")
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 1m store http_req_rate(1s)
+    http-request track-sc0 src
+    http-request deny deny_status 429 if {{ sc_http_req_rate(0) gt 3 }}
+    default_backend be
+backend be
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}/"
+    assert [curl(url).status for _ in range(5)] == [200, 200, 200, 429, 429]
+    time.sleep(2.2)  # the burst's period and the next one are over
+    assert curl(url).status == 200
