@@ -316,3 +316,23 @@ backend be
         _wait_for(sock, "fe", "127.0.0.1", "http_req_cnt=3")
     finally:
         master.stop()
+
+
+def test_a_peer_that_is_down_costs_nothing_but_retries(
+    weir: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    be = http_backend("a")
+    a, _ = _pair(tmp_path, be.address)  # lb2 is never started
+    weir(a.cfg, wait_ports=[a.port])
+    assert [a.get() for _ in range(20)] == [200] * 20
+    _wait_for(a.sock, "fe", "127.0.0.1", "http_req_cnt=20")
+    deadline = time.monotonic() + 15
+    while True:  # it keeps trying, a little later each time
+        shown = _cli(a.sock, "show peers")
+        line = next(x for x in shown.splitlines() if "new_conn=" in x)
+        if int(line.split("new_conn=")[1].split()[0]) >= 2:
+            break
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert "id=lb2(remote,inactive)" in shown
+    assert "last_status=CONN" in shown
