@@ -42,6 +42,7 @@ class Stream:
         "req_cap",
         "res",
         "res_cap",
+        "res_payload",
         "res_status",
         "retries",
         "server",
@@ -93,6 +94,8 @@ class Stream:
         # `option http-buffer-request`: the request body (dechunked, at most tune.bufsize
         # bytes) once it arrived, and its whole size when known; None without the option.
         self.req_body: tuple[bytes, int | None] | None = None
+        # `tcp-response content` inspection: the server's first bytes (res.len, res.payload).
+        self.res_payload: bytes | None = None
         # Added for weir.log: the request counter (%rt); the unique id once generated
         # (%ID, unique-id-header); captured header values (`capture request/response
         # header`, in declaration order, None where absent; the list itself is None until

@@ -222,6 +222,12 @@ def _is_builtin_acl(name: str) -> bool:
 
 
 def _check_backend(px: Proxy, diags: Diagnostics) -> None:
+    if px.tcp_response_content_rules and px.mode is Mode.HTTP:
+        diags.alert(
+            f"{px.cap} '{px.name}' : 'tcp-response content' rules run in mode tcp only in "
+            "weir (in mode http, use http-response rules)",
+            px.tcp_response_content_rules[0].where,
+        )
     if px.balance is not None and px.balance.needs_http and px.mode is not Mode.HTTP:
         diags.warning(
             f"backend '{px.name}' : 'balance {px.balance.algo}' hashes HTTP data "

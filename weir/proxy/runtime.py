@@ -84,12 +84,14 @@ class Backend:
         "name",
         "queue",
         "redispatch",
+        "res_inspect_delay",
         "retries",
         "servers",
         "srv_queues",
         "stats",
         "sticker",
         "tcp_content",
+        "tcp_response",
         "tcpka",
         "timeout_connect",
         "timeout_queue",
@@ -152,9 +154,13 @@ class Backend:
         self.tcp_content = (
             None if own is None else compile_tcp_rules(px.tcp_request_content_rules, own)
         )
+        acls = own if own is not None else _acls(px)
+        # `tcp-response content` rules (mode tcp) on the server's first bytes, within
+        # `res_inspect_delay` seconds (0: once, on the first bytes).
+        self.tcp_response = compile_tcp_rules(px.tcp_response_content_rules, acls)
+        self.res_inspect_delay = px.tcp_response_inspect_delay / 1000
         # `stick on|match|store-request|store-response`: persistence through a stick table.
         self.sticker: Sticker | None = None
-        acls = own if own is not None else _acls(px)
         if px.stick_rules:
             self.sticker = Sticker(px.stick_rules, acls, px.name, px.mode is Mode.HTTP)
         # `use-server SRV if COND`, `force-persist`, `ignore-persist`.

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from weir.balance.keys import rdp_cookie_key
-from weir.sample.core import BIN, INT, L4_CONTENT, STR, SampleError, fetch, simple_fetch
+from weir.sample.core import BIN, INT, L4_CONTENT, RES, STR, SampleError, fetch, simple_fetch
 from weir.stream import Stream
 
 _HANDSHAKE = 0x16
@@ -193,3 +193,24 @@ fetch("rdp_cookie", STR, args=(0, 1), needs=L4_CONTENT)(_rdp_compile)
 def _rdp_cookie_cnt(args: list[str]) -> Callable[[Stream], Any]:
     get = _rdp_compile(args)
     return lambda s: 1 if get(s) is not None else 0
+
+
+# ---- the server's first bytes (`tcp-response content`) ---------------------------------------
+
+
+@simple_fetch("res.len", INT, needs=RES, doc="bytes of the response inspected so far")
+def _res_len(s: Stream) -> int:
+    return len(s.res_payload or b"")
+
+
+@fetch("res.payload", BIN, args=(2, 2), needs=RES, doc="LENGTH bytes of the response at OFFSET")
+def _res_payload(args: list[str]) -> Callable[[Stream], Any]:
+    offset, length = _int_arg(args[0]), _int_arg(args[1])
+
+    def get(s: Stream) -> bytes | None:
+        p = s.res_payload or b""
+        if length == 0:
+            return p[offset:] if len(p) > offset else None
+        return p[offset : offset + length] if len(p) >= offset + length else None
+
+    return get

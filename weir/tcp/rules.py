@@ -29,7 +29,7 @@ from weir.config.registry import Args, keyword
 from weir.config.units import parse_time
 from weir.stream import Stream
 
-ACCEPT, REJECT = 1, 2
+ACCEPT, REJECT, CLOSE = 1, 2, 3  # CLOSE: `tcp-response content close`
 
 
 @dataclass(slots=True)
@@ -120,6 +120,51 @@ def _inspect_delay(ctx: Ctx, args: Args) -> None:
         return
     try:
         ctx.px.tcp_inspect_delay = parse_time(args[0])
+    except ValueError as e:
+        ctx.error(str(e))
+
+
+@keyword(
+    "tcp-response content",
+    "dbl",
+    "accept|reject|close [{if | unless} <condition>]",
+    "Accept, reject or close from the server's first bytes (see 'tcp-response "
+    "inspect-delay'); res.len and res.payload read them.",
+)
+def _response_content(ctx: Ctx, args: Args) -> None:
+    if not named_defaults_only(ctx, "tcp-response content"):
+        return
+    if not args or args[0] not in ("accept", "reject", "close"):
+        what = f"'{args[0]}'" if args else "nothing"
+        ctx.error(
+            f"expects 'accept', 'reject' or 'close', got {what} (the other actions of "
+            "HAProxy's tcp-response content are not supported yet)"
+        )
+        return
+    rest = list(args[1:])
+    cond = None
+    if rest:
+        if rest[0] not in ("if", "unless") or len(rest) < 2:
+            ctx.error(f"expects 'if' or 'unless' followed by a condition after '{args[0]}'")
+            return
+        cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
+    verdict = {"accept": ACCEPT, "reject": REJECT, "close": CLOSE}[args[0]]
+    ctx.px.tcp_response_content_rules.append(TcpRuleDef(ctx.where, verdict, cond))
+
+
+@keyword(
+    "tcp-response inspect-delay",
+    "dbl",
+    "<time>",
+    "How long to wait for the server's first bytes before the response rules decide.",
+)
+def _response_inspect_delay(ctx: Ctx, args: Args) -> None:
+    if not named_defaults_only(ctx, "tcp-response inspect-delay"):
+        return
+    if not ctx.expect(args, 1, 1, "a time such as 5s"):
+        return
+    try:
+        ctx.px.tcp_response_inspect_delay = parse_time(args[0])
     except ValueError as e:
         ctx.error(str(e))
 

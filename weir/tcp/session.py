@@ -21,7 +21,7 @@ from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
-from weir.tcp.rules import ACCEPT, REJECT, decide
+from weir.tcp.rules import ACCEPT, CLOSE, REJECT, decide
 
 # The most bytes content inspection buffers before the rules must decide (HAProxy's buffer).
 INSPECT_MAX = 16384
@@ -42,6 +42,8 @@ class TcpClient(asyncio.Protocol):
         "proxied",
         "proxy_buf",
         "ready",
+        "res_pending",
+        "res_timer",
         "retries_left",
         "routed",
         "server",
@@ -75,6 +77,10 @@ class TcpClient(asyncio.Protocol):
         self.routed = False  # a backend was chosen (and counts this session)
         self.inspecting = False  # within `tcp-request inspect-delay`
         self.inspect_timer: asyncio.TimerHandle | None = None
+        # `tcp-response content`: the server's bytes held while its rules decide (None
+        # when nothing is inspected), and the end of `tcp-response inspect-delay`.
+        self.res_pending: list[bytes] | None = None
+        self.res_timer: asyncio.TimerHandle | None = None
         self.retries_left = 0
         self.last = loop.time()
         self.timer: asyncio.TimerHandle | None = None
@@ -294,6 +300,13 @@ class TcpClient(asyncio.Protocol):
             self.server.observer.l4_ok()
         if self.stream is not None:
             self.stream.t_connect = self.stream.t_response = self.loop.time()
+        be = self.backend
+        if be is not None and be.tcp_response is not None:
+            self.res_pending = []
+            if be.res_inspect_delay > 0:
+                self.res_timer = self.loop.call_later(
+                    be.res_inspect_delay, self._response_inspected
+                )
         self.ready = True
         if self.server is not None and self.server.send_proxy:
             srv_conn.transport.write(self._proxy_line(self.server.send_proxy))
@@ -304,6 +317,46 @@ class TcpClient(asyncio.Protocol):
             srv_conn.transport.write_eof()
         elif self.transport is not None:
             self.transport.resume_reading()
+
+    # -- tcp-response content ---------------------------------------------------------------
+
+    def _inspect_response(self, data: bytes) -> None:
+        """Server bytes during response inspection: held until the rules decide."""
+        pending, be, stream = self.res_pending, self.backend, self.stream
+        assert pending is not None
+        assert be is not None
+        assert be.tcp_response is not None
+        pending.append(data)
+        if stream is None:
+            return
+        payload = stream.res_payload = b"".join(pending)
+        verdict = decide(be.tcp_response, stream)
+        if verdict == REJECT:
+            be.counters.dresp += 1
+            self.close("PD")
+        elif verdict == CLOSE:
+            self._response_inspected()
+            self.close("--")
+        elif (
+            verdict == ACCEPT
+            or be.res_inspect_delay <= 0
+            or len(payload) >= INSPECT_MAX
+            or self.srv_eof
+        ):
+            self._response_inspected()
+
+    def _response_inspected(self) -> None:
+        """Response inspection is over: what was held goes to the client."""
+        pending, self.res_pending = self.res_pending, None
+        if self.res_timer is not None:
+            self.res_timer.cancel()
+            self.res_timer = None
+        if pending and self.transport is not None and not self.closed:
+            self.transport.writelines(pending)
+            n = sum(map(len, pending))
+            self.fe.counters.bytes_out += n
+            if self.stream is not None:
+                self.stream.bytes_out += n
 
     def _proxy_line(self, version: int) -> bytes:
         """The PROXY header that tells a `send-proxy` server who the client is."""
@@ -420,6 +473,8 @@ class TcpClient(asyncio.Protocol):
             self.timer.cancel()
         if self.inspect_timer is not None:
             self.inspect_timer.cancel()
+        if self.res_timer is not None:
+            self.res_timer.cancel()
         if self.transport is not None:
             self.transport.close()
         srv_conn, self.srv = self.srv, None
@@ -482,6 +537,9 @@ class TcpServer(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         c = self.client
         c.last = c.loop.time()
+        if c.res_pending is not None:
+            c._inspect_response(data)
+            return
         if c.transport is not None:
             c.transport.write(data)
             n = len(data)
@@ -492,6 +550,8 @@ class TcpServer(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         c = self.client
         c.srv_eof = True
+        if c.res_pending is not None:
+            c._response_inspected()  # the server said all it will: nothing more to wait for
         if c.cli_eof or c.transport is None:
             c.close("--")
             return None
