@@ -61,12 +61,20 @@ def _now_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
+# Where an update came from: this process's own traffic, a sibling worker (`nbthread` >
+# 1), or another node of a peers section. Each kind of session passes on what its peer
+# cannot have seen: a node is not sent back what nodes taught, a worker what workers did.
+LOCAL, WORKER, REMOTE = 0, 1, 2
+
+
 class TableSync:
-    """A replicated table's update log and its wire form."""
+    """A replicated table's update log and its wire form, shared by every kind of
+    replication the table takes part in (a peers section, sibling workers, the next
+    process on reload): each wakes its sessions when the log grows."""
 
-    __slots__ = ("defn", "log", "name", "seq", "table", "wake")
+    __slots__ = ("defn", "log", "name", "seq", "table", "users", "wakers")
 
-    def __init__(self, table: Table, table_id: int, wake: Callable[[], None]) -> None:
+    def __init__(self, table: Table, table_id: int) -> None:
         c = table.conf
         # HAProxy counts a string key's size with its terminating NUL.
         if c.key_type == "string":
@@ -81,34 +89,51 @@ class TableSync:
         self.table = table
         self.name = c.name
         self.seq = 0  # the last update id given
-        self.log: OrderedDict[Any, int] = OrderedDict()  # key -> its last update id, by id
-        self.wake = wake
+        # key -> (its last update id, where that update came from), oldest id first
+        self.log: OrderedDict[Any, tuple[int, int]] = OrderedDict()
+        self.wakers: list[Callable[[], None]] = []
+        self.users = 0  # replications that need the log now (the table logs while > 0)
 
-    # -- local changes ---------------------------------------------------------------------
+    def use(self, on: bool) -> None:
+        self.users += 1 if on else -1
+        self.table.sync = self if self.users > 0 else None
 
-    def mark(self, e: Entry) -> None:
-        """Called by the table on every local change to `e`."""
+    # -- changes ---------------------------------------------------------------------------
+
+    def mark(self, e: Entry, origin: int = LOCAL) -> None:
+        """Called by the table on every local change to `e` (and by the sessions for
+        what they learn, with its origin)."""
         self.seq = self.seq % 0xFFFFFFFF + 1
         log = self.log
-        log[e.key] = self.seq
+        log[e.key] = (self.seq, origin)
         log.move_to_end(e.key)
         if len(log) > 2 * self.table.conf.size + 64:
             entries = self.table.entries
             for key in [k for k in log if k not in entries]:
                 del log[key]
-        self.wake()
+        for wake in self.wakers:
+            wake()
 
-    def pending(self, after: int) -> list[tuple[Any, int]]:
-        """(key, update id) of the updates after `after`, oldest first."""
+    def pending(self, after: int, skip: int = -1) -> tuple[list[tuple[Any, int]], int]:
+        """(key, update id) of the updates after `after` not from origin `skip`, oldest
+        first; and the last update id looked at."""
         out = []
         log = self.log
+        last = after
         for key in reversed(log):
-            uid = log[key]
+            uid, origin = log[key]
             if uid <= after:
                 break
-            out.append((key, uid))
+            if last == after:
+                last = uid
+            if origin != skip:
+                out.append((key, uid))
         out.reverse()
-        return out
+        return out, last
+
+    def update_id(self, key: Any, default: int) -> int:
+        found = self.log.get(key)
+        return found[0] if found is not None else default
 
     # -- wire form -------------------------------------------------------------------------
 
@@ -139,8 +164,9 @@ class TableSync:
         upd = codec.Update(uid, expire, self.key_bytes(e.key), values)
         return codec.update(self.defn, upd, dict_tx)
 
-    def apply(self, u: codec.Update, now: int) -> None:
-        """An update a peer sent: stored, not logged (so not pushed on)."""
+    def apply(self, u: codec.Update, now: int, origin: int | None) -> None:
+        """An update a peer sent: stored, and logged with its origin (None: not logged, so
+        not passed on)."""
         try:
             key = self.key_of_wire(u.key)
         except ValueError:
@@ -163,6 +189,8 @@ class TableSync:
                 data[name] = v
         if u.expire_ms is not None and self.table.conf.expire_ms:
             e.expire = now + u.expire_ms
+        if origin is not None and self.table.sync is self:
+            self.mark(e, origin)
 
 
 class Link:
@@ -283,7 +311,8 @@ class Session:
                 await self._teach()
             now = _now_ms()
             for ts in rt.tables:
-                todo = ts.pending(self.pushed[ts.name])
+                todo, last = ts.pending(self.pushed[ts.name], rt.skip)
+                self.pushed[ts.name] = last
                 if not todo:
                     continue
                 out += codec.define(ts.defn)
@@ -295,7 +324,6 @@ class Session:
                     if len(out) >= CHUNK:
                         await self._send(out)
                         out = bytearray()
-                self.pushed[ts.name] = todo[-1][1]
             if not out and time.monotonic() - self.last_tx >= HEARTBEAT - 0.05:
                 out += codec.control(codec.CTRL_HEARTBEAT)
             await self._send(out)
@@ -316,7 +344,7 @@ class Session:
             for key, e in list(ts.table.entries.items()):
                 if e.ref == 0 and ts.table.conf.expire_ms and e.expire <= now:
                     continue
-                out += ts.encode(e, ts.log.get(key, upto), now, self.dict_tx)
+                out += ts.encode(e, ts.update_id(key, upto), now, self.dict_tx)
                 if len(out) >= CHUNK:
                     await self._send(out)
                     out = bytearray()
@@ -371,7 +399,7 @@ class Session:
             else:
                 self.got[d.table_id] = u.update_id
             if ts is not None:
-                ts.apply(u, _now_ms())
+                ts.apply(u, _now_ms(), self.rt.learnt_origin)
 
 
 class PeersRuntime:
@@ -387,11 +415,16 @@ class PeersRuntime:
         for name in conf.tables:
             table = TABLES.get(name)
             if table is not None:
-                ts = TableSync(table, len(self.tables) + 1, self.wake)
-                table.sync = ts
+                ts = sync_of(table)
+                ts.wakers.append(self.wake)
+                ts.use(True)
                 self.tables.append(ts)
         self.by_name = {ts.name: ts for ts in self.tables}
         self.by_id = {ts.defn.table_id: ts for ts in self.tables}
+        # What these sessions do not pass on (see LOCAL/WORKER/REMOTE), and the origin of
+        # what they learn (None: not logged at all).
+        self.skip = REMOTE
+        self.learnt_origin: int | None = REMOTE
         self.links = {p.name: Link(p) for p in conf.remotes}
         me = conf.peers[conf.local]
         self.local_link = Link(me, is_local=True)
@@ -457,7 +490,9 @@ class PeersRuntime:
         for t in list(self.tasks):
             t.cancel()
         for ts in self.tables:
-            ts.table.sync = None
+            if self.wake in ts.wakers:
+                ts.wakers.remove(self.wake)
+                ts.use(False)
 
     # -- connections -----------------------------------------------------------------------
 
@@ -467,8 +502,13 @@ class PeersRuntime:
             now = time.monotonic()
             if not self.stopping:
                 for link in self.links.values():
-                    if link.session is None and not link.connecting and now >= link.next_try:
-                        self._spawn(self._connect(link))
+                    if (
+                        link.session is None
+                        and not link.connecting
+                        and now >= link.next_try
+                        and self._dials(link)
+                    ):
+                        self._spawn(self._connect(link, self._path_of(link)))
             self._learning_tick(now)
             await asyncio.sleep(0.1)
 
@@ -560,6 +600,14 @@ class PeersRuntime:
 
     def _trusted(self, writer: asyncio.StreamWriter) -> bool:
         return True  # TCP peers are whoever the section names
+
+    def _dials(self, link: Link) -> bool:
+        """Whether this side connects to `link`'s peer (else it waits to be connected)."""
+        return True
+
+    def _path_of(self, link: Link) -> str | None:
+        """The unix socket of `link`'s peer; None: its TCP address."""
+        return None
 
     async def _established(
         self,
@@ -717,11 +765,15 @@ class TableHandover(PeersRuntime):
         conf = PeersConf(_HANDOVER, here, {_HANDOVER: me}, local=_HANDOVER, tables=tables)
         super().__init__(conf, loop, say, reloaded=bool(old_pids))
         self.old_pids = old_pids
+        self.skip, self.learnt_origin = -1, None  # everything goes to the next process
+        self.logging = True
         self._log_changes(False)  # nothing to log until another process is connected
 
     def _log_changes(self, on: bool) -> None:
-        for ts in self.tables:
-            ts.table.sync = ts if on else None
+        if on != self.logging:
+            self.logging = on
+            for ts in self.tables:
+                ts.use(on)
 
     async def _established(
         self,
@@ -738,18 +790,13 @@ class TableHandover(PeersRuntime):
         if not self.sessions:
             self._log_changes(False)
 
+    def close(self) -> None:
+        self._log_changes(True)  # (balanced: PeersRuntime.close gives every use back)
+        super().close()
+
     async def start(self) -> None:
-        # The sockets are made here: uvloop does not take abstract names itself.
         try:
-            ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                ls.bind(handover_socket(os.getpid()))
-                ls.listen(16)
-                ls.setblocking(False)
-            except OSError:
-                ls.close()
-                raise
-            self.server = await asyncio.start_unix_server(self._accepted, sock=ls)
+            self.server = await _listen_unix(handover_socket(os.getpid()), self._accepted)
         except OSError as e:
             self.say("WARNING", f"stick tables will not pass to the next process: {e.strerror}")
         # Connected before this process is ready, so before the old one is told to stop.
@@ -761,13 +808,7 @@ class TableHandover(PeersRuntime):
         self._spawn(self._maintain())
 
     def _trusted(self, writer: asyncio.StreamWriter) -> bool:
-        sock = writer.get_extra_info("socket")
-        try:
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDS.size)
-        except (OSError, AttributeError):
-            return False
-        _, uid, _ = _CREDS.unpack(creds)
-        return uid in (os.getuid(), 0)
+        return _same_user(writer)
 
     def soft_stop(self) -> None:
         """The next process connected at its start: the lesson may still be under way."""
@@ -784,8 +825,98 @@ class TableHandover(PeersRuntime):
         return s is not None and not s.taught
 
 
+class WorkerMesh(PeersRuntime):
+    """With `nbthread` > 1, the stick tables of the workers of one generation kept in step
+    over the peers protocol, as HAProxy's peers keep nodes in step: each worker listens on
+    an abstract unix socket named after the master, the generation and its slot, and the
+    higher slot of each pair connects. A worker's own changes go to every sibling; what a
+    worker learns from a sibling is not passed on (every pair talks directly), what it
+    learns from another node is. An entry's last writer wins; see docs/peers.md."""
+
+    def __init__(
+        self,
+        tables: list[str],
+        loop: asyncio.AbstractEventLoop,
+        say: Reporter,
+        *,
+        mesh: str,
+        slot: int,
+        workers: int,
+    ) -> None:
+        from weir.config.diagnostics import Where
+
+        here = Where("", 0)
+        names = {n: f"worker{n}" for n in range(1, workers + 1)}
+        peers = {name: PeerConf(name, "", 0, here) for name in names.values()}
+        conf = PeersConf("(workers)", here, peers, local=names[slot], tables=tables)
+        super().__init__(conf, loop, say, reloaded=False)
+        self.skip, self.learnt_origin = WORKER, WORKER
+        self.mesh, self.slot = mesh, slot
+        self.slots = {name: n for n, name in names.items()}
+
+    async def start(self) -> None:
+        try:
+            self.server = await _listen_unix(self._socket(self.slot), self._accepted)
+        except OSError as e:
+            self.say("WARNING", f"stick tables will not be shared between workers: {e.strerror}")
+        self._spawn(self._maintain())
+
+    def _socket(self, slot: int) -> str:
+        return f"\0weir-workers-{self.mesh}-{slot}"
+
+    def _dials(self, link: Link) -> bool:
+        return self.slots[link.conf.name] < self.slot
+
+    def _path_of(self, link: Link) -> str | None:
+        return self._socket(self.slots[link.conf.name])
+
+    def _trusted(self, writer: asyncio.StreamWriter) -> bool:
+        return _same_user(writer)
+
+    def soft_stop(self) -> None:
+        self.stopping = True
+
+    def busy(self) -> bool:
+        return False
+
+
 _HANDOVER = "local"
 _CREDS = struct.Struct("3i")
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    """Whether the process at the other end of a unix socket is this user's (or root's)."""
+    sock = writer.get_extra_info("socket")
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDS.size)
+    except (OSError, AttributeError):
+        return False
+    _, uid, _ = _CREDS.unpack(creds)
+    return uid in (os.getuid(), 0)
+
+
+async def _listen_unix(name: str, accepted: Any) -> asyncio.AbstractServer:
+    """A server on an abstract unix socket (made here: uvloop does not take the names)."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        ls.bind(name)
+        ls.listen(16)
+        ls.setblocking(False)
+    except OSError:
+        ls.close()
+        raise
+    return await asyncio.start_unix_server(accepted, sock=ls)
+
+
+async def start_mesh(
+    loop: asyncio.AbstractEventLoop, say: Reporter, *, mesh: str, slot: int, workers: int
+) -> WorkerMesh | None:
+    """The workers' shared tables (after start_peers and start_handover), or None."""
+    if workers < 2 or not TABLES:
+        return None
+    m = WorkerMesh(list(TABLES), loop, say, mesh=mesh, slot=slot, workers=workers)
+    await m.start()
+    return m
 
 
 async def _open_unix(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -809,7 +940,8 @@ async def start_handover(
 ) -> TableHandover | None:
     """The reload hand-over of the tables no peers section replicates (started after
     start_peers), or None when there are none."""
-    names = [name for name, t in TABLES.items() if t.sync is None]  # (after start_peers)
+    # The tables a peers section replicates pass by that section (after start_peers).
+    names = [name for name, t in TABLES.items() if t.sync is None]
     if not names:
         return None
     h = TableHandover(names, loop, say, old_pids=old_pids)
@@ -818,6 +950,15 @@ async def start_handover(
 
 
 RUNNING: list[PeersRuntime] = []
+SYNCS: dict[str, TableSync] = {}
+
+
+def sync_of(table: Table) -> TableSync:
+    """The table's one update log, made at its first use."""
+    ts = SYNCS.get(table.name)
+    if ts is None or ts.table is not table:
+        ts = SYNCS[table.name] = TableSync(table, len(SYNCS) + 1)
+    return ts
 
 
 async def start_peers(

@@ -306,6 +306,8 @@ class Master:
             master_fd=self.alive_r,
             services=gen.services,
             debug=self.opts.debug,
+            workers=gen.cfg.global_.nbthread,
+            mesh=f"{os.getppid()}-{gen.number}",
             old_pids=[
                 w.pid for w in self.workers.values() if w.slot == slot and w.generation < gen.number
             ],

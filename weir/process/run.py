@@ -287,6 +287,10 @@ class WorkerLink:
     debug: bool = False
     # The older processes this one replaces (same slot): they hand over their stick tables.
     old_pids: list[int] = field(default_factory=list)
+    # With several workers: how many, and the name their shared stick tables meet under
+    # (the master's pid and the generation).
+    workers: int = 1
+    mesh: str = ""
 
 
 def serve_worker(
@@ -382,7 +386,7 @@ async def _serve(
     from weir.dns import start_resolvers, stop_resolvers
 
     resolvers = await start_resolvers(loop, rt, say)  # every worker resolves on its own
-    from weir.peers import start_handover, start_peers
+    from weir.peers import start_handover, start_mesh, start_peers
 
     # Stick-table replication runs in the first worker only (docs/peers.md); the tables it
     # does not cover pass from the old process to this one on reload.
@@ -394,6 +398,9 @@ async def _serve(
     handover = await start_handover(loop, say, old_pids=link.old_pids)
     if handover is not None:
         peers.append(handover)
+    mesh = await start_mesh(loop, say, mesh=link.mesh, slot=link.number, workers=link.workers)
+    if mesh is not None:
+        peers.append(mesh)
     # ---- (end of services)
 
     stopper = Stopper(loop, rt, served=served, listeners=listeners, say=say, link=link)

@@ -336,3 +336,46 @@ def test_a_peer_that_is_down_costs_nothing_but_retries(
         time.sleep(0.2)
     assert "id=lb2(remote,inactive)" in shown
     assert "last_status=CONN" in shown
+
+
+def test_workers_share_their_tables(weir: Any, http_backend: Any, tmp_path: Path) -> None:
+    """With nbthread 2, the two worker processes keep one table in step: whichever worker
+    answers the runtime API shows every request, wherever it was served; and a rate limit
+    counts requests across both."""
+    be = http_backend("a")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    weir(
+        f"""\
+global
+    nbthread 2
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    stick-table type ip size 1k expire 5m store http_req_cnt
+    http-request track-sc0 src
+    http-request deny deny_status 429 if {{ sc_http_req_cnt(0) gt 12 }}
+    default_backend be
+backend be
+    server s1 {be.address}
+""",
+        wait_ports=[port],
+    )
+    statuses = [curl(f"http://127.0.0.1:{port}/").status for _ in range(15)]
+    assert statuses == [200] * 12 + [429] * 3
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while len(seen) < 2:  # until both workers have answered
+        assert time.monotonic() < deadline, seen
+        try:
+            out = _cli(sock, "show info;show table fe")
+        except subprocess.CalledProcessError:
+            continue
+        pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
+        seen[pid] = next((x for x in out.splitlines() if " key=127.0.0.1 " in x), "")
+    assert all("http_req_cnt=15" in line for line in seen.values()), seen
