@@ -127,6 +127,8 @@ _POLL = 0.05  # seconds between two looks at the connection count during a soft 
 def run(cfg: Config, opts: RunOptions) -> int:
     """Serve `cfg` until stopped; returns the process exit status."""
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    # Named before anything listens: a check that sees the port open finds `weir` too.
+    set_name("weir")
     say = Reporter(opts.quiet, opts.err)
     g = cfg.global_
     pg = process_conf(cfg)
@@ -161,7 +163,6 @@ def run(cfg: Config, opts: RunOptions) -> int:
         services.close()
         say("ALERT", str(e))
         return 1
-    set_name("weir")
     try:
         if supervised:
             from weir.process.master import Master
