@@ -50,6 +50,7 @@ SIZE_NAMES = {"100": "100B", "16k": "16KiB", "1m": "1MiB"}
 PROXY_KINDS = (
     "weir", "haproxy", "nginx", "weir+rules", "haproxy+rules",
     "weir+track", "haproxy+track", "weir+peers", "haproxy+peers",
+    "weir+tcp", "haproxy+tcp", "weir+splice", "haproxy+splice",
 )  # fmt: skip
 
 # `--tls`: weir and HAProxy terminate TLS with the same certificate (made at start, an ECDSA
@@ -87,6 +88,8 @@ TRACK = """\
     stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt{peers}
     http-request track-sc0 src
 """
+# `+tcp`: the same job relayed in mode tcp (layer 4: wrk's HTTP goes through untouched);
+# `+splice`: mode tcp with `option splice-auto`, the kernel moving large transfers.
 REFERENCE = "haproxy"
 AA_LABEL = "haproxy-aa"
 
@@ -172,6 +175,7 @@ def proxy_cfg(
     rules: bool = False,
     track: bool = False,
     peers: tuple[str, int, int] | None = None,
+    layer4: str = "",
 ) -> str:
     """The same job for weir and HAProxy, in plain keywords only; HAProxy additionally gets
     `nbthread 1` so that it runs on one CPU like weir's single event loop. With `log_port`
@@ -190,9 +194,14 @@ def proxy_cfg(
     if track or peers is not None:
         logging += TRACK.format(peers=" peers mesh" if peers is not None else "")
     ssl = f" ssl crt {TLS['pem']}" if TLS else ""
+    mode = "http"
+    if layer4:  # "tcp" or "splice"
+        mode, logging = "tcp", "    option splice-auto\n" if layer4 == "splice" else ""
+        if log_port:
+            logging += f"    log 127.0.0.1:{log_port} local0\n    option tcplog\n"
     return (
         f"global\n    maxconn 4096\n{nbthread}{section}"
-        "defaults\n    mode http\n    timeout connect 5s\n"
+        f"defaults\n    mode {mode}\n    timeout connect 5s\n"
         "    timeout client 30s\n    timeout server 30s\n"
         f"frontend fe\n    bind 127.0.0.1:{port}{ssl}\n{logging}    default_backend be\n"
         f"backend be\n    balance roundrobin\n{servers}\n"
@@ -398,6 +407,7 @@ def start_contender(
     argv: Callable[[str], list[str]]
     kind, _, extra = c.kind.partition("+")
     rules, track = extra == "rules", extra == "track"
+    layer4 = extra if extra in ("tcp", "splice") else ""
     peers = None
     if extra == "peers":
         mine, other = free_port(), free_port()
@@ -408,13 +418,13 @@ def start_contender(
     if kind == "weir":
         cfg = proxy_cfg(
             c.port, backends, haproxy=False, log_port=log_port, rules=rules, track=track,
-            peers=peers,
+            peers=peers, layer4=layer4,
         )  # fmt: skip
         argv = lambda path: pin.wrap(weir_argv(path), "proxy")  # noqa: E731
     elif kind == "haproxy":
         cfg = proxy_cfg(
             c.port, backends, haproxy=True, log_port=log_port, rules=rules, track=track,
-            peers=peers,
+            peers=peers, layer4=layer4,
         )  # fmt: skip
         argv = lambda path: pin.wrap([HAPROXY_BIN, "-db", "-f", path], "proxy")  # noqa: E731
     else:

@@ -72,6 +72,9 @@ class GlobalConf:
     gid: int | None = None
     quiet: bool = False
     localpeer: str = ""  # this node's name in peers sections (-L overrides it)
+    maxpipes: int = 0  # splicing pipes; 0: a quarter of maxconn, as HAProxy
+    nosplice: bool = False
+    tune_pipesize: int = 0  # 0: the kernel's default
     tune_bufsize: int = 16384
     tune_maxhdr: int = 101
     logs: list[LogTarget] = field(default_factory=list)
@@ -317,6 +320,8 @@ class Proxy:
     monitor_uri: str | None = None  # `monitor-uri`: answered by weir itself
     monitor_fail: list[CondDef] = field(default_factory=list)  # `monitor fail if|unless`
     tcpka: bool = False  # `option tcpka`: TCP keep-alive probes on both sides
+    # `option splice-auto|splice-request|splice-response` (mode tcp; weir/tcp/splice.py)
+    splice: frozenset[str] = frozenset()
     errorfiles: dict[int, bytes] = field(default_factory=dict)  # status -> whole response
     httplog: bool = False
     tcplog: bool = False

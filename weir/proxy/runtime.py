@@ -87,6 +87,7 @@ class Backend:
         "res_inspect_delay",
         "retries",
         "servers",
+        "splice",
         "srv_queues",
         "stats",
         "sticker",
@@ -158,6 +159,7 @@ class Backend:
         # `tcp-response content` rules (mode tcp) on the server's first bytes, within
         # `res_inspect_delay` seconds (0: once, on the first bytes).
         self.tcp_response = compile_tcp_rules(px.tcp_response_content_rules, acls)
+        self.splice = px.splice  # `option splice-*` (mode tcp)
         self.res_inspect_delay = px.tcp_response_inspect_delay / 1000
         # `stick on|match|store-request|store-response`: persistence through a stick table.
         self.sticker: Sticker | None = None
@@ -368,6 +370,7 @@ class Frontend:
         "monitor_uri",
         "name",
         "rules",
+        "splice",
         "stats",
         "tcp_conn",
         "tcp_content",
@@ -407,6 +410,7 @@ class Frontend:
         self.tcp_conn = compile_tcp_rules(px.tcp_request_connection_rules, acls)
         self.tcp_content = compile_tcp_rules(px.tcp_request_content_rules, acls)
         self.inspect_delay = px.tcp_inspect_delay / 1000
+        self.splice = px.splice  # `option splice-*` (mode tcp)
         # (condition, backend) — or, for a name made per request, (condition, the
         # function that makes it); `route` tells them apart.
         self.rules: list[tuple[Predicate | None, Backend | Callable[[Stream], bytes]]] = []
@@ -509,6 +513,10 @@ def build(cfg: Config) -> Runtime:
 
     install(cfg.userlists)
     limiter = ConnLimiter(cfg.global_.maxconn or _default_maxconn())
+    from weir.tcp.splice import configure
+
+    g = cfg.global_
+    configure(0 if g.nosplice else (g.maxpipes or limiter.limit // 4), g.tune_pipesize)
     rt = Runtime(cfg, limiter, LogHub(cfg, actconn=limiter))
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_backend:

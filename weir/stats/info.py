@@ -24,6 +24,7 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from weir.tcp.splice import POOL
 from weir.version import HAPROXY_VERSION, __version__
 
 if TYPE_CHECKING:
@@ -248,6 +249,9 @@ def info_values(
         "Build info": VERSION,
         "Start_time_sec": int(clock.started_wall),
         "Tainted": "0",
+        "Maxpipes": POOL.limit,
+        "PipesUsed": POOL.used,
+        "PipesFree": len(POOL.free),
     }
     for f in INFO:
         values.setdefault(f.name, 0 if f.type != "str" else "")

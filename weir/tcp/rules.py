@@ -26,7 +26,7 @@ from weir.config.diagnostics import Where
 from weir.config.model import CondDef
 from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import Args, keyword
-from weir.config.units import parse_time
+from weir.config.units import parse_int, parse_size, parse_time
 from weir.stream import Stream
 
 ACCEPT, REJECT, CLOSE = 1, 2, 3  # CLOSE: `tcp-response content close`
@@ -197,3 +197,54 @@ def decide(rules: Compiled, stream: Stream) -> int:
                 continue
             return verdict
     return 0
+
+
+# ---- splicing (weir/tcp/splice.py) ------------------------------------------------------------
+
+
+def _splice_option(kind: str) -> None:
+    def handler(ctx: Ctx, args: Args) -> None:
+        if not ctx.expect(args, 0, 0, ""):
+            return
+        px = ctx.px
+        px.splice = px.splice - {kind} if ctx.negated else px.splice | {kind}
+
+    keyword(
+        f"option splice-{kind}",
+        "dfbl",
+        "",
+        {
+            "auto": "Relay with kernel splicing once a session's transfers are large (mode tcp).",
+            "request": "Relay with kernel splicing from the start (mode tcp; both directions).",
+            "response": "Relay with kernel splicing from the start (mode tcp; both directions).",
+        }[kind],
+        negatable=True,
+    )(handler)
+
+
+for _kind in ("auto", "request", "response"):
+    _splice_option(_kind)
+
+
+@keyword("maxpipes", "g", "<number>", "Most kernel pipes for splicing (default: maxconn / 4).")
+def _maxpipes(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number"):
+        try:
+            ctx.cfg.global_.maxpipes = parse_int(args[0], what="maxpipes")
+        except ValueError as e:
+            ctx.error(str(e))
+
+
+@keyword("nosplice", "g", "", "Never relay with kernel splicing, whatever the proxies say.")
+def _nosplice(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.cfg.global_.nosplice = True
+
+
+@keyword("tune.pipesize", "g", "<size>", "The size of each splicing pipe (default: the kernel's).")
+def _pipesize(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a size"):
+        try:
+            ctx.cfg.global_.tune_pipesize = parse_size(args[0])
+        except ValueError as e:
+            ctx.error(str(e))

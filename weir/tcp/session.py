@@ -12,6 +12,7 @@ whole response, and a server's end of stream reaches the client as one. Inactivi
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import cast
 
@@ -21,6 +22,7 @@ from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
+from weir.tcp import splice
 from weir.tcp.rules import ACCEPT, CLOSE, REJECT, decide
 
 # The most bytes content inspection buffers before the rules must decide (HAProxy's buffer).
@@ -42,11 +44,13 @@ class TcpClient(asyncio.Protocol):
         "proxied",
         "proxy_buf",
         "ready",
+        "relay",
         "res_pending",
         "res_timer",
         "retries_left",
         "routed",
         "server",
+        "splice_want",
         "srv",
         "srv_eof",
         "stream",
@@ -81,6 +85,10 @@ class TcpClient(asyncio.Protocol):
         # when nothing is inspected), and the end of `tcp-response inspect-delay`.
         self.res_pending: list[bytes] | None = None
         self.res_timer: asyncio.TimerHandle | None = None
+        # Kernel splicing (weir/tcp/splice.py): the relay once the session is taken over
+        # from its transports; the read size from which to take it over (0: never).
+        self.relay: splice.SplicedRelay | None = None
+        self.splice_want = 0
         self.retries_left = 0
         self.last = loop.time()
         self.timer: asyncio.TimerHandle | None = None
@@ -317,6 +325,13 @@ class TcpClient(asyncio.Protocol):
             srv_conn.transport.write_eof()
         elif self.transport is not None:
             self.transport.resume_reading()
+        modes = self.fe.splice | (be.splice if be is not None else frozenset())
+        if modes and splice.POOL.limit:
+            # splice-request/-response: at once (or at the next read if a side still has
+            # bytes to send); splice-auto: at the first large read.
+            self.splice_want = 1 if modes & {"request", "response"} else splice.AUTO_THRESHOLD
+            if self.splice_want == 1:
+                self._splice()
 
     # -- tcp-response content ---------------------------------------------------------------
 
@@ -358,6 +373,60 @@ class TcpClient(asyncio.Protocol):
             if self.stream is not None:
                 self.stream.bytes_out += n
 
+    # -- kernel splicing ---------------------------------------------------------------------
+
+    def _splice(self) -> None:
+        """Hand both directions to a SplicedRelay when nothing is buffered on either side
+        (else at a later read); stay on the ordinary path when no pipe is free."""
+        srv = self.srv
+        if (
+            self.closed
+            or self.relay is not None
+            or self.res_pending is not None
+            or self.cli_eof
+            or self.srv_eof
+            or self.transport is None
+            or srv is None
+            or srv.transport is None
+            or self.transport.get_write_buffer_size()
+            or srv.transport.get_write_buffer_size()
+        ):
+            return
+        pipes = splice.POOL.take(2)
+        self.splice_want = 0
+        if pipes is None:
+            return
+        client_t, server_t = self.transport, srv.transport
+        self.transport = srv.transport = None  # theirs no more: see connection_lost
+        cfd, sfd = splice.take_over(client_t), splice.take_over(server_t)
+        if cfd is None or sfd is None:
+            splice.POOL.give(pipes, clean=True)
+            for fd in (cfd, sfd):
+                if fd is not None:
+                    os.close(fd)
+            self.close("PR")
+            return
+        self.relay = splice.SplicedRelay(
+            self.loop,
+            cfd,
+            sfd,
+            pipes,
+            on_bytes=(self._spliced_in, self._spliced_out),
+            on_end=self.close,
+        )
+
+    def _spliced_in(self, n: int) -> None:
+        self.last = self.loop.time()
+        self.fe.counters.bytes_in += n
+        if self.stream is not None:
+            self.stream.bytes_in += n
+
+    def _spliced_out(self, n: int) -> None:
+        self.last = self.loop.time()
+        self.fe.counters.bytes_out += n
+        if self.stream is not None:
+            self.stream.bytes_out += n
+
     def _proxy_line(self, version: int) -> bytes:
         """The PROXY header that tells a `send-proxy` server who the client is."""
         stream = self.stream
@@ -386,6 +455,8 @@ class TcpClient(asyncio.Protocol):
         srv = self.srv
         if self.ready and srv is not None and srv.transport is not None:
             srv.transport.write(data)
+            if self.splice_want and n >= self.splice_want:
+                self._splice()
         else:
             self.pending.append(data)
             if self.inspecting:
@@ -436,6 +507,8 @@ class TcpClient(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.relay is not None:
+            return  # the transport let go of the socket: the relay carries on
         self.transport = None
         self.close("CD" if exc is not None else "--")
 
@@ -475,6 +548,8 @@ class TcpClient(asyncio.Protocol):
             self.inspect_timer.cancel()
         if self.res_timer is not None:
             self.res_timer.cancel()
+        if self.relay is not None:
+            self.relay.close()
         if self.transport is not None:
             self.transport.close()
         srv_conn, self.srv = self.srv, None
@@ -543,6 +618,8 @@ class TcpServer(asyncio.Protocol):
         if c.transport is not None:
             c.transport.write(data)
             n = len(data)
+            if c.splice_want and n >= c.splice_want:
+                c._splice()
             c.fe.counters.bytes_out += n
             if c.stream is not None:
                 c.stream.bytes_out += n
@@ -559,6 +636,8 @@ class TcpServer(asyncio.Protocol):
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.client.relay is not None:
+            return  # the transport let go of the socket: the relay carries on
         self.transport = None
         self.client.close("SD" if exc is not None else "--")
 
