@@ -633,7 +633,9 @@ def _unlink(path: Any) -> None:
 
 
 async def _serve(loop: Any, h: ListenerHandle) -> None:
-    h.server = await loop.create_server(h.factory, sock=h.sock, backlog=h.backlog)
+    from weir.process.listeners import serve_socket
+
+    h.server = await serve_socket(loop, h.sock, h.factory, h.backlog, getattr(h, "tls", None))
 
 
 def _wake(limiter: Any) -> None:

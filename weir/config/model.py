@@ -75,6 +75,7 @@ class GlobalConf:
     maxpipes: int = 0  # splicing pipes; 0: a quarter of maxconn, as HAProxy
     nosplice: bool = False
     tune_pipesize: int = 0  # 0: the kernel's default
+    tune_maxaccept: int = 0  # connections accepted in a row per listener; 0/-1: no limit
     tune_bufsize: int = 16384
     tune_maxhdr: int = 101
     logs: list[LogTarget] = field(default_factory=list)
@@ -320,6 +321,8 @@ class Proxy:
     monitor_uri: str | None = None  # `monitor-uri`: answered by weir itself
     monitor_fail: list[CondDef] = field(default_factory=list)  # `monitor fail if|unless`
     tcpka: bool = False  # `option tcpka`: TCP keep-alive probes on both sides
+    clitcpka: bool = False  # `option clitcpka`: on the client side only
+    srvtcpka: bool = False  # `option srvtcpka`: on the server side only
     # `option splice-auto|splice-request|splice-response` (mode tcp; weir/tcp/splice.py)
     splice: frozenset[str] = frozenset()
     errorfiles: dict[int, bytes] = field(default_factory=dict)  # status -> whole response

@@ -321,6 +321,22 @@ def _bufsize(ctx: Ctx, args: Args) -> None:
         ctx.cfg.global_.tune_bufsize = size
 
 
+@keyword(
+    "tune.maxaccept",
+    "g",
+    "<number>",
+    "Most connections a listener accepts in a row before other work (-1: no limit, the default).",
+)
+def _maxaccept(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 1, 1, "a number, or -1"):
+        try:
+            value = -1 if args[0] == "-1" else parse_int(args[0], low=1, what="tune.maxaccept")
+        except ValueError as e:
+            ctx.error(str(e))
+            return
+        ctx.cfg.global_.tune_maxaccept = value
+
+
 @keyword("tune.http.maxhdr", "g", "<number>", "Most header fields in a message (default 101).")
 def _maxhdr(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 1, 1, "a number"):

@@ -148,9 +148,7 @@ class Served:
         dup = self.sock.dup()
         dup.setblocking(False)
         try:
-            self.server = await loop.create_server(
-                self.factory, sock=dup, backlog=self.backlog, ssl=self.tls
-            )
+            self.server = await serve_socket(loop, dup, self.factory, self.backlog, self.tls)
         except BaseException:
             dup.close()
             raise
@@ -183,3 +181,73 @@ class Served:
         await self.start(loop)
         self.paused = False
         return None
+
+
+# `tune.maxaccept`: at most this many connections accepted in a row from one listener
+# before the event loop does other work. 0 (not set) or -1: the event loop's own
+# accepting, which takes every pending connection at once.
+MAXACCEPT = [0]
+
+
+async def serve_socket(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    factory: Callable[[], asyncio.BaseProtocol],
+    backlog: int,
+    tls: Any = None,
+) -> Any:
+    """Accept on a listening socket: the event loop's server, or with `tune.maxaccept` a
+    BatchedAcceptor (an object with the server's `close()` and `sockets`)."""
+    if MAXACCEPT[0] <= 0:
+        return await loop.create_server(factory, sock=sock, backlog=backlog, ssl=tls)
+    return BatchedAcceptor(loop, sock, factory, backlog, tls, MAXACCEPT[0])
+
+
+class BatchedAcceptor:
+    """A listener that accepts at most `limit` connections each time it is readable, then
+    lets the event loop run (HAProxy's tune.maxaccept)."""
+
+    def __init__(  # noqa: PLR0917
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        factory: Callable[[], asyncio.BaseProtocol],
+        backlog: int,
+        tls: Any,
+        limit: int,
+    ) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.factory = factory
+        self.tls = tls
+        self.limit = limit
+        self.tasks: set[asyncio.Task[Any]] = set()
+        sock.listen(backlog)
+        loop.add_reader(sock.fileno(), self._ready)
+
+    @property
+    def sockets(self) -> list[socket.socket]:
+        return [self.sock]
+
+    def _ready(self) -> None:
+        for _ in range(self.limit):
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # nothing left (EAGAIN), or out of descriptors: next time
+                return
+            conn.setblocking(False)
+            task = self.loop.create_task(
+                self.loop.connect_accepted_socket(self.factory, conn, ssl=self.tls)
+            )
+            self.tasks.add(task)
+            task.add_done_callback(self._started)
+
+    def _started(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # a failed TLS handshake: the connection is already closed
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()

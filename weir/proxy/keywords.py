@@ -253,3 +253,27 @@ def _default_backend(ctx: Ctx, args: Args) -> None:
 def _tcpka(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 0, 0, ""):
         ctx.px.tcpka = not ctx.negated
+
+
+@keyword(
+    "option clitcpka",
+    "dfl",
+    "",
+    "Send TCP keep-alive probes on client connections.",
+    negatable=True,
+)
+def _clitcpka(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.clitcpka = not ctx.negated
+
+
+@keyword(
+    "option srvtcpka",
+    "dbl",
+    "",
+    "Send TCP keep-alive probes on server connections.",
+    negatable=True,
+)
+def _srvtcpka(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.srvtcpka = not ctx.negated

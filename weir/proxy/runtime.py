@@ -104,7 +104,7 @@ class Backend:
     def __init__(self, px: Proxy) -> None:
         self.fullconn = px.fullconn or 1  # set by build() (HAProxy's default when 0)
         self.conf = px  # the model, for builders of other concerns (checks, stats, logs)
-        self.tcpka = px.tcpka
+        self.tcpka = px.tcpka or px.srvtcpka  # the server side's keep-alive probes
         self.name = px.name
         self.mode = px.mode
         # servers[i] is built from conf.servers[i]
@@ -392,7 +392,7 @@ class Frontend:
         self.timeout_client = t.client / 1000 if t.client else None
         self.timeout_http_request = t.http_request / 1000 if t.http_request else None
         self.monitor_uri = px.monitor_uri.encode() if px.monitor_uri is not None else None
-        self.tcpka = px.tcpka
+        self.tcpka = px.tcpka or px.clitcpka  # the client side's keep-alive probes
         keep = t.http_keep_alive or t.http_request
         self.timeout_http_keep_alive = keep / 1000 if keep else self.timeout_client
         self.conn_mode = px.http_connection_mode
@@ -517,6 +517,9 @@ def build(cfg: Config) -> Runtime:
 
     g = cfg.global_
     configure(0 if g.nosplice else (g.maxpipes or limiter.limit // 4), g.tune_pipesize)
+    from weir.process.listeners import MAXACCEPT
+
+    MAXACCEPT[0] = g.tune_maxaccept
     rt = Runtime(cfg, limiter, LogHub(cfg, actconn=limiter))
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_backend:
