@@ -68,10 +68,14 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
         effect = compile_track(ctx, int(action[8:]), action_args, place)
         if effect is None:
             return
+    elif action.startswith(("set-var(", "unset-var(")) and action.endswith(")"):
+        effect = _var_effect(ctx, action, action_args, kind)
+        if effect is None:
+            return
     elif action not in ("accept", "reject"):
         ctx.error(
-            f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept', 'reject' "
-            "and 'track-sc0/1/2' here"
+            f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept', 'reject', "
+            "'track-sc0/1/2', 'set-var(<name>)' and 'unset-var(<name>)' here"
         )
         return
     elif action_args:
@@ -87,10 +91,50 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
     target.append(TcpRuleDef(ctx.where, verdict, cond, effect))
 
 
+def _var_effect(
+    ctx: Ctx, action: str, args: list[str], kind: str
+) -> Callable[[Stream], None] | None:
+    """`set-var(<name>) <expr>` / `unset-var(<name>)` as an effect on the stream."""
+    from weir.config.model import Mode
+    from weir.sample.core import L4, L4_CONTENT, REQ, SampleError, compile_expr
+    from weir.sample.vars import check_var_name, set_var, unset_var
+
+    setting = action.startswith("set-var(")
+    try:
+        name = check_var_name(action[action.index("(") + 1 : -1].strip())
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+    if not setting:
+        if args:
+            ctx.error(f"unexpected '{args[0]}' after '{action}'")
+            return None
+        return lambda s: unset_var(s, name)
+    if len(args) != 1:
+        ctx.error(f"'{action}' expects one sample expression")
+        return None
+    place = L4 if kind == "tcp-request connection" else L4_CONTENT
+    if place == L4_CONTENT and ctx.px.mode is Mode.HTTP:
+        place = REQ
+    try:
+        get = compile_expr(args[0], place).get
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+
+    def set_(s: Stream) -> None:
+        value = get(s)
+        if value is not None:  # an absent sample leaves the variable as it was
+            set_var(s, name, value)
+
+    return set_
+
+
 @keyword(
     "tcp-request connection",
     "dfl",
-    "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
+    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>) "
+    "[{if | unless} <condition>]",
     "Accept, reject or track a connection as soon as it arrives (addresses only).",
 )
 def _connection(ctx: Ctx, args: Args) -> None:
@@ -100,7 +144,8 @@ def _connection(ctx: Ctx, args: Args) -> None:
 @keyword(
     "tcp-request content",
     "dfbl",
-    "accept|reject|track-sc<N> <expr> [table <t>] [{if | unless} <condition>]",
+    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>) "
+    "[{if | unless} <condition>]",
     "Accept, reject or track a connection from its first bytes (see 'inspect-delay').",
 )
 def _content(ctx: Ctx, args: Args) -> None:

@@ -85,3 +85,46 @@ def test_close_ends_the_session_after_what_came(
         while chunk := s.recv(4096):
             got += chunk
     assert got == chatty.greeting
+
+
+VAR_CFG = """\
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    tcp-request inspect-delay 2s
+    tcp-request content set-var(sess.verb) req.payload(0,4) if {{ req.len ge 4 }}
+    tcp-request content reject if {{ var(sess.verb) -m str QUIT }}
+    tcp-request content accept if {{ var(sess.verb) -m found }}
+    default_backend be
+backend be
+    server s1 {backend}
+"""
+
+
+@pytest.mark.parametrize("program", ["weir", "haproxy"])
+def test_tcp_request_set_var_feeds_later_rules(
+    program: str, weir: Any, haproxy: Any, tcp_backend: Any
+) -> None:
+    echo = tcp_backend("echo")
+    port = free_port()
+    start = weir if program == "weir" else haproxy
+    start(VAR_CFG.format(port=port, backend=echo.address), wait_ports=[port])
+
+    def talk(line: bytes) -> bytes:
+        got = b""
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            try:
+                s.sendall(line)
+                s.shutdown(socket.SHUT_WR)
+                while chunk := s.recv(4096):
+                    got += chunk
+            except ConnectionResetError:
+                pass
+        return got
+
+    assert talk(b"PING 1\n") == b"PING 1\n"
+    assert talk(b"QUIT now\n") == b""
