@@ -309,12 +309,6 @@ class TcpClient(asyncio.Protocol):
         if self.stream is not None:
             self.stream.t_connect = self.stream.t_response = self.loop.time()
         be = self.backend
-        if be is not None and be.tcp_response is not None:
-            self.res_pending = []
-            if be.res_inspect_delay > 0:
-                self.res_timer = self.loop.call_later(
-                    be.res_inspect_delay, self._response_inspected
-                )
         self.ready = True
         if self.server is not None and self.server.send_proxy:
             srv_conn.transport.write(self._proxy_line(self.server.send_proxy))
@@ -605,9 +599,16 @@ class TcpServer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
-        be = self.client.backend
+        c = self.client
+        be = c.backend
         if be is not None and be.tcpka:
             set_keepalive(transport)
+        if be is not None and be.tcp_response is not None and c.res_pending is None:
+            # From the first byte the server sends (it may come before the connection is
+            # reported ready): held while the tcp-response rules decide.
+            c.res_pending = []
+            if be.res_inspect_delay > 0:
+                c.res_timer = c.loop.call_later(be.res_inspect_delay, c._response_inspected)
 
     def data_received(self, data: bytes) -> None:
         c = self.client
