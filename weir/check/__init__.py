@@ -51,8 +51,9 @@ def start_checks(
     say: Say | None = None,
     bufsize: int = 16384,
     glob: GlobalConf | None = None,
+    probe: bool = True,
 ) -> CheckScheduler:
     """Start every server's health and agent checks; see `weir.check.scheduler.start_checks`."""
     from weir.check.scheduler import start_checks as start
 
-    return start(loop, backends, say=say, bufsize=bufsize, glob=glob)
+    return start(loop, backends, say=say, bufsize=bufsize, glob=glob, probe=probe)

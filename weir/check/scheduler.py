@@ -353,14 +353,17 @@ def start_checks(
     say: Say | None = None,
     bufsize: int = DEFAULT_BUFSIZE,
     glob: GlobalConf | None = None,
+    probe: bool = True,
 ) -> CheckScheduler:
     """Start the health and agent checks of every server of `backends` that has them.
 
     `say` receives state-change lines (default: stderr in HAProxy's form); `bufsize`
     bounds what is read of an answer (`tune.bufsize`); `glob` brings `spread-checks`,
-    `max-spread-checks` and `node` (the send-state header's node name).
+    `max-spread-checks` and `node` (the send-state header's node name). Without `probe`
+    nothing is probed: the servers' health follows the outcomes given to their
+    ServerHealth (another worker's, see weir/peers/engine.py), silently.
     """
-    tell = say or say_stderr
+    tell = (say or say_stderr) if probe else (lambda level, message: None)
     g = glob or GlobalConf()
     node = g.node or socket.gethostname()
     checks: list[CheckTask] = []
@@ -378,7 +381,7 @@ def start_checks(
             for srv in be.servers:
                 if srv.backup and srv.sessions is None:
                     srv.sessions = set()
-    scheduler = CheckScheduler(loop, checks, healths, g.max_spread_checks)
+    scheduler = CheckScheduler(loop, checks if probe else [], healths, g.max_spread_checks)
     scheduler.start()
     return scheduler
 

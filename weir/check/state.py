@@ -69,6 +69,7 @@ class ServerHealth:
         "expedite",
         "maint",
         "observer",
+        "on_outcome",
         "paused",
         "say",
         "server",
@@ -98,6 +99,9 @@ class ServerHealth:
         self.observer: Observer | None = None
         # Brings the check's next run forward to `fastinter` (set by the scheduler).
         self.expedite: Callable[[], None] | None = None
+        # Told of every check and agent outcome ("check" or "agent", the outcome): with
+        # several workers, the one that probes passes its outcomes to the others.
+        self.on_outcome: Callable[[str, Outcome], None] | None = None
         c = conf.check
         if self.check:
             server.check_status = CheckStatus.INI.value
@@ -156,6 +160,8 @@ class ServerHealth:
 
     def check_done(self, outcome: Outcome) -> None:
         """Apply one outcome of the server's health check (or of observed traffic)."""
+        if self.on_outcome is not None and outcome.duration_ms >= 0:
+            self.on_outcome("check", outcome)
         srv = self.server
         c = self.conf.check
         v = outcome.verdict
@@ -217,6 +223,8 @@ class ServerHealth:
 
     def agent_done(self, outcome: Outcome) -> None:
         """Apply one outcome of the server's agent check."""
+        if self.on_outcome is not None:
+            self.on_outcome("agent", outcome)
         srv = self.server
         self._resume()
         v = outcome.verdict

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
 import random
 import socket
@@ -65,6 +67,10 @@ def _now_ms() -> int:
 # 1), or another node of a peers section. Each kind of session passes on what its peer
 # cannot have seen: a node is not sent back what nodes taught, a worker what workers did.
 LOCAL, WORKER, REMOTE = 0, 1, 2
+
+# A message class of weir's own, between the workers of one node only (never sent to
+# HAProxy): a health or agent check's outcome, from the worker that probes to the others.
+CLS_WEIR, T_OUTCOME = 200, 0x80
 
 
 class TableSync:
@@ -244,6 +250,7 @@ class Session:
         self.dict_rx = codec.DictRx()
         self.teach_asked = False
         self.confirm = False
+        self.private: list[bytes] = []  # weir-only messages to send (see WorkerMesh)
         self.taught = False  # a whole teach was sent (the old process's hand-over)
         self.last_tx = time.monotonic()
 
@@ -300,6 +307,9 @@ class Session:
             if self.confirm:
                 self.confirm = False
                 out += codec.control(codec.CTRL_RESYNC_CONFIRM)
+            if self.private:
+                out += b"".join(self.private)
+                self.private.clear()
             for tid, uid in self.got.items():
                 if self.acked_got.get(tid) != uid:
                     self.acked_got[tid] = uid
@@ -365,6 +375,9 @@ class Session:
                 self.rt.learnt(self, full=m.typ == codec.CTRL_RESYNC_FINISHED)
                 self.confirm = True
             return
+        if m.cls == CLS_WEIR:
+            self.rt.on_private(m.typ, m.payload)
+            return
         if m.cls == codec.CLS_ERROR:
             raise codec.MalformedError("the peer reported an error")
         if m.cls != codec.CLS_TABLE:
@@ -404,6 +417,8 @@ class Session:
 
 class PeersRuntime:
     """One `peers` section at run time."""
+
+    retry = RETRY  # seconds before a new connection, drawn between the two
 
     def __init__(
         self, conf: PeersConf, loop: asyncio.AbstractEventLoop, say: Reporter, *, reloaded: bool
@@ -547,7 +562,7 @@ class PeersRuntime:
             if writer is None:
                 link.status = "CONN"  # could not connect
             link.connecting = False
-            link.next_try = time.monotonic() + random.uniform(*RETRY)
+            link.next_try = time.monotonic() + random.uniform(*self.retry)
             if writer is not None:
                 writer.close()
             return None
@@ -631,7 +646,7 @@ class PeersRuntime:
         self.sessions.discard(s)
         if s.link.session is s:
             s.link.session = None
-            s.link.next_try = time.monotonic() + random.uniform(*RETRY)
+            s.link.next_try = time.monotonic() + random.uniform(*self.retry)
         if self.learner is s:  # ask again, on the next session
             self.learner = None
             self.wake()
@@ -639,6 +654,9 @@ class PeersRuntime:
     def wake(self) -> None:
         for s in self.sessions:
             s.wake.set()
+
+    def on_private(self, typ: int, payload: bytes) -> None:
+        """A weir-only message (see CLS_WEIR); ignored by default."""
 
     # -- learning the tables at start ------------------------------------------------------
 
@@ -852,7 +870,9 @@ class WorkerMesh(PeersRuntime):
         super().__init__(conf, loop, say, reloaded=False)
         self.skip, self.learnt_origin = WORKER, WORKER
         self.mesh, self.slot = mesh, slot
+        self.retry = (0.05, 0.3)  # siblings start together: the first dial may come early
         self.slots = {name: n for n, name in names.items()}
+        self.healths: dict[tuple[str, str], Any] = {}
 
     async def start(self) -> None:
         try:
@@ -878,6 +898,48 @@ class WorkerMesh(PeersRuntime):
 
     def busy(self) -> bool:
         return False
+
+    # -- health checks probed once (by the first worker) --------------------------------------
+
+    def share_checks(self, healths: list[Any], *, probing: bool) -> None:
+        """The first worker probes and publishes each outcome; the others apply them to
+        their own ServerHealth (same rise/fall counting, so the same states), silently."""
+        self.healths = {(h.backend.name, h.server.name): h for h in healths}
+        if probing:
+            for h in healths:
+                h.on_outcome = lambda kind, outcome, h=h: self.publish(h, kind, outcome)
+
+    def publish(self, h: Any, kind: str, outcome: Any) -> None:
+        v = outcome.verdict
+        agent = dataclasses.asdict(v.agent) if v.agent is not None else None
+        msg = json.dumps(
+            [kind, h.backend.name, h.server.name, str(v.status), v.code, v.desc,
+             outcome.duration_ms, agent]
+        ).encode()  # fmt: skip
+        raw = codec.frame(CLS_WEIR, T_OUTCOME, msg)
+        for s in self.sessions:
+            s.private.append(raw)
+            s.wake.set()
+
+    def on_private(self, typ: int, payload: bytes) -> None:
+        from weir.check.agent import AgentReply
+        from weir.check.status import CheckStatus, Outcome, Verdict
+
+        if typ != T_OUTCOME:
+            return
+        try:
+            kind, be, srv, status, code, desc, ms, agent = json.loads(payload)
+            h = self.healths.get((be, srv))
+            if h is None:
+                return
+            reply = AgentReply(**agent) if agent is not None else None
+            outcome = Outcome(Verdict(CheckStatus(status), code, desc, reply), ms)
+        except (ValueError, TypeError):
+            return
+        if kind == "agent":
+            h.agent_done(outcome)
+        else:
+            h.check_done(outcome)
 
 
 _HANDOVER = "local"
@@ -911,11 +973,13 @@ async def _listen_unix(name: str, accepted: Any) -> asyncio.AbstractServer:
 async def start_mesh(
     loop: asyncio.AbstractEventLoop, say: Reporter, *, mesh: str, slot: int, workers: int
 ) -> WorkerMesh | None:
-    """The workers' shared tables (after start_peers and start_handover), or None."""
-    if workers < 2 or not TABLES:
+    """The workers' shared tables and health checks (after start_peers and
+    start_handover), or None with a single worker."""
+    if workers < 2:
         return None
     m = WorkerMesh(list(TABLES), loop, say, mesh=mesh, slot=slot, workers=workers)
     await m.start()
+    RUNNING.append(m)  # shown by `show peers` as the section "(workers)"
     return m
 
 

@@ -367,7 +367,11 @@ async def _serve(
     # the runtime API's ListenerHandle).
     from weir.check import start_checks
 
-    checks = start_checks(loop, rt.backends.values(), say=say, bufsize=g.tune_bufsize, glob=g)
+    # With several workers the first one probes; the others follow its outcomes (below).
+    probing = link.workers <= 1 or link.number == 1
+    checks = start_checks(
+        loop, rt.backends.values(), say=say, bufsize=g.tune_bufsize, glob=g, probe=probing
+    )
     from weir.backend.serverstate import apply_server_state
 
     apply_server_state(rt, say)  # after the checks set their initial health, which it may lower
@@ -401,6 +405,7 @@ async def _serve(
         peers.append(handover)
     mesh = await start_mesh(loop, say, mesh=link.mesh, slot=link.number, workers=link.workers)
     if mesh is not None:
+        mesh.share_checks(checks.healths, probing=probing)
         peers.append(mesh)
     # ---- (end of services)
 

@@ -338,6 +338,22 @@ def test_a_peer_that_is_down_costs_nothing_but_retries(
     assert "last_status=CONN" in shown
 
 
+def _wait_for_workers(sock: Path) -> None:
+    """Until both workers have answered that their session with the other is up."""
+    up: set[str] = set()
+    deadline = time.monotonic() + 20
+    while len(up) < 2:
+        assert time.monotonic() < deadline, up
+        try:
+            out = _cli(sock, "show info;show peers")
+        except subprocess.CalledProcessError:
+            continue
+        pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
+        if "id=(workers)" in out and "(remote,active)" in out:
+            up.add(pid)
+        time.sleep(0.05)
+
+
 def test_workers_share_their_tables(weir: Any, http_backend: Any, tmp_path: Path) -> None:
     """With nbthread 2, the two worker processes keep one table in step: whichever worker
     answers the runtime API shows every request, wherever it was served; and a rate limit
@@ -366,6 +382,7 @@ backend be
 """,
         wait_ports=[port],
     )
+    _wait_for_workers(sock)
     statuses = [curl(f"http://127.0.0.1:{port}/").status for _ in range(15)]
     assert statuses == [200] * 12 + [429] * 3
     seen: dict[str, str] = {}
@@ -379,3 +396,49 @@ backend be
         pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
         seen[pid] = next((x for x in out.splitlines() if " key=127.0.0.1 " in x), "")
     assert all("http_req_cnt=15" in line for line in seen.values()), seen
+
+
+def test_workers_probe_each_server_once_and_agree(
+    weir: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    """With nbthread 2, the first worker probes and the other follows its outcomes: a
+    server that stops is marked DOWN once (one log line, not one per worker), and both
+    workers' statistics say so."""
+    be = http_backend("a")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    p = weir(
+        f"""\
+global
+    nbthread 2
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    option httpchk GET /health
+    server s1 {be.address} check inter 100ms fall 2 rise 2
+""",
+        wait_ports=[port],
+    )
+    be.stop()
+    deadline = time.monotonic() + 20
+    while "be/s1 is DOWN" not in p.log:
+        assert time.monotonic() < deadline, p.log
+        time.sleep(0.1)
+    seen: dict[str, str] = {}
+    while len(seen) < 2 or not all(",DOWN," in row for row in seen.values()):
+        assert time.monotonic() < deadline, seen  # both workers answer, and say DOWN
+        try:
+            out = _cli(sock, "show info;show stat")
+        except subprocess.CalledProcessError:
+            continue
+        pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
+        seen[pid] = next((x for x in out.splitlines() if x.startswith("be,s1,")), "")
+    time.sleep(1.0)  # several more failed checks: still one state-change line
+    assert p.log.count("be/s1 is DOWN") == 1, p.log
