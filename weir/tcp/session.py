@@ -50,6 +50,7 @@ class TcpClient(asyncio.Protocol):
         "retries_left",
         "routed",
         "server",
+        "splice_paused",
         "splice_want",
         "srv",
         "srv_eof",
@@ -89,6 +90,7 @@ class TcpClient(asyncio.Protocol):
         # from its transports; the read size from which to take it over (0: never).
         self.relay: splice.SplicedRelay | None = None
         self.splice_want = 0
+        self.splice_paused = False  # reading paused while buffers drain for a take-over
         self.retries_left = 0
         self.last = loop.time()
         self.timer: asyncio.TimerHandle | None = None
@@ -370,8 +372,9 @@ class TcpClient(asyncio.Protocol):
     # -- kernel splicing ---------------------------------------------------------------------
 
     def _splice(self) -> None:
-        """Hand both directions to a SplicedRelay when nothing is buffered on either side
-        (else at a later read); stay on the ordinary path when no pipe is free."""
+        """Hand both directions to a SplicedRelay once nothing is buffered on either side:
+        while something is, reading stops on both and the take-over is tried again a
+        moment later. Stay on the ordinary path when no pipe is free."""
         srv = self.srv
         if (
             self.closed
@@ -382,13 +385,19 @@ class TcpClient(asyncio.Protocol):
             or self.transport is None
             or srv is None
             or srv.transport is None
-            or self.transport.get_write_buffer_size()
-            or srv.transport.get_write_buffer_size()
         ):
+            self._splice_resume()
+            return
+        if self.transport.get_write_buffer_size() or srv.transport.get_write_buffer_size():
+            self.transport.pause_reading()
+            srv.transport.pause_reading()
+            self.splice_paused = True
+            self.loop.call_later(0.001, self._splice)
             return
         pipes = splice.POOL.take(2)
         self.splice_want = 0
         if pipes is None:
+            self._splice_resume()
             return
         client_t, server_t = self.transport, srv.transport
         self.transport = srv.transport = None  # theirs no more: see connection_lost
@@ -408,6 +417,17 @@ class TcpClient(asyncio.Protocol):
             on_bytes=(self._spliced_in, self._spliced_out),
             on_end=self.close,
         )
+
+    def _splice_resume(self) -> None:
+        """No take-over (now): reading goes on where a wait for it paused it."""
+        if self.closed or not self.splice_paused:
+            return
+        self.splice_paused = False
+        if self.transport is not None:
+            self.transport.resume_reading()
+        srv = self.srv
+        if srv is not None and srv.transport is not None:
+            srv.transport.resume_reading()
 
     def _spliced_in(self, n: int) -> None:
         self.last = self.loop.time()
