@@ -70,7 +70,8 @@ LOCAL, WORKER, REMOTE = 0, 1, 2
 
 # A message class of weir's own, between the workers of one node only (never sent to
 # HAProxy): a health or agent check's outcome, from the worker that probes to the others.
-CLS_WEIR, T_OUTCOME = 200, 0x80
+CLS_WEIR, T_OUTCOME, T_COUNTERS = 200, 0x80, 0x81
+COUNTERS_EVERY = 1.0  # seconds between two reports of a worker's counters to the others
 
 
 class TableSync:
@@ -873,6 +874,9 @@ class WorkerMesh(PeersRuntime):
         self.retry = (0.05, 0.3)  # siblings start together: the first dial may come early
         self.slots = {name: n for n, name in names.items()}
         self.healths: dict[tuple[str, str], Any] = {}
+        # This worker's own counters for the statistics (set by the process; see
+        # weir.stats.fields.SIBLINGS), sent to the others every COUNTERS_EVERY seconds.
+        self.counters: Callable[[], list[Any]] | None = None
 
     async def start(self) -> None:
         try:
@@ -880,6 +884,18 @@ class WorkerMesh(PeersRuntime):
         except OSError as e:
             self.say("WARNING", f"stick tables will not be shared between workers: {e.strerror}")
         self._spawn(self._maintain())
+        self._spawn(self._report_counters())
+
+    async def _report_counters(self) -> None:
+        while True:
+            await asyncio.sleep(COUNTERS_EVERY)
+            if self.counters is None or not self.sessions:
+                continue
+            msg = json.dumps([self.conf.local, self.counters()]).encode()
+            raw = codec.frame(CLS_WEIR, T_COUNTERS, msg)
+            for s in self.sessions:
+                s.private.append(raw)
+                s.wake.set()
 
     def _socket(self, slot: int) -> str:
         return f"\0weir-workers-{self.mesh}-{slot}"
@@ -925,6 +941,9 @@ class WorkerMesh(PeersRuntime):
         from weir.check.agent import AgentReply
         from weir.check.status import CheckStatus, Outcome, Verdict
 
+        if typ == T_COUNTERS:
+            self._sibling_counters(payload)
+            return
         if typ != T_OUTCOME:
             return
         try:
@@ -940,6 +959,18 @@ class WorkerMesh(PeersRuntime):
             h.agent_done(outcome)
         else:
             h.check_done(outcome)
+
+    def _sibling_counters(self, payload: bytes) -> None:
+        from weir.stats.fields import SIBLINGS
+
+        try:
+            name, rows = json.loads(payload)
+            SIBLINGS[str(name)] = (
+                time.monotonic(),
+                {(str(p), str(s)): dict(d) for p, s, d in rows},
+            )
+        except (ValueError, TypeError):
+            return
 
 
 _HANDOVER = "local"

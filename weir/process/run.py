@@ -406,6 +406,7 @@ async def _serve(
     mesh = await start_mesh(loop, say, mesh=link.mesh, slot=link.number, workers=link.workers)
     if mesh is not None:
         mesh.share_checks(checks.healths, probing=probing)
+        mesh.counters = _own_counters(rt)
         peers.append(mesh)
     # ---- (end of services)
 
@@ -432,6 +433,18 @@ async def _serve(
     await checks.wait_stopped()
     rt.log_hub.close()
     return status
+
+
+def _own_counters(rt: Runtime) -> Callable[[], list[Any]]:
+    """This worker's own statistics counters, for the other workers to add to theirs."""
+    from weir.stats.fields import Clock, Filter, collect, counters_snapshot
+
+    wall, mono = time.time(), time.monotonic()
+
+    def counters() -> list[Any]:
+        return counters_snapshot(collect(rt, Clock.now(wall, mono), Filter(), siblings=False))
+
+    return counters
 
 
 class Stopper:

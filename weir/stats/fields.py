@@ -30,7 +30,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from weir.api.conf import first_proxy_id
 from weir.backend.server import SrvState
@@ -550,6 +550,99 @@ def _fe_slim(fe: Frontend, rt: Runtime) -> int:
     return fe.maxconn or rt.limiter.limit
 
 
+# ---- workers (`nbthread` > 1) -------------------------------------------------------------
+
+# The counters every worker adds to a row, and those whose highest value is kept; the
+# other fields (states, weights, limits, check results...) are the reporting worker's.
+ADDED = frozenset(
+    [
+        "qcur",
+        "scur",
+        "stot",
+        "bin",
+        "bout",
+        "dreq",
+        "dresp",
+        "ereq",
+        "econ",
+        "eresp",
+        "wretr",
+        "wredis",
+        "lbtot",
+        "rate",
+        "hrsp_1xx",
+        "hrsp_2xx",
+        "hrsp_3xx",
+        "hrsp_4xx",
+        "hrsp_5xx",
+        "hrsp_other",
+        "req_rate",
+        "req_tot",
+        "cli_abrt",
+        "srv_abrt",
+        "comp_in",
+        "comp_out",
+        "comp_byp",
+        "comp_rsp",
+        "conn_rate",
+        "conn_tot",
+        "intercepted",
+        "dcon",
+        "dses",
+        "wrew",
+        "connect",
+        "reuse",
+        "cache_lookups",
+        "cache_hits",
+        "eint",
+        "idle_conn_cur",
+        "safe_conn_cur",
+        "used_conn_cur",
+        "need_conn_est",
+    ]
+)
+HIGHEST = frozenset(["qmax", "smax", "rate_max", "req_rate_max", "conn_rate_max"])
+
+# What the other workers counted, as they last said (weir.peers.engine.WorkerMesh): by
+# worker, (proxy, row name) -> {field: value}, with when it was said (time.monotonic()).
+SIBLINGS: dict[str, tuple[float, dict[tuple[str, str], dict[str, int]]]] = {}
+SIBLING_TTL = 5.0  # seconds after which a silent worker's counters are left out
+
+
+def counters_snapshot(proxies: list[ProxyStats]) -> list[list[Any]]:
+    """The additive and highest-kept counters of every row, to send to the siblings."""
+    out: list[list[Any]] = []
+    for ps in proxies:
+        for row in (ps.frontend, ps.backend, *ps.servers):
+            if row is None:
+                continue
+            keep = {k: v for k, v in row.items() if (k in ADDED or k in HIGHEST) and v}
+            out.append([ps.name, str(row.get("svname", "")), keep])
+    return out
+
+
+def _merge_siblings(proxies: list[ProxyStats]) -> None:
+    now = time.monotonic()
+    fresh = [rows for said, rows in SIBLINGS.values() if now - said < SIBLING_TTL]
+    if not fresh:
+        return
+    for ps in proxies:
+        for row in (ps.frontend, ps.backend, *ps.servers):
+            if row is None:
+                continue
+            key = (ps.name, str(row.get("svname", "")))
+            for rows in fresh:
+                theirs = rows.get(key)
+                if not theirs:
+                    continue
+                for k, v in theirs.items():
+                    mine = row.get(k)
+                    if k in ADDED:
+                        row[k] = (mine if isinstance(mine, int) else 0) + v
+                    elif isinstance(mine, int):
+                        row[k] = max(mine, v)
+
+
 def collect(
     rt: Runtime,
     clock: Clock,
@@ -557,6 +650,7 @@ def collect(
     *,
     legends: bool = False,
     paused: Collection[str] = (),
+    siblings: bool = True,
 ) -> list[ProxyStats]:
     """Every enabled proxy of the runtime, in configuration order, as rows.
 
@@ -586,6 +680,8 @@ def collect(
                     ps.servers.append(row)
             ps.backend = backend_row(be, iid, be.fullconn, clock, flt, legends=legends)
         out.append(ps)
+    if siblings and SIBLINGS:
+        _merge_siblings(out)  # with several workers: what the others counted too
     return out
 
 

@@ -396,6 +396,22 @@ backend be
         pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
         seen[pid] = next((x for x in out.splitlines() if " key=127.0.0.1 " in x), "")
     assert all("http_req_cnt=15" in line for line in seen.values()), seen
+    # The statistics add up what every worker served (the others' counters come once a
+    # second): both workers report the frontend's 15 sessions and 12 served requests.
+    totals: dict[str, tuple[str, str]] = {}
+    deadline = time.monotonic() + 20
+    while len(totals) < 2 or any(t != ("15", "3") for t in totals.values()):
+        assert time.monotonic() < deadline, totals
+        try:
+            out = _cli(sock, "show info;show stat")
+        except subprocess.CalledProcessError:
+            continue
+        pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
+        head = next(x for x in out.splitlines() if x.startswith("# pxname"))
+        names = head[2:].split(",")
+        row = next(x for x in out.splitlines() if x.startswith("fe,FRONTEND,")).split(",")
+        totals[pid] = (row[names.index("stot")], row[names.index("dreq")])
+        time.sleep(0.1)
 
 
 def test_workers_probe_each_server_once_and_agree(
