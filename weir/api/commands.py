@@ -57,6 +57,7 @@ class Session:
     calls: int = 0
     quit: bool = False
     timeout: float | None = None  # seconds; None: the socket's `stats timeout`
+    forwarded: bool = False  # a command another worker received first (not sent on again)
 
 
 @dataclass(slots=True)
@@ -170,6 +171,26 @@ def split_words(line: str) -> list[str]:
 # -- running one command ---------------------------------------------------------------
 
 
+# With several workers (`nbthread` > 1), the commands that change what every worker must
+# agree on are also run by the other workers (weir.peers.engine.WorkerMesh): server
+# states and weights, checks, maps and ACLs, listeners, limits, certificates, dynamic
+# servers. Stick tables replicate by themselves, except for `clear table`.
+FORWARDED = frozenset(
+    {
+        ("disable", "server"), ("enable", "server"), ("set", "server"), ("set", "weight"),
+        ("disable", "health"), ("enable", "health"), ("disable", "agent"),
+        ("enable", "agent"), ("add", "map"), ("del", "map"), ("set", "map"),
+        ("clear", "map"), ("add", "acl"), ("del", "acl"), ("clear", "acl"),
+        ("clear", "table"), ("disable", "frontend"), ("enable", "frontend"),
+        ("shutdown", "frontend"), ("set", "maxconn"), ("set", "rate-limit"),
+        ("set", "dynamic-cookie-key"), ("enable", "dynamic-cookie"),
+        ("disable", "dynamic-cookie"), ("set", "ssl"), ("commit", "ssl"), ("abort", "ssl"),
+        ("add", "server"), ("del", "server"),
+    }
+)  # fmt: skip
+FORWARD: list[Callable[[str, str | None], None]] = []  # set by the workers' sessions
+
+
 def run(req: Request, line: str) -> str:
     """The answer to one command line (without the line that ends every answer)."""
     args = split_words(line)
@@ -179,7 +200,11 @@ def run(req: Request, line: str) -> str:
         return usage_message(args)
     if req.session.level < cmd.level:
         return PERMISSION_DENIED
-    return cmd.handler(req, args)
+    answer = cmd.handler(req, args)
+    if FORWARD and not req.session.forwarded and tuple(cmd.words[:2]) in FORWARDED:
+        for forward in FORWARD:
+            forward(line, req.payload)
+    return answer
 
 
 def usage_message(args: list[str], *, is_help: bool = False) -> str:

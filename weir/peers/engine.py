@@ -70,7 +70,7 @@ LOCAL, WORKER, REMOTE = 0, 1, 2
 
 # A message class of weir's own, between the workers of one node only (never sent to
 # HAProxy): a health or agent check's outcome, from the worker that probes to the others.
-CLS_WEIR, T_OUTCOME, T_COUNTERS = 200, 0x80, 0x81
+CLS_WEIR, T_OUTCOME, T_COUNTERS, T_COMMAND = 200, 0x80, 0x81, 0x82
 COUNTERS_EVERY = 1.0  # seconds between two reports of a worker's counters to the others
 
 
@@ -877,6 +877,8 @@ class WorkerMesh(PeersRuntime):
         # This worker's own counters for the statistics (set by the process; see
         # weir.stats.fields.SIBLINGS), sent to the others every COUNTERS_EVERY seconds.
         self.counters: Callable[[], list[Any]] | None = None
+        # Runs a runtime API command another worker received (set by the process).
+        self.run_command: Callable[[str, str | None], None] | None = None
 
     async def start(self) -> None:
         try:
@@ -944,6 +946,12 @@ class WorkerMesh(PeersRuntime):
         if typ == T_COUNTERS:
             self._sibling_counters(payload)
             return
+        if typ == T_COMMAND:
+            if self.run_command is not None:
+                with contextlib.suppress(ValueError, TypeError):
+                    line, data = json.loads(payload)
+                    self.run_command(str(line), data if isinstance(data, str) else None)
+            return
         if typ != T_OUTCOME:
             return
         try:
@@ -959,6 +967,13 @@ class WorkerMesh(PeersRuntime):
             h.agent_done(outcome)
         else:
             h.check_done(outcome)
+
+    def forward_command(self, line: str, payload: str | None) -> None:
+        """A runtime API command this worker ran, for the others to run too."""
+        raw = codec.frame(CLS_WEIR, T_COMMAND, json.dumps([line, payload]).encode())
+        for s in self.sessions:
+            s.private.append(raw)
+            s.wake.set()
 
     def _sibling_counters(self, payload: bytes) -> None:
         from weir.stats.fields import SIBLINGS

@@ -407,6 +407,8 @@ async def _serve(
     if mesh is not None:
         mesh.share_checks(checks.healths, probing=probing)
         mesh.counters = _own_counters(rt)
+        if api is not None:
+            _share_commands(mesh, api.api)
         peers.append(mesh)
     # ---- (end of services)
 
@@ -433,6 +435,21 @@ async def _serve(
     await checks.wait_stopped()
     rt.log_hub.close()
     return status
+
+
+def _share_commands(mesh: Any, api: Any) -> None:
+    """Runtime API commands that change shared state reach every worker (see
+    weir.api.commands.FORWARDED); those another worker forwards run here as admin."""
+    from weir.api.commands import FORWARD, Request, Session, run
+    from weir.api.conf import Level
+
+    FORWARD.append(mesh.forward_command)
+
+    def run_forwarded(line: str, payload: str | None) -> None:
+        with contextlib.suppress(Exception):  # an error there was answered where it came
+            run(Request(api, Session(Level.ADMIN, forwarded=True), payload), line)
+
+    mesh.run_command = run_forwarded
 
 
 def _own_counters(rt: Runtime) -> Callable[[], list[Any]]:

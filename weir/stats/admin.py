@@ -90,11 +90,41 @@ def apply_form(ctl: Control, body: bytes | None) -> str:
         total += 1
         if srv is not None and _apply(ctl, be, srv, action, weight):
             altered += 1
+            _forward(be.name, srv.name, action, weight)
     if total == 0:
         return "NONE"
     if altered == 0:
         return "ERRP"
     return "DONE" if altered == total else "PART"
+
+
+# With several workers, what an action did here the others do too, as the runtime API
+# command that does the same (weir.api.commands.FORWARD).
+_AS_COMMAND = {
+    "ready": "set server {} state ready",
+    "drain": "set server {} state drain",
+    "maint": "set server {} state maint",
+    "disable": "disable server {}",
+    "enable": "enable server {}",
+    "stop": "set server {} state drain",
+    "start": "set server {} state ready",
+    "dhlth": "disable health {}",
+    "ehlth": "enable health {}",
+    "hrunn": "set server {} health up",
+    "hdown": "set server {} health down",
+    "weight": "set weight {} {}",
+}
+
+
+def _forward(backend: str, server: str, action: str, weight: str | None) -> None:
+    from weir.api.commands import FORWARD
+
+    template = _AS_COMMAND.get(action)
+    if not FORWARD or template is None:
+        return
+    line = template.format(f"{backend}/{server}", (weight or "").strip())
+    for forward in FORWARD:
+        forward(line, None)
 
 
 def _apply(ctl: Control, be: Backend, srv: Server, action: str, weight: str | None) -> bool:

@@ -458,3 +458,44 @@ backend be
         seen[pid] = next((x for x in out.splitlines() if x.startswith("be,s1,")), "")
     time.sleep(1.0)  # several more failed checks: still one state-change line
     assert p.log.count("be/s1 is DOWN") == 1, p.log
+
+
+def test_an_api_command_reaches_every_worker(weir: Any, http_backend: Any, tmp_path: Path) -> None:
+    """With nbthread 2, `disable server` sent to whichever worker answers the socket puts
+    the server in maintenance in both: no request reaches it afterwards, wherever it is
+    served."""
+    a, b = http_backend("a"), http_backend("b")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    weir(
+        f"""\
+global
+    nbthread 2
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    server a {a.address}
+    server b {b.address}
+""",
+        wait_ports=[port],
+    )
+    _wait_for_workers(sock)
+    _cli(sock, "disable server be/a")
+    seen: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while len(seen) < 2 or not all(",MAINT," in row for row in seen.values()):
+        assert time.monotonic() < deadline, seen  # both workers answer, and say MAINT
+        out = _cli(sock, "show info;show stat")
+        pid = next(x for x in out.splitlines() if x.startswith("Pid:"))
+        seen[pid] = next((x for x in out.splitlines() if x.startswith("be,a,")), "")
+    before = len(a.requests)
+    assert [curl(f"http://127.0.0.1:{port}/").status for _ in range(12)] == [200] * 12
+    assert len(a.requests) == before
+    assert len(b.requests) >= 12
