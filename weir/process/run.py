@@ -454,12 +454,17 @@ def _share_commands(mesh: Any, api: Any) -> None:
 
 def _own_counters(rt: Runtime) -> Callable[[], list[Any]]:
     """This worker's own statistics counters, for the other workers to add to theirs."""
-    from weir.stats.fields import Clock, Filter, collect, counters_snapshot
+    from weir.stats.fields import INFO_ADDED, Clock, Filter, collect, counters_snapshot
+    from weir.stats.info import info_values
 
     wall, mono = time.time(), time.monotonic()
 
     def counters() -> list[Any]:
-        return counters_snapshot(collect(rt, Clock.now(wall, mono), Filter(), siblings=False))
+        clock = Clock.now(wall, mono)
+        rows = counters_snapshot(collect(rt, clock, Filter(), siblings=False))
+        info = info_values(rt, clock, siblings=False)
+        rows.append(["", "#info", {k: info[k] for k in INFO_ADDED}])
+        return rows
 
     return counters
 

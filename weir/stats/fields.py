@@ -621,6 +621,22 @@ def counters_snapshot(proxies: list[ProxyStats]) -> list[list[Any]]:
     return out
 
 
+INFO_ADDED = ("CurrConns", "CumConns", "CumReq", "TotalBytesOut", "ConnRate", "SessRate")
+
+
+def sibling_info() -> dict[str, int]:
+    """What the other workers add to `show info`'s process-wide counts."""
+    now = time.monotonic()
+    out: dict[str, int] = {}
+    for said, rows in SIBLINGS.values():
+        if now - said >= SIBLING_TTL:
+            continue
+        for k, v in rows.get(("", "#info"), {}).items():
+            if k in INFO_ADDED and isinstance(v, int):
+                out[k] = out.get(k, 0) + v
+    return out
+
+
 def _merge_siblings(proxies: list[ProxyStats]) -> None:
     now = time.monotonic()
     fresh = [rows for said, rows in SIBLINGS.values() if now - said < SIBLING_TTL]

@@ -199,7 +199,12 @@ def uptime_text(seconds: int) -> str:
 
 
 def info_values(
-    rt: Runtime, clock: Clock, *, hard_maxconn: int | None = None, listeners: int = 0
+    rt: Runtime,
+    clock: Clock,
+    *,
+    hard_maxconn: int | None = None,
+    listeners: int = 0,
+    siblings: bool = True,
 ) -> dict[str, InfoValue]:
     """Every info field's value now. `hard_maxconn` is the limit the process started with
     (default: the current one); `listeners` the number of listening sockets."""
@@ -255,4 +260,10 @@ def info_values(
     }
     for f in INFO:
         values.setdefault(f.name, 0 if f.type != "str" else "")
+    if siblings:  # with several workers, the process-wide counts are all of theirs
+        from weir.stats.fields import sibling_info
+
+        for name, more in sibling_info().items():
+            mine = values.get(name)
+            values[name] = (mine if isinstance(mine, int) else 0) + more
     return values

@@ -398,9 +398,9 @@ backend be
     assert all("http_req_cnt=15" in line for line in seen.values()), seen
     # The statistics add up what every worker served (the others' counters come once a
     # second): both workers report the frontend's 15 sessions and 12 served requests.
-    totals: dict[str, tuple[str, str]] = {}
+    totals: dict[str, tuple[str, str, str]] = {}
     deadline = time.monotonic() + 20
-    while len(totals) < 2 or any(t != ("15", "3") for t in totals.values()):
+    while len(totals) < 2 or any(t != ("15", "3", "15") for t in totals.values()):
         assert time.monotonic() < deadline, totals
         try:
             out = _cli(sock, "show info;show stat")
@@ -410,7 +410,8 @@ backend be
         head = next(x for x in out.splitlines() if x.startswith("# pxname"))
         names = head[2:].split(",")
         row = next(x for x in out.splitlines() if x.startswith("fe,FRONTEND,")).split(",")
-        totals[pid] = (row[names.index("stot")], row[names.index("dreq")])
+        conns = next(x for x in out.splitlines() if x.startswith("CumConns:")).split()[1]
+        totals[pid] = (row[names.index("stot")], row[names.index("dreq")], conns)
         time.sleep(0.1)
 
 
