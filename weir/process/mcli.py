@@ -2,9 +2,10 @@
 master, and reload it.
 
 Commands: `show proc`, `reload`, `show version`, `help`, `prompt`, `quit`, `operator`, `user`.
-HAProxy's master CLI also relays commands to a worker's CLI (`@1 show info`,
-`@!<pid> ...`); weir's answers those with a message saying it cannot yet, rather than
-pretending. A connection without `prompt` is closed once the lines it sent are answered;
+`@<relative pid> <command>` and `@!<pid> <command>` relay a command to a worker's runtime
+API (the worker answers on an abstract unix socket named after its pid), at the level of
+the master CLI connection. A connection without `prompt` is closed once the lines it sent
+are answered;
 `reload` answers nothing and closes the connection, as HAProxy's does.
 
 The master runs a select loop, not an event loop, so this module is written for it:
@@ -37,8 +38,8 @@ _WRITE_TIMEOUT = 2.0
 
 HELP = """\
 The following commands are valid at this level:
-  @!<pid>                                 : send a command to the <pid> process (not yet)
-  @<relative pid>                         : send a command to the <relative pid> process (not yet)
+  @!<pid>                                 : send a command to the <pid> process
+  @<relative pid>                         : send a command to the <relative pid> process
   @master                                 : send a command to the master process
   operator                                : lower the level of the current CLI session to operator
   reload                                  : reload weir
@@ -224,10 +225,7 @@ class MasterCli:
                 if len(words) > 1:
                     return self._run(c, " ".join(words[1:]))
             else:
-                out = (
-                    "weir's master CLI cannot relay commands to a worker yet; "
-                    "use the worker's own 'stats socket'.\n"
-                )
+                out = self._relay(target, " ".join(words[1:]), c.level)
         elif words == ["show", "proc"]:
             out = self.show_proc()
         elif words == ["show", "version"]:
@@ -253,6 +251,35 @@ class MasterCli:
             out = "Unknown command: '" + line + "'\n\n" + HELP
         self._send(c, out + ("\nmaster> " if c.prompt else "\n"))
         return True
+
+    def _relay(self, target: str, line: str, level: int) -> str:
+        """`@<relative pid> <command>` / `@!<pid> <command>`: the answer of that worker's
+        runtime API (weir.process.run serves it on an abstract socket named after the
+        worker's pid), at this connection's level."""
+        current = [w for w in self.master.processes() if not w.leaving]
+        pid = None
+        if target.startswith("!") and target[1:].isdigit():
+            wanted = int(target[1:])
+            pid = next((w.pid for w in self.master.processes() if w.pid == wanted), None)
+        elif target.isdigit():
+            pid = next((w.pid for w in current if w.slot == int(target)), None)
+        if pid is None:
+            return f"Can't find the target CLI '@{target}'!\n"
+        if not line:
+            return ""
+        prefix = {v: k for k, v in _LEVELS.items()}.get(level, "user")
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(_RELAY_TIMEOUT)
+                s.connect(worker_cli_socket(pid))
+                s.sendall(f"{prefix}\n{line}\n".encode())
+                s.shutdown(socket.SHUT_WR)
+                chunks = []
+                while chunk := s.recv(65536):
+                    chunks.append(chunk)
+        except OSError as e:
+            return f"Can't reach the worker {pid}: {e.strerror or e}\n"
+        return b"".join(chunks).decode(errors="replace")
 
     def show_proc(self) -> str:
         m = self.master
@@ -291,3 +318,11 @@ def _uptime(seconds: float) -> str:
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
     return f"{d}d{h:02d}h{m:02d}m{s:02d}s"
+
+
+_RELAY_TIMEOUT = 5.0  # seconds for a worker to answer a relayed command
+
+
+def worker_cli_socket(pid: int) -> str:
+    """The abstract unix socket where worker `pid` answers the master CLI's relays."""
+    return f"\0weir-worker-cli-{pid}"

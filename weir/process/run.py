@@ -410,6 +410,8 @@ async def _serve(
         if api is not None:
             _share_commands(mesh, api.api)
         peers.append(mesh)
+    # The master CLI's `@N <command>` relays (master-worker mode).
+    relay = await _worker_cli(rt, api, say) if link.master_fd >= 0 else None
     # ---- (end of services)
 
     stopper = Stopper(loop, rt, served=served, listeners=listeners, say=say, link=link)
@@ -430,6 +432,8 @@ async def _serve(
         api.close()
     for p in peers:
         p.close()
+    if relay is not None:
+        relay.close()
     stop_resolvers(rt, resolvers)
     checks.stop()
     await checks.wait_stopped()
@@ -450,6 +454,44 @@ def _share_commands(mesh: Any, api: Any) -> None:
             run(Request(api, Session(Level.ADMIN, forwarded=True), payload), line)
 
     mesh.run_command = run_forwarded
+
+
+async def _worker_cli(rt: Runtime, api: Any, say: Reporter) -> asyncio.AbstractServer | None:
+    """This worker's runtime API for the master CLI's `@N <command>` relays, on an
+    abstract unix socket named after its pid (only the same user may connect). The
+    master sends the level of its own connection, then the command lines."""
+    from weir.api.commands import Request, Session, run
+    from weir.api.conf import Level
+    from weir.api.server import serve_in_process
+    from weir.peers.engine import _listen_unix, _same_user
+    from weir.process.mcli import worker_cli_socket
+
+    levels = {"user": Level.USER, "operator": Level.OPERATOR, "admin": Level.ADMIN}
+
+    async def relayed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not _same_user(writer):
+                return
+            level = levels.get((await reader.readline()).decode().strip(), Level.USER)
+            base = serve_in_process(rt, level=level) if api is None else None
+            while line := (await reader.readline()).decode(errors="replace").strip():
+                req = base or Request(api.api, Session(level))
+                try:
+                    answer = run(req, line)
+                except Exception as e:  # a bug: answered, as the stats socket does
+                    answer = f"Internal error: {type(e).__name__}: {e}\n"
+                writer.write((answer + "\n").encode())
+            await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    try:
+        return await _listen_unix(worker_cli_socket(os.getpid()), relayed)
+    except OSError as e:
+        say("WARNING", f"the master CLI cannot relay commands to this worker: {e.strerror}")
+        return None
 
 
 def _own_counters(rt: Runtime) -> Callable[[], list[Any]]:

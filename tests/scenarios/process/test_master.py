@@ -275,3 +275,43 @@ def test_master_cli_with_socat(tmp_path: Path, http_backend: object) -> None:
         assert alive(p.pid)
     finally:
         p.stop()
+
+
+def test_master_cli_relays_to_a_worker(tmp_path: Path, http_backend: object) -> None:
+    """`@1 <command>` / `@2 ...` / `@!<pid> ...` on the master CLI: the answer of that
+    worker's runtime API, at the master connection's level."""
+    a = http_backend("app")  # type: ignore[operator]
+    b = http_backend("other")  # type: ignore[operator]
+    port = free_port()
+    sock = str(tmp_path / "m.sock")
+    p = start(
+        _cfg(port, a, b), tmp_path, "-W", "-S", f"{sock},level,user", name="weir",
+        wait_ports=[port],
+    )  # fmt: skip
+
+    def cli(line: str) -> str:
+        return subprocess.run(
+            ["socat", "-t", "5", "-", f"UNIX-CONNECT:{sock}"],
+            input=line + "\n",
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+
+    try:
+        assert wait_until(lambda: Path(sock).exists(), timeout=10), p.log
+        workers = [ln.split()[0] for ln in cli("show proc").splitlines() if " worker " in ln]
+        assert len(workers) == 2
+        pids = set()
+        for target in ("@1", "@2", f"@!{workers[0]}"):
+            # A worker answers relays once it has started its services, just after it
+            # began to serve the port.
+            assert wait_until(lambda t=target: "Pid:" in cli(f"{t} show info"), timeout=10)
+            info = cli(f"{target} show info")
+            pids.add(next(ln for ln in info.splitlines() if ln.startswith("Pid:")).split()[1])
+        assert pids == set(workers)
+        assert "Permission denied" in cli("@1 disable server be/app")  # a user's connection
+        assert "Can't find the target CLI '@7'" in cli("@7 show info")
+    finally:
+        p.stop()
