@@ -222,12 +222,16 @@ def _is_builtin_acl(name: str) -> bool:
 
 
 def _check_backend(px: Proxy, diags: Diagnostics) -> None:
-    if px.tcp_response_content_rules and px.mode is Mode.HTTP:
-        diags.alert(
-            f"{px.cap} '{px.name}' : 'tcp-response content' rules run in mode tcp only in "
-            "weir (in mode http, use http-response rules)",
-            px.tcp_response_content_rules[0].where,
-        )
+    if px.mode is Mode.HTTP:
+        for r in px.tcp_response_content_rules:
+            # As HAProxy: an HTTP backend's tcp-response rules run on the response head,
+            # where the server's raw bytes are not there to read.
+            if r.cond is not None and any("payload" in w for w in r.cond.words):
+                diags.warning(
+                    f"{px.cap} '{px.name}' : L6 sample fetches (res.payload…) see no bytes "
+                    "in 'tcp-response content' rules of an HTTP proxy",
+                    r.where,
+                )
     if px.balance is not None and px.balance.needs_http and px.mode is not Mode.HTTP:
         diags.warning(
             f"backend '{px.name}' : 'balance {px.balance.algo}' hashes HTTP data "

@@ -54,7 +54,7 @@ from weir.proto.h1_body import ChunkedBody, dechunk
 from weir.proxy.runtime import Backend, Frontend
 from weir.stats import StatsService
 from weir.stream import Stream
-from weir.tcp.rules import REJECT, decide
+from weir.tcp.rules import CLOSE, REJECT, decide
 
 # Client-connection states.
 _IDLE = 0  # waiting for a request head
@@ -924,6 +924,8 @@ class HttpClient(asyncio.Protocol):
             sticker = be.sticker if be is not None else None
             if sticker is not None and sticker.responses and self.server is not None:
                 sticker.store_response(stream, self.server)  # before http-response rules
+            if be is not None and be.tcp_response is not None and not self._tcp_response(be):
+                return None
             if (be is not None and be.http is not None) or self.fe.http is not None:
                 ruled = self._response_rules(head, stream)
                 if ruled is None:
@@ -959,6 +961,25 @@ class HttpClient(asyncio.Protocol):
                 )
                 stream.termination = stream.termination[:3] + done
         return raw
+
+    def _tcp_response(self, be: Backend) -> bool:
+        """`tcp-response content` rules of an HTTP backend, run once on the response head
+        (the L6 fetches see no bytes here, as in HAProxy). False when they ended the
+        exchange: `reject` closes without an answer, `close` answers 502."""
+        stream = self.stream
+        assert stream is not None
+        assert be.tcp_response is not None
+        verdict = decide(be.tcp_response, stream)
+        if verdict == REJECT:
+            self.fe.counters.dresp += 1
+            be.counters.dresp += 1
+            stream.res_status, stream.t_response = -1, 0.0  # logged as no response: -1
+            self._fail_silently("PD")
+            return False
+        if verdict == CLOSE:
+            self._fail(502, "SH")
+            return False
+        return True
 
     def _response_rules(self, head: ResponseHead, stream: Stream) -> ResponseHead | None:
         """http-response rules (backend's, then frontend's), then http-after-response

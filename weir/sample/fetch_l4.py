@@ -51,6 +51,24 @@ def _payload(args: list[str]) -> Callable[[Stream], Any]:
     return get
 
 
+def _lv(args: list[str], buffered: Callable[[Stream], bytes | None]) -> Callable[[Stream], Any]:
+    """`payload_lv(OFFSET1,LENGTH[,OFFSET2])` over the bytes `buffered` returns: the block
+    whose length is the big-endian integer of LENGTH bytes at OFFSET1, starting right
+    after it (or at OFFSET2; a negative one counts from the end of the length field)."""
+    o1, l1 = _int_arg(args[0]), _int_arg(args[1])
+    o2 = int(args[2], 10) if len(args) > 2 else o1 + l1
+
+    def get(s: Stream) -> bytes | None:
+        p = buffered(s) or b""
+        if len(p) < o1 + l1:
+            return None
+        n = int.from_bytes(p[o1 : o1 + l1], "big")
+        start = o2 if o2 >= 0 else o1 + l1 + o2
+        return p[start : start + n] if len(p) >= start + n else None
+
+    return get
+
+
 @fetch(
     "req.payload_lv",
     BIN,
@@ -59,18 +77,7 @@ def _payload(args: list[str]) -> Callable[[Stream], Any]:
     doc="a block whose length is the big-endian integer of LEN bytes at OFFSET",
 )
 def _payload_lv(args: list[str]) -> Callable[[Stream], Any]:
-    o1, l1 = _int_arg(args[0]), _int_arg(args[1])
-    o2 = int(args[2], 10) if len(args) > 2 else o1 + l1
-
-    def get(s: Stream) -> bytes | None:
-        p = s.payload or b""
-        if len(p) < o1 + l1:
-            return None
-        n = int.from_bytes(p[o1 : o1 + l1], "big")
-        start = o2 if o2 >= 0 else o1 + l1 + o2
-        return p[start : start + n] if len(p) >= start + n else None
-
-    return get
+    return _lv(args, lambda s: s.payload)
 
 
 # ---- TLS ClientHello -----------------------------------------------------------------------
@@ -214,3 +221,14 @@ def _res_payload(args: list[str]) -> Callable[[Stream], Any]:
         return p[offset : offset + length] if len(p) >= offset + length else None
 
     return get
+
+
+@fetch(
+    "res.payload_lv",
+    BIN,
+    args=(2, 3),
+    needs=RES,
+    doc="a block of the response whose length is the big-endian integer of LEN bytes at OFFSET",
+)
+def _res_payload_lv(args: list[str]) -> Callable[[Stream], Any]:
+    return _lv(args, lambda s: s.res_payload)

@@ -69,7 +69,14 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
         if effect is None:
             return
     elif action.startswith(("set-var(", "unset-var(")) and action.endswith(")"):
-        effect = _var_effect(ctx, action, action_args, kind)
+        from weir.config.model import Mode
+        from weir.sample.core import L4, L4_CONTENT, REQ
+
+        # In an HTTP proxy, content rules run on each request: HTTP fetches are usable.
+        where = L4 if kind == "tcp-request connection" else L4_CONTENT
+        if where == L4_CONTENT and ctx.px.mode is Mode.HTTP:
+            where = REQ
+        effect = _var_effect(ctx, action, action_args, where)
         if effect is None:
             return
     elif action not in ("accept", "reject"):
@@ -92,11 +99,11 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
 
 
 def _var_effect(
-    ctx: Ctx, action: str, args: list[str], kind: str
+    ctx: Ctx, action: str, args: list[str], where: int
 ) -> Callable[[Stream], None] | None:
-    """`set-var(<name>) <expr>` / `unset-var(<name>)` as an effect on the stream."""
-    from weir.config.model import Mode
-    from weir.sample.core import L4, L4_CONTENT, REQ, SampleError, compile_expr
+    """`set-var(<name>) <expr>` / `unset-var(<name>)` as an effect on the stream, its
+    expression compiled for the sample place `where`."""
+    from weir.sample.core import SampleError, compile_expr
     from weir.sample.vars import check_var_name, set_var, unset_var
 
     setting = action.startswith("set-var(")
@@ -113,11 +120,8 @@ def _var_effect(
     if len(args) != 1:
         ctx.error(f"'{action}' expects one sample expression")
         return None
-    place = L4 if kind == "tcp-request connection" else L4_CONTENT
-    if place == L4_CONTENT and ctx.px.mode is Mode.HTTP:
-        place = REQ
     try:
-        get = compile_expr(args[0], place).get
+        get = compile_expr(args[0], where).get
     except SampleError as e:
         ctx.error(str(e))
         return None
@@ -172,29 +176,65 @@ def _inspect_delay(ctx: Ctx, args: Args) -> None:
 @keyword(
     "tcp-response content",
     "dbl",
-    "accept|reject|close [{if | unless} <condition>]",
-    "Accept, reject or close from the server's first bytes (see 'tcp-response "
-    "inspect-delay'); res.len and res.payload read them.",
+    "accept|reject|close|set-var(<name>) <expr>|unset-var(<name>)|set-log-level <level> "
+    "[{if | unless} <condition>]",
+    "Decide on the server's first bytes (see 'tcp-response inspect-delay'); res.len, "
+    "res.payload and res.payload_lv read them.",
 )
 def _response_content(ctx: Ctx, args: Args) -> None:
     if not named_defaults_only(ctx, "tcp-response content"):
         return
-    if not args or args[0] not in ("accept", "reject", "close"):
-        what = f"'{args[0]}'" if args else "nothing"
+    if not args:
+        ctx.error("expects an action ('accept', 'reject' or 'close')")
+        return
+    from weir.sample.core import RES
+
+    action, rest = args[0], list(args[1:])
+    cut = next((i for i, w in enumerate(rest) if w in ("if", "unless")), len(rest))
+    action_args, rest = rest[:cut], rest[cut:]
+    effect = None
+    if action.startswith(("set-var(", "unset-var(")) and action.endswith(")"):
+        effect = _var_effect(ctx, action, action_args, RES)
+        if effect is None:
+            return
+    elif action == "set-log-level":
+        effect = _log_level_effect(ctx, action_args)
+        if effect is None:
+            return
+    elif action not in ("accept", "reject", "close"):
         ctx.error(
-            f"expects 'accept', 'reject' or 'close', got {what} (the other actions of "
-            "HAProxy's tcp-response content are not supported yet)"
+            f"'tcp-response content {action}' is HAProxy's or unknown; weir supports "
+            "'accept', 'reject', 'close', 'set-var(<name>)', 'unset-var(<name>)' and "
+            "'set-log-level' here"
         )
         return
-    rest = list(args[1:])
+    elif action_args:
+        ctx.error(f"unexpected '{action_args[0]}' after '{action}'")
+        return
     cond = None
     if rest:
-        if rest[0] not in ("if", "unless") or len(rest) < 2:
-            ctx.error(f"expects 'if' or 'unless' followed by a condition after '{args[0]}'")
+        if len(rest) < 2:
+            ctx.error(f"expects 'if' or 'unless' followed by a condition after '{action}'")
             return
         cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
-    verdict = {"accept": ACCEPT, "reject": REJECT, "close": CLOSE}[args[0]]
-    ctx.px.tcp_response_content_rules.append(TcpRuleDef(ctx.where, verdict, cond))
+    verdicts = {"accept": ACCEPT, "reject": REJECT, "close": CLOSE}
+    verdict = 0 if effect is not None else verdicts[action]
+    ctx.px.tcp_response_content_rules.append(TcpRuleDef(ctx.where, verdict, cond, effect))
+
+
+def _log_level_effect(ctx: Ctx, args: list[str]) -> Callable[[Stream], None] | None:
+    """`set-log-level <level>`: the session is logged at that level (`silent`: not at all)."""
+    from weir.log import LEVELS
+
+    if len(args) != 1 or args[0] not in (*LEVELS, "silent"):
+        ctx.error(f"'set-log-level' expects one of {', '.join((*LEVELS, 'silent'))}")
+        return None
+    level = -1 if args[0] == "silent" else LEVELS.index(args[0])
+
+    def set_level(s: Stream) -> None:
+        s.log_level = level
+
+    return set_level
 
 
 @keyword(
