@@ -5,8 +5,8 @@ backend) let a relayed session move its bytes socket → pipe → socket in the 
 without ever copying them into Python. weir splices both directions of a session once
 any of the three applies: with `splice-request` or `splice-response`, as soon as the
 server connection is up (and any content inspection is over); with `splice-auto`, once
-one read brings a full `tune.bufsize` worth of data (a large transfer, where splicing
-pays; small request/response exchanges stay on the ordinary path).
+one read brings 16 KiB or more (HAProxy's buffer size, the mark of a bulk transfer, where
+splicing pays; request/response chatter stays on the ordinary path).
 
 The event loop's transports own the sockets until then. To take a session over, each
 socket is duplicated, the transport lets go of its own descriptor (`abort()`, which does
@@ -19,7 +19,9 @@ Each direction has a pipe: readable source → `splice` into the pipe → `splic
 the destination; when the destination cannot take more, reading the source stops until
 the pipe drains. A source's end of stream is passed on as a half-close once the pipe is
 empty. Pipes come from a pool bounded by global `maxpipes` (a session takes two; without
-them it stays on the ordinary path), sized by `tune.pipesize`, reused once drained.
+them it stays on the ordinary path), sized by `tune.pipesize` (else 1 MiB: a splice call
+moves at most a pipeful, and with the kernel's 64 KiB pipes splicing costs more CPU than
+copying), reused once drained.
 """
 
 from __future__ import annotations
@@ -37,12 +39,32 @@ _CHUNK = 1 << 20  # the most one splice call asks for
 AUTO_THRESHOLD = 16384  # `splice-auto`: a read this large switches a session to splicing
 
 
+# Without `tune.pipesize`, pipes of 1 MiB (or the kernel's `fs.pipe-max-size` if smaller).
+# A splice call moves at most one pipeful, and the kernel's 64 KiB default makes a spliced
+# 1 MiB transfer cost 2.4x the CPU of the ordinary relay (bench/l4.py), where 1 MiB pipes
+# make it cheaper than the ordinary relay. Only the bytes in flight take memory.
+DEFAULT_PIPESIZE = 1 << 20
+
+
+def _default_pipesize() -> int:
+    try:
+        with open("/proc/sys/fs/pipe-max-size") as f:
+            return min(DEFAULT_PIPESIZE, int(f.read()))
+    except (OSError, ValueError):
+        return DEFAULT_PIPESIZE
+
+
 class PipePool:
     """Kernel pipes for splicing, at most `limit` at a time (global `maxpipes`)."""
 
     def __init__(self, limit: int, size: int = 0) -> None:
         self.limit = limit
-        self.size = size  # `tune.pipesize`; 0: the kernel's default
+        self.size = size  # `tune.pipesize`, else DEFAULT_PIPESIZE
+        # With the default size, a pipe the kernel will not enlarge (an unprivileged user
+        # past `fs.pipe-user-pages-soft`) is refused: the session keeps the ordinary relay,
+        # cheaper than splicing through a small pipe. A size set by `tune.pipesize` is
+        # asked for, and a refusal ignored, as HAProxy does.
+        self.strict = False
         self.used = 0
         self.free: list[tuple[int, int]] = []
 
@@ -56,12 +78,17 @@ class PipePool:
                     out.append(self.free.pop())
                     continue
                 r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-                if self.size:
-                    with contextlib.suppress(OSError):
-                        fcntl.fcntl(w, _F_SETPIPE_SZ, self.size)
                 out.append((r, w))
-        except OSError:
-            self.give(out, clean=True)
+                if self.size:
+                    try:
+                        fcntl.fcntl(w, _F_SETPIPE_SZ, self.size)
+                    except OSError:
+                        if self.strict:
+                            raise
+        except OSError:  # out of descriptors, or (strict) a pipe the kernel kept small
+            for r, w in out:
+                os.close(r)
+                os.close(w)
             return None
         self.used += n
         return out
@@ -81,7 +108,9 @@ POOL = PipePool(0)
 
 
 def configure(maxpipes: int, pipesize: int) -> None:
-    POOL.limit, POOL.size = maxpipes, pipesize
+    """Global `maxpipes` (0: no splicing) and `tune.pipesize` (0: unset)."""
+    POOL.limit = maxpipes
+    POOL.size, POOL.strict = (pipesize, False) if pipesize else (_default_pipesize(), True)
 
 
 class Direction:
