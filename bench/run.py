@@ -4,6 +4,7 @@
     python bench/run.py --quick --proxies haproxy,nginx   # 3-second smoke run
     python bench/run.py --proxies haproxy --aa            # A/A: HAProxy against itself
     python bench/run.py --proxies weir,haproxy --log udp  # both log each request (httplog)
+    python bench/run.py --mode tcp                        # layer 4: see bench/l4.py
 
 Figures only, never asserts. Method (see bench/README.md): every proxy has the same job (one
 loopback frontend, one backend of two nginx servers, keep-alive on both sides); the proxy is
@@ -776,6 +777,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default="none",
         help="weir and HAProxy terminate TLS with an ECDSA P-256 or RSA 2048 certificate",
     )
+    p.add_argument(
+        "--mode",
+        choices=("http", "tcp"),
+        default="http",
+        help="tcp: weir against HAProxy in mode tcp with bench/l4load.c (see bench/l4.py)",
+    )
+    p.add_argument(
+        "--scenarios",
+        default="small,down1m,up1m",
+        help="--mode tcp: comma list of small, down1m, up1m",
+    )
+    p.add_argument(
+        "--splice", default="off,auto,on", help="--mode tcp: comma list of off, auto, on"
+    )
+    p.add_argument(
+        "--pipesize", default="", help="--mode tcp: tune.pipesize for both proxies (bytes)"
+    )
     p.add_argument("--json", type=Path, default=None, help="write every run and the summary here")
     p.add_argument(
         "--keep-tmp", action="store_true", help="keep the temporary directory (configs, logs)"
@@ -794,6 +812,10 @@ def _split(text: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.mode == "tcp":
+        import l4
+
+        return l4.main(args)
     kinds = _split(args.proxies)
     bad = [k for k in kinds if k not in PROXY_KINDS]
     sizes = _split(args.sizes)

@@ -41,7 +41,7 @@ AUTO_THRESHOLD = 16384  # `splice-auto`: a read this large switches a session to
 
 # Without `tune.pipesize`, pipes of 1 MiB (or the kernel's `fs.pipe-max-size` if smaller).
 # A splice call moves at most one pipeful, and the kernel's 64 KiB default makes a spliced
-# 1 MiB transfer cost 2.4x the CPU of the ordinary relay (bench/l4.py), where 1 MiB pipes
+# 1 MiB transfer cost 2.3x the CPU of the ordinary relay (bench/l4.py), where 1 MiB pipes
 # make it cheaper than the ordinary relay. Only the bytes in flight take memory.
 DEFAULT_PIPESIZE = 1 << 20
 
