@@ -50,6 +50,7 @@ class TcpClient(asyncio.Protocol):
         "retries_left",
         "routed",
         "server",
+        "splice_burst",
         "splice_paused",
         "splice_want",
         "srv",
@@ -87,9 +88,11 @@ class TcpClient(asyncio.Protocol):
         self.res_pending: list[bytes] | None = None
         self.res_timer: asyncio.TimerHandle | None = None
         # Kernel splicing (weir/tcp/splice.py): the relay once the session is taken over
-        # from its transports; the read size from which to take it over (0: never).
+        # from its transports; the burst size from which to take it over (0: never), and
+        # the burst so far (see `_splice_due`).
         self.relay: splice.SplicedRelay | None = None
         self.splice_want = 0
+        self.splice_burst = 0
         self.splice_paused = False  # reading paused while buffers drain for a take-over
         self.retries_left = 0
         self.last = loop.time()
@@ -371,6 +374,20 @@ class TcpClient(asyncio.Protocol):
 
     # -- kernel splicing ---------------------------------------------------------------------
 
+    def _splice_due(self, n: int) -> bool:
+        """Whether a read of `n` bytes makes the session due for splicing: a burst of
+        reads (either way) of at least `splice.AUTO_MIN_READ` each adds up to
+        `splice_want`; a smaller read, the mark of request/response chatter, ends it.
+        Counting a burst, not one read, keeps the choice independent of how the kernel
+        happens to cut a stream into reads."""
+        if n >= self.splice_want:  # splice-request/-response want any read (1)
+            return True
+        if n < splice.AUTO_MIN_READ:
+            self.splice_burst = 0
+            return False
+        self.splice_burst += n
+        return self.splice_burst >= self.splice_want
+
     def _splice(self) -> None:
         """Hand both directions to a SplicedRelay once nothing is buffered on either side:
         while something is, reading stops on both and the take-over is tried again a
@@ -469,7 +486,7 @@ class TcpClient(asyncio.Protocol):
         srv = self.srv
         if self.ready and srv is not None and srv.transport is not None:
             srv.transport.write(data)
-            if self.splice_want and n >= self.splice_want:
+            if self.splice_want and self._splice_due(n):
                 self._splice()
         else:
             self.pending.append(data)
@@ -639,7 +656,7 @@ class TcpServer(asyncio.Protocol):
         if c.transport is not None:
             c.transport.write(data)
             n = len(data)
-            if c.splice_want and n >= c.splice_want:
+            if c.splice_want and c._splice_due(n):
                 c._splice()
             c.fe.counters.bytes_out += n
             if c.stream is not None:

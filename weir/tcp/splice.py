@@ -5,8 +5,9 @@ backend) let a relayed session move its bytes socket → pipe → socket in the 
 without ever copying them into Python. weir splices both directions of a session once
 any of the three applies: with `splice-request` or `splice-response`, as soon as the
 server connection is up (and any content inspection is over); with `splice-auto`, once
-one read brings 16 KiB or more (HAProxy's buffer size, the mark of a bulk transfer, where
-splicing pays; request/response chatter stays on the ordinary path).
+a burst of reads of 1 KiB or more each brings 16 KiB (HAProxy's buffer size, the mark of a
+bulk transfer, where splicing pays; request/response chatter, whose small reads end a
+burst, stays on the ordinary path).
 
 The event loop's transports own the sockets until then. To take a session over, each
 socket is duplicated, the transport lets go of its own descriptor (`abort()`, which does
@@ -36,7 +37,10 @@ from collections.abc import Callable
 _FLAGS = os.SPLICE_F_NONBLOCK | os.SPLICE_F_MOVE
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _CHUNK = 1 << 20  # the most one splice call asks for
-AUTO_THRESHOLD = 16384  # `splice-auto`: a read this large switches a session to splicing
+# `splice-auto`: a burst of reads of at least AUTO_MIN_READ bytes each that adds up to
+# AUTO_THRESHOLD (HAProxy's buffer size) switches a session to splicing.
+AUTO_THRESHOLD = 16384
+AUTO_MIN_READ = 1024
 
 
 # Without `tune.pipesize`, pipes of 1 MiB (or the kernel's `fs.pipe-max-size` if smaller).

@@ -1,5 +1,5 @@
 """Kernel splicing in mode tcp: with `option splice-request` (from the start) or
-`splice-auto` (once a read is large), a multi-MiB transfer arrives byte-exact both ways,
+`splice-auto` (once a burst of reads is large), a multi-MiB transfer arrives byte-exact both ways,
 a client's half-close still gets the whole answer, a server's end reaches the client, the
 byte counters and the log line's are exact, and timeouts still end idle sessions; with no
 pipes to spare (`maxpipes 1`: a session takes two; a pool in use) or `nosplice`, the
@@ -157,6 +157,40 @@ def test_sessions_beyond_the_pipe_pool_take_the_ordinary_path(
         assert first.recv(16) == b""
     assert _stat(sock, "bin") == len(data) + 1
     assert _stat(sock, "bout") == len(data) + 1
+
+
+def _exchange(s: socket.socket, msg: bytes) -> None:
+    s.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        chunk = s.recv(len(msg) - len(got))
+        assert chunk, "the session ended early"
+        got += chunk
+    assert got == msg
+
+
+@pytest.mark.parametrize(("size", "spliced"), [(4096, True), (64, False)])
+def test_splice_auto_counts_bursts_not_single_reads(
+    size: int, spliced: bool, weir: Any, tcp_backend: Any, tmp_path: Path
+) -> None:
+    """`splice-auto`: exchanges of 4 KiB (each one read, none of them 16 KiB) add up to a
+    burst that splices the session; 64-byte request/response chatter never does."""
+    echo = tcp_backend("echo")
+    port = free_port()
+    sock = tmp_path / "api.sock"
+    weir(
+        CFG.format(
+            sock=sock, glob="", port=port, option="option splice-auto", backend=echo.address
+        ),
+        wait_ports=[port],
+    )
+    msg = os.urandom(size)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        for _ in range(40):  # 40 x 4 KiB: 160 KiB each way
+            _exchange(s, msg)
+        assert ("PipesUsed: 2" in _cli(sock, "show info")) is spliced
+        _exchange(s, msg)  # and the session goes on, spliced or not
+    assert _stat(sock, "bin") == 41 * size
 
 
 LOG_CFG = """\
