@@ -26,6 +26,7 @@ def check_config(cfg: Config, diags: Diagnostics) -> None:
             _check_backend(px, diags)
         _check_rule_acls(cfg, px, diags)
         _check_timeouts(px, diags)
+        _check_http_directives(cfg, px, diags)
     from weir.check import check_config as check_health_checks
     from weir.log import check_logging
     from weir.peers.conf import check_peers
@@ -77,6 +78,8 @@ def _check_defaults_users(cfg: Config, diags: Diagnostics) -> None:
 
 
 def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
+    from weir.tcp.rules import switches_to_http
+
     for b in px.binds:
         if b.ssl is not None and b.ssl.enabled and not b.ssl.certs:
             diags.alert(
@@ -97,7 +100,20 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
         targets.append(
             (px.default_backend, px.default_backend_where or px.where, "default_backend")
         )
-    elif px.default_backend is not None and px.cap.value == "listen":
+    elif (
+        px.cap.value == "listen"
+        and px.mode is Mode.TCP
+        and px.servers
+        and not px.switch_rules
+        and switches_to_http(px)
+    ):
+        diags.warning(
+            f"{px.cap} '{px.name}' : 'switch-mode http' in a tcp proxy whose only "
+            "servers are its own: sessions upgraded to HTTP cannot reach tcp servers, "
+            "they are closed",
+            px.where,
+        )
+    if px.default_backend is not None and px.cap.value == "listen":
         diags.warning(
             f"listen '{px.name}' : 'default_backend' is ignored in a 'listen' "
             "section, whose own servers serve what no rule switches",
@@ -120,17 +136,12 @@ def _check_frontend(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
                 where,
             )
             continue
+        # A mode tcp frontend may use a backend in mode http: its sessions upgrade to HTTP
+        # there (as with `switch-mode http`); the other way round cannot work.
         if be.mode is not px.mode and not (px.mode is Mode.TCP and be.mode is Mode.HTTP):
             diags.alert(
                 f"{px.mode} {px.cap} '{px.name}' ({px.where}) cannot use {be.mode} "
                 f"backend '{be.name}' ({be.where}) in '{what}' (see 'mode')",
-                where,
-            )
-        elif px.mode is Mode.TCP and be.mode is Mode.HTTP:
-            diags.alert(
-                f"tcp {px.cap} '{px.name}' cannot use http backend '{be.name}' in "
-                f"'{what}': switching a tcp frontend to http is not supported by weir "
-                "yet",
                 where,
             )
         if be.disabled:
@@ -219,6 +230,41 @@ def _is_builtin_acl(name: str) -> bool:
     from weir.sample.acl import PREDEFINED_ACLS
 
     return name in PREDEFINED_ACLS
+
+
+def _check_http_directives(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
+    """HTTP directives in a proxy whose sessions never become HTTP do nothing: warned
+    about, as HAProxy does. A mode tcp frontend's sessions become HTTP with `switch-mode
+    http`, or in a backend in mode http (its HTTP rules then run on them, as in HAProxy,
+    which warns all the same; `option forwardfor` needs `switch-mode http`)."""
+    from weir.stats.conf import settings
+    from weir.tcp.rules import switches_to_http
+
+    if px.mode is Mode.HTTP or switches_to_http(px):
+        return
+    names = [r.backend for r in px.switch_rules] if px.cap.is_frontend else []
+    if px.cap.value == "frontend" and px.default_backend is not None:
+        names.append(px.default_backend)
+    upgrades = any(
+        "%" in n or (n in cfg.backends and cfg.backends[n].mode is Mode.HTTP) for n in names
+    )
+    found = [
+        ("'http-request' rules", px.http_request_rules or settings(px).services),
+        ("'http-response' rules", px.http_response_rules),
+        ("'http-after-response' rules", px.http_after_response_rules),
+        ("'redirect' rules", px.redirect_rules),
+    ]
+    for what, there in found:
+        if there and not upgrades:
+            diags.warning(
+                f"{what} ignored for {px.cap} '{px.name}' as they require HTTP mode", px.where
+            )
+    if px.forwardfor:
+        diags.warning(
+            f"'option forwardfor' ignored for {px.cap} '{px.name}' as it requires HTTP mode"
+            + (" (or 'switch-mode http')" if upgrades else ""),
+            px.where,
+        )
 
 
 def _check_backend(px: Proxy, diags: Diagnostics) -> None:

@@ -32,6 +32,7 @@ import time
 from typing import cast
 
 from weir.backend.server import Server, SrvState
+from weir.config.model import Mode
 from weir.http.errors import error_page
 from weir.http.rules import CONTINUE, REPLY, STOP, TARPIT, ProxyRules, Txn, run_rules
 from weir.log.captures import capture_request, capture_response, unique_id_line
@@ -65,6 +66,8 @@ _BODY = 4  # `option http-buffer-request`: a request head waits for its body (in
 
 # Server states in which a persistence cookie still leads to the server.
 _PERSIST_STATES = (SrvState.UP, SrvState.DRAIN)
+
+_HTTP = Mode.HTTP
 
 # Connection modes in which a server connection is closed after each response.
 _SERVER_CLOSE = ("httpclose", "http-server-close")
@@ -105,6 +108,7 @@ class HttpClient(asyncio.Protocol):
         "timer_at",
         "tls",
         "transport",
+        "upgraded",
         "waiting_slot",
     )
 
@@ -147,6 +151,9 @@ class HttpClient(asyncio.Protocol):
         self.tarpit_status = 0  # the status a tarpitted request gets when its time is up
         self.tls: object = None  # the TLS connection's ssl.SSLObject (None: plain TCP)
         self.sess_vars: dict[str, object] | None = None  # `sess.` variables of the connection
+        # A mode tcp session upgraded to this one (see `adopt`): its stream, whose content
+        # rules already ran on the first request's bytes, until that request is routed.
+        self.upgraded: Stream | None = None
         # When the current request's wait began (accept, or the end of the previous
         # response on a kept-alive connection), on the loop's clock and the wall clock,
         # and when its first byte arrived (0.0: not yet).
@@ -185,6 +192,33 @@ class HttpClient(asyncio.Protocol):
             fe.limiter.wait(self._admit)
             return
         self._admit()
+
+    def adopt(
+        self, transport: asyncio.Transport, stream: Stream, data: bytes, *, eof: bool
+    ) -> None:
+        """Take over a mode tcp frontend's session that upgrades to HTTP (`switch-mode
+        http`, or a backend in mode http): admitted and counted already, with `data`, what
+        the client sent so far, and `eof` when the client has stopped sending."""
+        self.transport = transport
+        self.peer = (stream.client_ip, stream.client_port)
+        self.local = stream.frontend_addr
+        if self.fe.tls:
+            self.tls = transport.get_extra_info("ssl_object")
+        self.t_start, self.date_start = stream.t_accept, stream.accept_date
+        self.sess_vars = stream.sess_vars
+        self.upgraded = stream
+        self.waiting_slot = True  # the frontend's slot, taken by the tcp session
+        self.close_after = eof
+        SOFT_STOP.sessions.add(self)
+        transport.set_protocol(self)
+        self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
+        if data:
+            self.t_first = stream.t_request
+            self._parse(data)
+        if eof and self.state == _IDLE and not self.buf:
+            self._close()  # nothing (whole) to answer: the client is gone
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def _proxy_header(self, data: bytes) -> bytes | None:
         """`accept-proxy`: take the PROXY header off the first bytes; its addresses are
@@ -465,7 +499,14 @@ class HttpClient(asyncio.Protocol):
     def _dispatch(self, head: RequestHead, stream: Stream, rest: bytes) -> None:
         """A parsed request (its body's first bytes in `rest`): rules, routing, the server."""
         fe = self.fe
-        if fe.tcp_content is not None:
+        upgraded = self.upgraded
+        if upgraded is not None:
+            # The first request of an upgraded mode tcp session: the content rules ran on
+            # its bytes already; what they set and track goes on with it.
+            self.upgraded = None
+            stream.vars, stream.track = upgraded.vars, upgraded.track
+            stream.log_level = upgraded.log_level
+        elif fe.tcp_content is not None:
             # `tcp-request content` rules of an HTTP frontend run on each request, before
             # its http-request rules; they see the request (and its head as the payload).
             stream.payload = head.raw
@@ -482,6 +523,11 @@ class HttpClient(asyncio.Protocol):
         be = fe.route(stream)
         if be is None:
             self._fail(503, "SC")
+            return
+        if be.mode is not _HTTP:
+            # A mode tcp frontend's upgraded session routed to its own tcp servers: an
+            # HTTP stream cannot reach them (HAProxy closes too, and warns at start).
+            self._fail_silently("PR")
             return
         self.backend = be
         stream.backend = be

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -64,7 +65,7 @@ from weir.process.system import (
     set_name,
     write_pidfile,
 )
-from weir.proxy.runtime import Frontend, Runtime, build
+from weir.proxy.runtime import Runtime, build
 
 
 @dataclass(slots=True)
@@ -346,16 +347,14 @@ async def _serve(
     served: list[Served] = []
     for bl in listeners:
         fe = frontends[id(bl.px)]
+        http = functools.partial(HttpClient, fe, loop, g.tune_bufsize, g.tune_maxhdr)
+        factory: Callable[[], asyncio.Protocol]
         if fe.mode is Mode.HTTP:
-
-            def factory(fe: Frontend = fe, proxied: bool = bl.accept_proxy) -> asyncio.Protocol:
-                return HttpClient(fe, loop, g.tune_bufsize, g.tune_maxhdr, proxied=proxied)
-
+            factory = functools.partial(http, proxied=bl.accept_proxy)
         else:
-
-            def factory(fe: Frontend = fe, proxied: bool = bl.accept_proxy) -> asyncio.Protocol:
-                return TcpClient(fe, loop, proxied=proxied)
-
+            # A mode tcp session may upgrade to HTTP (`switch-mode http`, or a backend in
+            # mode http): it then goes on as a new HTTP client session.
+            factory = functools.partial(TcpClient, fe, loop, proxied=bl.accept_proxy, upgrade=http)
         sv = Served(fe, bl.sock, factory, bl.backlog, bl.tls)
         await sv.start(loop)
         served.append(sv)

@@ -28,7 +28,7 @@ from weir.proto.h1 import RequestHead
 from weir.sample.acl import Predicate, compile_acl, compile_cond
 from weir.stats import RateCounter, StatsService, make_stats
 from weir.stream import Stream
-from weir.tcp.rules import compile_tcp_rules
+from weir.tcp.rules import compile_tcp_rules, switches_to_http
 
 
 class Counters:
@@ -142,7 +142,11 @@ class Backend:
         self.retries = px.retries
         self.redispatch = px.redispatch
         self.conn_mode = px.http_connection_mode
-        self.forwardfor = _forwardfor(px)
+        # A mode tcp frontend's HTTP rules apply to its sessions upgraded to HTTP (by
+        # `switch-mode http` or a backend in mode http), as in HAProxy; `option
+        # forwardfor` only with `switch-mode http` (HAProxy drops it otherwise).
+        http = px.mode is Mode.HTTP or switches_to_http(px)
+        self.forwardfor = _forwardfor(px) if http else None
         self.errorfiles = px.errorfiles
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()
@@ -396,7 +400,11 @@ class Frontend:
         keep = t.http_keep_alive or t.http_request
         self.timeout_http_keep_alive = keep / 1000 if keep else self.timeout_client
         self.conn_mode = px.http_connection_mode
-        self.forwardfor = _forwardfor(px)
+        # A mode tcp frontend's HTTP rules apply to its sessions upgraded to HTTP (by
+        # `switch-mode http` or a backend in mode http), as in HAProxy; `option
+        # forwardfor` only with `switch-mode http` (HAProxy drops it otherwise).
+        http = px.mode is Mode.HTTP or switches_to_http(px)
+        self.forwardfor = _forwardfor(px) if http else None
         self.errorfiles = px.errorfiles
         self.limiter = ConnLimiter(px.maxconn, parent=limiter)
         self.captures: Captures | None = None  # set by build() when the proxy captures
@@ -447,10 +455,11 @@ class Frontend:
             if pred is None or pred(stream):
                 if isinstance(be, Backend):
                     return be
-                # A dynamic name: a backend of the same mode by that name, else (as
-                # HAProxy) the default backend.
+                # A dynamic name: a backend of the same mode by that name (or in mode
+                # http, to which a mode tcp session upgrades), else (as HAProxy) the
+                # default backend.
                 found = self.backends_by_name.get(be(stream).decode("latin-1"))
-                if found is not None and found.mode is self.mode:
+                if found is not None and (found.mode is self.mode or found.mode is Mode.HTTP):
                     return found
                 break
         return self.default_backend

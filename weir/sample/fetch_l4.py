@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from weir.balance.keys import rdp_cookie_key
-from weir.sample.core import BIN, INT, L4_CONTENT, RES, STR, SampleError, fetch, simple_fetch
+from weir.sample.core import BIN, BOOL, INT, L4_CONTENT, RES, STR, SampleError, fetch, simple_fetch
 from weir.stream import Stream
 
 _HANDSHAKE = 0x16
@@ -26,6 +26,18 @@ def _req_len(s: Stream) -> int:
 
 
 fetch("req_len", INT, needs=L4_CONTENT)(lambda args: _req_len)
+
+
+@simple_fetch(
+    "req.proto_http", BOOL, needs=L4_CONTENT, doc="the request's first bytes are a whole HTTP one"
+)
+def _req_proto_http(s: Stream) -> bool:
+    # In mode tcp, the session parses what inspection buffered as an HTTP request head
+    # (weir.tcp.session); in mode http, every stream has its request.
+    return s.req is not None
+
+
+fetch("req_proto_http", BOOL, needs=L4_CONTENT)(lambda args: _req_proto_http)
 
 
 def _int_arg(text: str) -> int:

@@ -30,6 +30,9 @@ from weir.config.units import parse_int, parse_size, parse_time
 from weir.stream import Stream
 
 ACCEPT, REJECT, CLOSE = 1, 2, 3  # CLOSE: `tcp-response content close`
+# `tcp-request content switch-mode http`: a mode tcp session goes on as an HTTP one; in a
+# session that is HTTP already, the rule stops the evaluation as `accept` does.
+SWITCH = 4
 
 
 @dataclass(slots=True)
@@ -79,10 +82,14 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
         effect = _var_effect(ctx, action, action_args, where)
         if effect is None:
             return
+    elif action == "switch-mode" and kind == "tcp-request content":
+        if not _switch_mode(ctx, action_args):
+            return
     elif action not in ("accept", "reject"):
+        more = ", 'switch-mode http'" if kind == "tcp-request content" else ""
         ctx.error(
             f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept', 'reject', "
-            "'track-sc0/1/2', 'set-var(<name>)' and 'unset-var(<name>)' here"
+            f"'track-sc0/1/2', 'set-var(<name>)', 'unset-var(<name>)'{more} here"
         )
         return
     elif action_args:
@@ -94,8 +101,52 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
             ctx.error(f"expects 'if' or 'unless' followed by a condition after '{action}'")
             return
         cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
-    verdict = 0 if effect is not None else (ACCEPT if action == "accept" else REJECT)
+    verdicts = {"accept": ACCEPT, "reject": REJECT, "switch-mode": SWITCH}
+    verdict = 0 if effect is not None else verdicts[action]
     target.append(TcpRuleDef(ctx.where, verdict, cond, effect))
+
+
+def _switch_mode(ctx: Ctx, args: list[str]) -> bool:
+    """`switch-mode http [proto h1]`: checked as HAProxy 2.6 does, in a proxy that has a
+    frontend (a defaults section passes it on to one)."""
+    if not args:
+        ctx.error("'switch-mode' expects a mode as argument ('http')")
+        return False
+    if ctx.px.cap.value == "backend":
+        ctx.error(
+            f"'switch-mode' not allowed because {ctx.px.cap} '{ctx.px.name}' has no "
+            "frontend capability"
+        )
+        return False
+    if args[0] != "http":
+        ctx.error(f"'switch-mode' expects a valid mode (got '{args[0]}'); 'http' is the one")
+        return False
+    rest = args[1:]
+    if rest[:1] == ["proto"]:
+        if len(rest) < 2:
+            ctx.error("'switch-mode http': 'proto' expects a protocol as argument")
+            return False
+        if rest[1] == "h2":
+            ctx.error(
+                "'switch-mode http proto h2': weir speaks HTTP/1.x only; use 'proto h1' or "
+                "leave 'proto' out"
+            )
+            return False
+        if rest[1] != "h1":
+            ctx.error(f"'switch-mode http': 'proto' expects a valid MUX protocol (got '{rest[1]}')")
+            return False
+        rest = rest[2:]
+    if rest:
+        ctx.error(f"unexpected '{rest[0]}' after 'switch-mode http'")
+        return False
+    return True
+
+
+def switches_to_http(px: object) -> bool:
+    """Whether a proxy's `tcp-request content` rules may upgrade its sessions to HTTP
+    (HTTP directives then apply to the upgraded sessions, without a warning)."""
+    rules = getattr(px, "tcp_request_content_rules", ())
+    return any(r.verdict == SWITCH for r in rules)
 
 
 def _var_effect(
@@ -148,9 +199,10 @@ def _connection(ctx: Ctx, args: Args) -> None:
 @keyword(
     "tcp-request content",
     "dfbl",
-    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>) "
-    "[{if | unless} <condition>]",
-    "Accept, reject or track a connection from its first bytes (see 'inspect-delay').",
+    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>)|"
+    "switch-mode http [proto h1] [{if | unless} <condition>]",
+    "Accept, reject or track a connection from its first bytes (see 'inspect-delay'), or "
+    "go on with it as HTTP ('switch-mode http').",
 )
 def _content(ctx: Ctx, args: Args) -> None:
     _rule(ctx, args, ctx.px.tcp_request_content_rules, "tcp-request content")
@@ -274,7 +326,8 @@ def compile_tcp_rules(
 
 
 def decide(rules: Compiled, stream: Stream) -> int:
-    """ACCEPT or REJECT from the first rule whose condition holds, else 0 (undecided)."""
+    """The verdict (ACCEPT, REJECT, CLOSE, SWITCH) of the first deciding rule whose
+    condition holds, else 0 (undecided)."""
     for pred, verdict, effect in rules:
         if pred is None or pred(stream):
             if effect is not None:

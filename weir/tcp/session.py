@@ -14,19 +14,30 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import cast
+from collections.abc import Callable
+from typing import Protocol, cast
 
 from weir.backend.server import Server
+from weir.config.model import Mode
 from weir.net.listener import set_keepalive
 from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
+from weir.proto.h1 import H1Error, parse_request_head
 from weir.proxy.runtime import Backend, Frontend
 from weir.stream import Stream
 from weir.tcp import splice
-from weir.tcp.rules import ACCEPT, CLOSE, REJECT, decide
+from weir.tcp.rules import ACCEPT, CLOSE, REJECT, SWITCH, decide
 
 # The most bytes content inspection buffers before the rules must decide (HAProxy's buffer).
 INSPECT_MAX = 16384
+
+
+class Upgraded(Protocol):
+    """The HTTP session a mode tcp one becomes (weir.http.session.HttpClient)."""
+
+    def adopt(
+        self, transport: asyncio.Transport, stream: Stream, data: bytes, *, eof: bool
+    ) -> None: ...
 
 
 class TcpClient(asyncio.Protocol):
@@ -58,12 +69,21 @@ class TcpClient(asyncio.Protocol):
         "stream",
         "timer",
         "transport",
+        "upgrade",
     )
 
     def __init__(
-        self, fe: Frontend, loop: asyncio.AbstractEventLoop, *, proxied: bool = False
+        self,
+        fe: Frontend,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        proxied: bool = False,
+        upgrade: Callable[[], Upgraded] | None = None,
     ) -> None:
         self.fe = fe
+        # What the session becomes when it upgrades to HTTP (`switch-mode http`, or a
+        # backend in mode http): a new HTTP client session of this frontend.
+        self.upgrade = upgrade
         self.proxied = proxied  # `accept-proxy`: a PROXY header comes first
         self.proxy_buf = b""
         self.loop = loop
@@ -146,9 +166,13 @@ class TcpClient(asyncio.Protocol):
                 return
             # No delay: the rules decide at once, on no content.
             stream.payload = b""
-            if decide(fe.tcp_content, stream) == REJECT:
+            verdict = decide(fe.tcp_content, stream)
+            if verdict == REJECT:
                 fe.counters.denied += 1
                 self.close("PR")
+                return
+            if verdict == SWITCH:
+                self._upgrade()
                 return
         self._route()
 
@@ -157,11 +181,22 @@ class TcpClient(asyncio.Protocol):
         stream = self.stream
         assert stream is not None
         payload = stream.payload = b"".join(self.pending)
+        if stream.req is None:
+            # HTTP fetches (`HTTP`, `path`, `hdr(host)`…) read a whole request head once
+            # one is there, as HAProxy's do in mode tcp; anything else leaves them absent.
+            try:
+                found = parse_request_head(payload, max_size=INSPECT_MAX)
+            except H1Error:
+                found = None
+            if found is not None:
+                stream.req = found[0]
         rules = self.fe.tcp_content
         verdict = decide(rules, stream) if rules is not None else 0
         if verdict == REJECT:
             self.fe.counters.denied += 1
             self.close("PR")
+        elif verdict == SWITCH:
+            self._upgrade()
         elif verdict == ACCEPT or len(payload) >= INSPECT_MAX or self.cli_eof:
             self._inspected()
 
@@ -180,6 +215,27 @@ class TcpClient(asyncio.Protocol):
             stream.payload = b"".join(self.pending)
         self._route()
 
+    def _upgrade(self) -> None:
+        """Go on as an HTTP session: the connection, its admission (the frontend's slot and
+        counts), what the client sent so far and the stream's variables pass to a new
+        HTTP client session; this one ends without a log line (each request gets one)."""
+        transport, stream, make = self.transport, self.stream, self.upgrade
+        if self.closed or transport is None or stream is None:
+            return
+        if make is None:  # not served by a listener that upgrades (cannot happen)
+            self.close("PR")
+            return
+        self.closed = True
+        self.inspecting = False
+        for timer in (self.inspect_timer, self.timer):
+            if timer is not None:
+                timer.cancel()
+        self.inspect_timer = self.timer = None
+        self.transport = None
+        self.holds_slot = False  # the HTTP session holds it now
+        data, self.pending = b"".join(self.pending), []
+        make().adopt(transport, stream, data, eof=self.cli_eof)
+
     def _route(self) -> None:
         """Choose the backend (`use_backend` rules, which may read the inspected bytes, or
         the default one), then a server."""
@@ -189,6 +245,12 @@ class TcpClient(asyncio.Protocol):
         stream.backend = be
         if be is None:
             self.close("SC")
+            return
+        if be.mode is Mode.HTTP:
+            # A backend in mode http: the session upgrades, and its requests are routed
+            # as HTTP ones from now on (HAProxy's implicit upgrade).
+            self.backend = stream.backend = None
+            self._upgrade()
             return
         if be.tcp_content is not None and decide(be.tcp_content, stream) == REJECT:
             be.counters.denied += 1
