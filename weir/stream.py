@@ -35,6 +35,7 @@ class Stream:
         "logged",
         "payload",
         "persist",
+        "proxy_expected",
         "queue_be",
         "queue_srv",
         "req",
@@ -122,3 +123,5 @@ class Stream:
         # Stick-table entries this stream tracks (`track-sc0/1/2`): [table, entry] by
         # index, None until something is tracked (weir.persist.stick).
         self.track: list[Any] | None = None
+        # `tcp-request connection expect-proxy layer4` held: a PROXY header comes first.
+        self.proxy_expected = False

@@ -250,10 +250,13 @@ class HttpClient(asyncio.Protocol):
         self._close()
 
     def _rejected_at_connection(self) -> bool:
-        """`tcp-request connection reject`: close before reading anything (not logged)."""
+        """`tcp-request connection reject`: close before reading anything (not logged).
+        (`expect-proxy layer4`: a PROXY header comes first.)"""
         fe = self.fe
         assert fe.tcp_conn is not None
-        if decide(fe.tcp_conn, Stream(self.peer[0], self.peer[1], fe)) != REJECT:
+        stream = Stream(self.peer[0], self.peer[1], fe)
+        if decide(fe.tcp_conn, stream) != REJECT:
+            self.proxied = self.proxied or stream.proxy_expected
             return False
         fe.counters.denied += 1
         self.state = _CLOSING

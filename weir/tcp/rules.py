@@ -82,11 +82,20 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
         effect = _var_effect(ctx, action, action_args, where)
         if effect is None:
             return
+    elif action == "expect-proxy" and kind == "tcp-request connection":
+        if action_args != ["layer4"]:
+            got = f" (got '{action_args[0]}')" if action_args else ""
+            ctx.error(f"'expect-proxy' only supports 'layer4'{got}")
+            return
+        effect = _expect_proxy
     elif action == "switch-mode" and kind == "tcp-request content":
         if not _switch_mode(ctx, action_args):
             return
     elif action not in ("accept", "reject"):
-        more = ", 'switch-mode http'" if kind == "tcp-request content" else ""
+        more = {
+            "tcp-request content": ", 'switch-mode http'",
+            "tcp-request connection": ", 'expect-proxy layer4'",
+        }.get(kind, "")
         ctx.error(
             f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept', 'reject', "
             f"'track-sc0/1/2', 'set-var(<name>)', 'unset-var(<name>)'{more} here"
@@ -104,6 +113,13 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
     verdicts = {"accept": ACCEPT, "reject": REJECT, "switch-mode": SWITCH}
     verdict = 0 if effect is not None else verdicts[action]
     target.append(TcpRuleDef(ctx.where, verdict, cond, effect))
+
+
+def _expect_proxy(s: Stream) -> None:
+    """`expect-proxy layer4`: the connection starts with a PROXY protocol header, as with
+    `accept-proxy` on its bind line; the rules after it go on (they see the connection's
+    own addresses, as the ones before)."""
+    s.proxy_expected = True
 
 
 def _switch_mode(ctx: Ctx, args: list[str]) -> bool:
@@ -188,9 +204,10 @@ def _var_effect(
 @keyword(
     "tcp-request connection",
     "dfl",
-    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>) "
-    "[{if | unless} <condition>]",
-    "Accept, reject or track a connection as soon as it arrives (addresses only).",
+    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>)|"
+    "expect-proxy layer4 [{if | unless} <condition>]",
+    "Accept, reject or track a connection as soon as it arrives (addresses only), or "
+    "expect a PROXY protocol header from it ('expect-proxy layer4').",
 )
 def _connection(ctx: Ctx, args: Args) -> None:
     _rule(ctx, args, ctx.px.tcp_request_connection_rules, "tcp-request connection")

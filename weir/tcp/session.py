@@ -133,11 +133,21 @@ class TcpClient(asyncio.Protocol):
         c.tot_sess += 1
         c.max_sess = max(c.max_sess, c.cur_sess)
         c.sess_rate.hit(1, self.last)
+        fe = self.fe
+        if fe.tcp_conn is not None:
+            # On the connection's own addresses, before any PROXY header (which the rules
+            # may ask for: `expect-proxy layer4`).
+            if decide(fe.tcp_conn, stream) == REJECT:
+                fe.counters.denied += 1
+                stream.logged = True  # HAProxy does not log what `tcp-request connection` drops
+                self.close("PR")
+                return
+            self.proxied = self.proxied or stream.proxy_expected
         if self.proxied:
             return  # admitted once the PROXY header has told who the client is
-        if self.fe.limiter.full():
+        if fe.limiter.full():
             self.transport.pause_reading()
-            self.fe.limiter.wait(self._admit)
+            fe.limiter.wait(self._admit)
             return
         self._admit()
 
@@ -152,11 +162,6 @@ class TcpClient(asyncio.Protocol):
         self.transport.pause_reading()
         fe, stream = self.fe, self.stream
         assert stream is not None
-        if fe.tcp_conn is not None and decide(fe.tcp_conn, stream) == REJECT:
-            fe.counters.denied += 1
-            stream.logged = True  # HAProxy does not log what `tcp-request connection` drops
-            self.close("PR")
-            return
         if fe.tcp_content is not None:
             if fe.inspect_delay:
                 # Content inspection: read the first bytes before choosing a backend.

@@ -1,13 +1,18 @@
-"""The PROXY protocol on real connections: weir reads it (`accept-proxy`), sends it
-(`send-proxy`, `send-proxy-v2`), and talks it with HAProxy 2.6 in both directions."""
+"""The PROXY protocol on real connections: weir reads it (`accept-proxy`, or `tcp-request
+connection expect-proxy layer4` for some sources only), sends it (`send-proxy`,
+`send-proxy-v2`), and talks it with HAProxy 2.6 in both directions."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
+import pytest
+
 from tests.compat.helpers import curl
 from tests.helpers.ports import free_port
+from tests.helpers.procs import run_check
 
 DEFAULTS = """\
 defaults
@@ -18,13 +23,17 @@ defaults
 """
 
 
-def _get(port: int, head: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+def _get(port: int, head: bytes, source: str = "127.0.0.1") -> bytes:
+    out = b""
+    # A proxy that closes may reset the connection, even as it is established.
+    with (
+        contextlib.suppress(ConnectionResetError),
+        socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s,
+    ):
         s.sendall(head + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        out = b""
         while chunk := s.recv(4096):
             out += chunk
-        return out
+    return out
 
 
 def test_accept_proxy_takes_the_client_address(weir: Any, http_backend: Any) -> None:
@@ -57,6 +66,42 @@ backend be
     assert _get(port, b"") == b""
     assert _get(port, b"PROXY TCP4 nonsense\r\n") == b""
     assert len(be.requests) == 2
+
+
+EXPECT = """
+frontend fe
+    bind 127.0.0.1:{port}
+    tcp-request connection reject if {{ src 127.0.0.3 }}
+    tcp-request connection expect-proxy layer4 if {{ src 127.0.0.1 }}
+    use_backend proxied if {{ src 192.0.2.7 }}
+    default_backend direct
+backend proxied
+    server a {proxied}
+backend direct
+    server a {direct}
+"""
+
+
+@pytest.mark.parametrize("mode", ["tcp", "http"])
+@pytest.mark.parametrize("program", ["weir", "haproxy"])
+def test_expect_proxy_for_some_sources_only(
+    program: str, mode: str, weir: Any, haproxy: Any, http_backend: Any
+) -> None:
+    """A trusted source (127.0.0.1, the outer proxy) must send a PROXY header, whose
+    address then routes; others (127.0.0.2) connect directly; the rules before and after
+    `expect-proxy` see the connection's own address."""
+    proxied, direct = http_backend("proxied"), http_backend("direct")
+    port = free_port()
+    start = weir if program == "weir" else haproxy
+    cfg = EXPECT.format(port=port, proxied=proxied.address, direct=direct.address)
+    start(DEFAULTS.format(mode=mode) + cfg, wait_ports=[port])
+    header = b"PROXY TCP4 192.0.2.7 198.51.100.1 5555 80\r\n"
+    assert b"This is proxied!" in _get(port, header)
+    assert b"This is direct!" in _get(port, b"", source="127.0.0.2")
+    assert _get(port, b"") == b""  # the trusted source without its header: closed
+    assert _get(port, b"", source="127.0.0.3") == b""  # rejected before any header
+    assert len(proxied.requests) == 1
+    assert len(direct.requests) == 1
 
 
 def test_send_proxy_v1_and_v2_in_tcp_mode(weir: Any, tcp_backend: Any) -> None:
@@ -137,3 +182,16 @@ backend back
     (req,) = be.requests
     assert req.header("X-Seen-By-Weir") == "127.0.0.1"
     assert req.header("X-Seen-By-HAProxy") == "127.0.0.1"
+
+
+def test_expect_proxy_is_checked() -> None:
+    base = "frontend f\n    bind 127.0.0.1:8080\n    tcp-request {rule}\n"
+    assert (
+        run_check(base.format(rule="connection expect-proxy layer4 if LOCALHOST")).returncode == 0
+    )
+    r = run_check(base.format(rule="connection expect-proxy"))
+    assert r.returncode != 0
+    assert "only supports 'layer4'" in r.stdout
+    r = run_check(base.format(rule="content expect-proxy layer4"))
+    assert r.returncode != 0
+    assert "'tcp-request content expect-proxy'" in r.stdout
