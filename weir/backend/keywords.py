@@ -54,6 +54,27 @@ def _balance(ctx: Ctx, args: Args) -> None:
 
 
 @keyword(
+    "persist",
+    "dbl",
+    "rdp-cookie[(<name>)]",
+    "Send an RDP connection that carries a Session Broker cookie (msts by default) to the "
+    "server whose address it encodes (mode tcp).",
+)
+def _persist(ctx: Ctx, args: Args) -> None:
+    if not ctx.expect(args, 1, 1, "a persistence method: rdp-cookie[(<name>)]"):
+        return
+    method = args[0]
+    if method == "rdp-cookie":
+        name = "msts"
+    elif method.startswith("rdp-cookie(") and method.endswith(")") and len(method) > 12:
+        name = method[11:-1]
+    else:
+        ctx.error(f"'persist {method}': expects 'rdp-cookie' or 'rdp-cookie(<name>)'")
+        return
+    ctx.px.persist_rdp_cookie = name
+
+
+@keyword(
     "hash-type",
     "dbl",
     "map-based|consistent [<function>] [avalanche]",
@@ -132,6 +153,20 @@ def _redispatch(ctx: Ctx, args: Args) -> None:
             ctx.error(str(e))
             return
     ctx.px.redispatch = not ctx.negated
+
+
+@keyword(
+    "option persist",
+    "dbl",
+    "",
+    "Persistence (cookie, RDP cookie) sends a client to its server even when that server "
+    "is down or in maintenance (with 'option redispatch', a failed connection goes "
+    "elsewhere).",
+    negatable=True,
+)
+def _option_persist(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.persist = not ctx.negated
 
 
 @keyword("server", "bl", "<name> <address>[:<port>] [options…]", "A server of this backend.")

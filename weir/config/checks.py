@@ -284,6 +284,12 @@ def _check_backend(px: Proxy, diags: Diagnostics) -> None:
             "and needs 'mode http'; falling back to round robin",
             px.where,
         )
+    if px.persist_rdp_cookie is not None and px.mode is Mode.HTTP:
+        diags.warning(
+            f"backend '{px.name}' : 'persist rdp-cookie' reads RDP connections and has no "
+            "effect in mode http",
+            px.where,
+        )
     if px.cookie is not None and px.mode is not Mode.HTTP:
         diags.warning(
             f"backend '{px.name}' : 'cookie' has no effect without 'mode http'", px.cookie.where

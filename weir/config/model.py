@@ -367,6 +367,7 @@ class Proxy:
     buffer_request: bool = False  # option http-buffer-request
     retries: int = 3
     redispatch: bool = False
+    persist: bool = False  # `option persist`: persistence reaches a server that is down
     stats: StatsConf = field(default_factory=StatsConf)
     # `defaults NAME from OTHER` / `frontend NAME from DEFAULTS`
     defaults_name: str | None = None
@@ -386,6 +387,7 @@ class Proxy:
     tcp_response_inspect_delay: int = 0
     stick_table: Any = None  # weir.persist.stick's table declaration
     stick_rules: list[Any] = field(default_factory=list)  # stick on|match|store-*
+    persist_rdp_cookie: str | None = None  # `persist rdp-cookie[(<name>)]`: the name
     load_server_state: str = "none"  # `load-server-state-from-file`
     server_state_file_name: str | None = None
 

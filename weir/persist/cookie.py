@@ -167,7 +167,7 @@ class CookiePersist:
     `explicit` holds the values set on `server` lines; with dynamic cookies on and a key,
     the other servers get computed values (`refresh`)."""
 
-    __slots__ = ("by_server", "by_value", "dynamic", "explicit", "key", "rule")
+    __slots__ = ("by_server", "by_value", "dynamic", "explicit", "key", "persist", "rule")
 
     def __init__(
         self,
@@ -176,8 +176,10 @@ class CookiePersist:
         *,
         dynamic: bool = False,
         key: str | None = None,
+        persist: bool = False,
     ) -> None:
         self.rule = rule
+        self.persist = persist  # `option persist`: a down server keeps its clients
         self.dynamic = dynamic
         self.key = key
         self.explicit = {s: v for s, v in servers if v is not None}
@@ -317,7 +319,11 @@ class CookiePersist:
         if not state:
             state = "I"  # an empty value is invalid too
             for srv in servers if value else ():
-                if srv.state in _PERSIST_STATES or (force is not None and force(stream)):
+                if (
+                    srv.state in _PERSIST_STATES
+                    or self.persist
+                    or (force is not None and force(stream))
+                ):
                     chosen = srv
                     state = "V" if srv.state in _PERSIST_STATES else "D"
                     break

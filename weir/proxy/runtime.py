@@ -82,7 +82,9 @@ class Backend:
         "maxqueue",
         "mode",
         "name",
+        "persist",
         "queue",
+        "rdp_persist",
         "redispatch",
         "res_inspect_delay",
         "retries",
@@ -167,6 +169,10 @@ class Backend:
         self.res_inspect_delay = px.tcp_response_inspect_delay / 1000
         # `stick on|match|store-request|store-response`: persistence through a stick table.
         self.sticker: Sticker | None = None
+        # `persist rdp-cookie`: the cookie's name (None: not set), and `option persist`.
+        rdp = px.persist_rdp_cookie
+        self.rdp_persist = rdp.encode() if rdp is not None and px.mode is Mode.TCP else None
+        self.persist = px.persist
         if px.stick_rules:
             self.sticker = Sticker(px.stick_rules, acls, px.name, px.mode is Mode.HTTP)
         # `use-server SRV if COND`, `force-persist`, `ignore-persist`.
@@ -205,6 +211,7 @@ class Backend:
                 [(srv, conf.cookie) for srv, conf in zip(self.servers, px.servers, strict=True)],
                 dynamic=ck.dynamic,
                 key=px.dynamic_cookie_key,
+                persist=px.persist,
             )
         # Requests waiting for a server slot: callbacks called with the server to use.
         self.queue: deque[Callable[[Server], bool]] = deque()

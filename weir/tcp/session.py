@@ -20,6 +20,7 @@ from typing import Protocol, cast
 from weir.backend.server import Server
 from weir.config.model import Mode
 from weir.net.listener import set_keepalive
+from weir.persist.rdp import rdp_server
 from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
 from weir.proto.h1 import H1Error, parse_request_head
@@ -268,11 +269,14 @@ class TcpClient(asyncio.Protocol):
         bc.max_sess = max(bc.max_sess, bc.cur_sess)
         self.retries_left = be.retries
         self._schedule()
+        persisted = None
+        if be.rdp_persist is not None and stream.payload:
+            persisted = rdp_server(stream.payload, be.rdp_persist, be.servers, be.persist)
         sticker = be.sticker
         if sticker is None:
-            self._assign(be.pick(stream))
+            self._assign(persisted or be.pick(stream))
             return
-        srv = sticker.match(stream, be.servers) or be.pick(stream)
+        srv = persisted or sticker.match(stream, be.servers) or be.pick(stream)
         if srv is not None:
             sticker.store(stream, srv)
         self._assign(srv)

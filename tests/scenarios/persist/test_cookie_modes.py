@@ -1,9 +1,13 @@
 """Cookie persistence modes other than insert, with the application setting its own
-cookie: `rewrite`, `prefix`, and passive (no mode)."""
+cookie: `rewrite`, `prefix`, and passive (no mode); and `option persist`."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.compat.helpers import curl
 from tests.helpers.ports import free_port
@@ -63,3 +67,49 @@ def test_passive_mode_reads_the_servers_own_cookie(weir: Any, http_backend: Any)
     assert r.header("set-cookie") == "JSESSIONID=sb; Path=/"  # untouched
     for _ in range(3):
         assert curl(url, "-H", "Cookie: JSESSIONID=sb").header("x-backend") == "b"
+
+
+PERSIST_CFG = """\
+global
+    stats socket {sock} level admin
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    balance roundrobin
+{option}    cookie SRV insert indirect nocache
+    server a {a} cookie sa
+    server b {b} cookie sb
+"""
+
+
+@pytest.mark.parametrize("option", ["", "    option persist\n"])
+@pytest.mark.parametrize("program", ["weir", "haproxy"])
+def test_option_persist_keeps_a_server_in_maintenance(
+    program: str, option: str, weir: Any, haproxy: Any, http_backend: Any, tmp_path: Path
+) -> None:
+    """A cookie naming a server in maintenance: balanced elsewhere, unless `option
+    persist`, which sends the request to that server all the same."""
+    a, b = http_backend("a"), http_backend("b")
+    port, sock = free_port(), tmp_path / "api.sock"
+    start = weir if program == "weir" else haproxy
+    start(
+        PERSIST_CFG.format(sock=sock, port=port, option=option, a=a.address, b=b.address),
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}/"
+    assert curl(url, "-H", "Cookie: SRV=sb").header("x-backend") == "b"
+    subprocess.run(
+        ["socat", "-", f"UNIX-CONNECT:{sock}"],
+        input=b"disable server be/b\n",
+        capture_output=True,
+        timeout=10,
+        check=True,
+    )
+    served = {curl(url, "-H", "Cookie: SRV=sb").header("x-backend") for _ in range(3)}
+    assert served == ({"b"} if option else {"a"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from tests.compat.helpers import curl
 from tests.helpers.ports import free_port
 from tests.scenarios.tls.certs import CertAuthority
+from weir.persist.rdp import encode
 
 DEFAULTS = """\
 defaults
@@ -222,3 +224,66 @@ backend be
     assert curl(f"http://127.0.0.1:{port}/ok", "-H", "X-Bad: 1").status < 0
     assert curl(f"http://127.0.0.1:{port}/ok").status == 200
     assert [q.path for q in be.requests] == ["/ok"]
+
+
+PERSIST_CFG = """\
+global
+    stats socket {sock} level admin
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 5s
+    timeout server 5s
+frontend rdp
+    bind 127.0.0.1:{port}
+    tcp-request inspect-delay 5s
+    tcp-request content accept if RDP_COOKIE
+    default_backend farm
+backend farm
+    persist rdp-cookie
+{option}{servers}
+"""
+
+
+@pytest.mark.parametrize("option", ["", "    option persist\n"])
+@pytest.mark.parametrize("program", ["weir", "haproxy"])
+def test_persist_rdp_cookie_reaches_the_server_the_broker_named(
+    program: str, option: str, weir: Any, haproxy: Any, tcp_backend: Any, tmp_path: Path
+) -> None:
+    """A Session Broker's `msts` cookie encodes a server's address and port: the
+    connection goes there, balanced as usual without it, and elsewhere once that server
+    is in maintenance, unless `option persist`."""
+    servers = [tcp_backend(f"s{i}", greeting=True) for i in range(3)]
+    port, sock = free_port(), tmp_path / "api.sock"
+    lines = "\n".join(f"    server s{i} {b.address}" for i, b in enumerate(servers))
+    start = weir if program == "weir" else haproxy
+    start(PERSIST_CFG.format(sock=sock, port=port, option=option, servers=lines), wait_ports=[port])
+    host, srv_port = servers[2].address.rsplit(":", 1)
+    to_s2 = _rdp_cookie("msts", encode(host, int(srv_port)).decode())
+
+    def served_by(payload: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(payload)
+            return s.recv(100).split(b"\n")[0]  # the greeting names the server
+
+    assert {served_by(to_s2) for _ in range(4)} == {b"Hello! This is s2!"}
+    assert len({served_by(_rdp_cookie("mstshash", "alice")) for _ in range(3)}) == 3
+    subprocess.run(
+        ["socat", "-", f"UNIX-CONNECT:{sock}"],
+        input=b"disable server farm/s2\n",
+        capture_output=True,
+        timeout=10,
+        check=True,
+    )
+    after = {served_by(to_s2) for _ in range(4)}
+    if option:
+        assert after == {b"Hello! This is s2!"}
+    else:
+        assert b"Hello! This is s2!" not in after
+
+
+def _rdp_cookie(name: str, value: str) -> bytes:
+    """An RDP connection request carrying the cookie NAME=VALUE."""
+    cookie = f"Cookie: {name}={value}\r\n".encode()
+    x224 = bytes((6 + len(cookie), 0xE0, 0, 0, 0, 0, 0))
+    return b"\x03\x00" + (4 + len(x224) + len(cookie)).to_bytes(2, "big") + x224 + cookie
