@@ -273,10 +273,15 @@ class HttpClient(asyncio.Protocol):
             return
         self.fe.limiter.take()
         self.waiting_slot = True  # holds a limiter slot until connection_lost
+        self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
         if self.paused:
             self.paused = False
             self.transport.resume_reading()
-        self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
+            if self.buf:  # what came while the connection waited for its slot
+                data = bytes(self.buf)
+                self.buf.clear()
+                self.fe.counters.bytes_in -= len(data)  # counted as it came
+                self.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.now = self.loop.time()
@@ -364,6 +369,14 @@ class HttpClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.now = self.loop.time()
         self.fe.counters.bytes_in += len(data)
+        if self.paused:
+            # Waiting for a slot under the frontend's maxconn: uvloop starts reading after
+            # connection_made whatever it asked, so the pause is made here, holding what
+            # came until the connection is admitted.
+            self.buf += data
+            if self.transport is not None:
+                self.transport.pause_reading()
+            return
         if self.proxied:
             rest = self._proxy_header(data)
             if not rest:

@@ -343,6 +343,9 @@ async def _serve(
     from weir.tcp.session import TcpClient
 
     g = rt.config.global_
+    from weir.tcp import splice
+
+    splice.POOL.warn = lambda message: say("WARNING", message)
     frontends = {id(fe.conf): fe for fe in rt.frontends}
     served: list[Served] = []
     for bl in listeners:

@@ -257,6 +257,7 @@ def info_values(
         "Maxpipes": POOL.limit,
         "PipesUsed": POOL.used,
         "PipesFree": len(POOL.free),
+        "TotalSplicdedBytesOut": POOL.spliced_out,  # (sic: HAProxy's spelling)
     }
     for f in INFO:
         values.setdefault(f.name, 0 if f.type != "str" else "")

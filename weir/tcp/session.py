@@ -525,6 +525,7 @@ class TcpClient(asyncio.Protocol):
 
     def _spliced_out(self, n: int) -> None:
         self.last = self.loop.time()
+        splice.POOL.spliced_out += n
         self.fe.counters.bytes_out += n
         if self.stream is not None:
             self.stream.bytes_out += n
@@ -563,6 +564,11 @@ class TcpClient(asyncio.Protocol):
             self.pending.append(data)
             if self.inspecting:
                 self._inspect()
+            elif self.transport is not None:
+                # Until the server connection is up, one read waits, no more: reading
+                # paused by connection_made does not hold under uvloop, and a client
+                # must not fill memory while its session waits in a queue.
+                self.transport.pause_reading()
 
     def _proxy_header(self, data: bytes) -> bytes | None:
         """`accept-proxy`: read the PROXY header, adopt its addresses, then admit the

@@ -71,6 +71,9 @@ class PipePool:
         self.strict = False
         self.used = 0
         self.free: list[tuple[int, int]] = []
+        self.spliced_out = 0  # bytes sent to clients by splicing (show info)
+        # Told once, the first time the kernel refuses a pipe (set by the process).
+        self.warn: Callable[[str], None] | None = None
 
     def take(self, n: int) -> list[tuple[int, int]] | None:
         if self.used + n > self.limit:
@@ -89,10 +92,16 @@ class PipePool:
                     except OSError:
                         if self.strict:
                             raise
-        except OSError:  # out of descriptors, or (strict) a pipe the kernel kept small
+        except OSError as e:  # out of descriptors, or (strict) a pipe the kernel kept small
             for r, w in out:
                 os.close(r)
                 os.close(w)
+            warn, self.warn = self.warn, None
+            if warn is not None:
+                warn(
+                    f"kernel splicing: no {self.size >> 10} KiB pipe ({e.strerror}); "
+                    "sessions use the ordinary relay while this lasts"
+                )
             return None
         self.used += n
         return out

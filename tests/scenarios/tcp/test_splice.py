@@ -102,6 +102,8 @@ def test_large_transfers_are_exact_both_ways(
     info = _cli(sock, "show info")
     assert ("PipesFree: 2" in info) is spliced, info
     assert "PipesUsed: 0" in info
+    out = f"TotalSplicdedBytesOut: {2 * len(data)}\n"  # (sic: HAProxy's spelling)
+    assert (out in info) is spliced, info
 
 
 def test_splice_keywords_are_checked() -> None:
