@@ -13,6 +13,9 @@ and reads the DOWN bytes the backend answers (the same program, as the backend, 
 with the length asked for):
 
 - `small`: 64 B up, 64 B down, 50 connections: many short request/response exchanges;
+- `small1k`: the same on 1,000 connections;
+- `short`: 100 B up, 100 B down, a new connection for each exchange (connect, exchange,
+  close), 50 at a time;
 - `down1m`: 16 B up, 1 MiB down, 8 connections; `up1m`: 1 MiB up, 16 B down, 8 connections.
 
 The proxy runs alone on CPU 0, the load and the backend on CPU 1; each run reads the
@@ -53,10 +56,13 @@ class L4Scenario:
     up: int
     down: int
     connections: int
+    short: bool = False  # a new connection per exchange
 
 
 SCENARIOS = {
     "small": L4Scenario("small", 64, 64, 50),
+    "small1k": L4Scenario("small1k", 64, 64, 1000),
+    "short": L4Scenario("short", 100, 100, 50, short=True),
     "down1m": L4Scenario("down1m", 16, MiB, 8),
     "up1m": L4Scenario("up1m", MiB, 16, 8),
 }
@@ -126,7 +132,7 @@ def start(c: Contender, tmp: Path, backend: int, pin: common.Pinning, pipesize: 
 def client(load: Path, port: int, sc: L4Scenario, seconds: float, pin: common.Pinning) -> Any:
     argv = [str(load), "client", str(port), str(sc.connections), str(seconds)]
     done = subprocess.run(
-        pin.wrap([*argv, str(sc.up), str(sc.down)], "load"),
+        pin.wrap([*argv, str(sc.up), str(sc.down), *(["short"] if sc.short else [])], "load"),
         capture_output=True,
         text=True,
         timeout=seconds + 60,

@@ -1,9 +1,10 @@
 /* Load generator and backend for the layer 4 benchmark (bench/l4.py).
  *
  *   l4load server PORT
- *   l4load client PORT CONNECTIONS SECONDS UP DOWN
+ *   l4load client PORT CONNECTIONS SECONDS UP DOWN [short]
  *
- * The exchange, on persistent connections: the client sends a 16-byte header (two
+ * The exchange, on persistent connections (with `short`: one connection per exchange,
+ * closed by the client once the answer is in): the client sends a 16-byte header (two
  * big-endian 64-bit lengths, UP and DOWN) followed by UP bytes; the server reads them all,
  * then answers DOWN bytes; the client reads them and starts the next exchange. One thread
  * per connection on each side, blocking sockets, TCP_NODELAY: simple, and cheap enough
@@ -29,6 +30,7 @@
 static char zeros[CHUNK];
 static volatile int stop;
 static int port;
+static int short_conns; /* one connection per exchange */
 static uint64_t up_len, down_len;
 
 static double now(void)
@@ -179,6 +181,13 @@ static void *drive(void *arg)
 	}
 	nodelay(fd);
 	while (!stop) {
+		if (short_conns && w->exchanges) { /* a new connection for each exchange */
+			close(fd);
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+				break;
+			nodelay(fd);
+		}
 		/* header and a small body in one write, as a request would go */
 		if (up_len <= CHUNK - 16) {
 			memcpy(buf, head, 16);
@@ -229,12 +238,14 @@ int main(int argc, char **argv)
 		port = atoi(argv[2]);
 		return server();
 	}
-	if (argc == 7 && !strcmp(argv[1], "client")) {
+	if ((argc == 7 || (argc == 8 && !strcmp(argv[7], "short"))) &&
+	    !strcmp(argv[1], "client")) {
+		short_conns = argc == 8;
 		port = atoi(argv[2]);
 		up_len = strtoull(argv[5], NULL, 10);
 		down_len = strtoull(argv[6], NULL, 10);
 		return client(atoi(argv[3]), atof(argv[4]));
 	}
-	fprintf(stderr, "usage: l4load server PORT | client PORT CONNS SECONDS UP DOWN\n");
+	fprintf(stderr, "usage: l4load server PORT | client PORT CONNS SECONDS UP DOWN [short]\n");
 	return 2;
 }

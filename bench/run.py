@@ -785,8 +785,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--scenarios",
-        default="small,down1m,up1m",
-        help="--mode tcp: comma list of small, down1m, up1m",
+        default="small,small1k,short,down1m,up1m",
+        help="--mode tcp: comma list of small, small1k, short, down1m, up1m",
     )
     p.add_argument(
         "--splice", default="off,auto,on", help="--mode tcp: comma list of off, auto, on"

@@ -46,6 +46,7 @@ class TcpClient(asyncio.Protocol):
         "backend",
         "cli_eof",
         "closed",
+        "connect_timer",
         "fe",
         "holds_slot",
         "inspect_timer",
@@ -116,6 +117,7 @@ class TcpClient(asyncio.Protocol):
         self.splice_burst = 0
         self.splice_paused = False  # reading paused while buffers drain for a take-over
         self.retries_left = 0
+        self.connect_timer: asyncio.TimerHandle | None = None  # `timeout connect`
         self.last = loop.time()
         self.timer: asyncio.TimerHandle | None = None
 
@@ -344,13 +346,16 @@ class TcpClient(asyncio.Protocol):
                 ssl=ctx,
                 server_hostname=name.decode() if name else None,
             )
-        if be.timeout_connect:
-            task = self.loop.create_task(asyncio.wait_for(coro, be.timeout_connect))
-        else:
-            task = self.loop.create_task(coro)
+        task = self.loop.create_task(coro)
         task.add_done_callback(self._connected)
+        if be.timeout_connect:  # a timer, not asyncio.wait_for (a second task per connect)
+            self.connect_timer = self.loop.call_later(be.timeout_connect, task.cancel)
 
     def _connected(self, task: asyncio.Task[object]) -> None:
+        timer = self.connect_timer
+        if timer is not None:
+            timer.cancel()
+            self.connect_timer = None
         if task.cancelled() or task.exception() is not None:
             be, srv, stream = self.backend, self.server, self.stream
             self.srv = None
