@@ -422,6 +422,8 @@ class HttpClient(asyncio.Protocol):
             conn = self.srv_conn
             if conn is not None and conn.transport is not None and not conn.eof:
                 conn.transport.write_eof()  # pass the half-close on; keep reading replies
+                conn.shut = True
+                self._tunnel_half_closed()
                 return True
             return None
         if self.state == _IDLE and not self.buf:
@@ -942,9 +944,7 @@ class HttpClient(asyncio.Protocol):
             stream.res_status = 101
         self.fe.counters.hrsp[1] += 1
         self.write(head.raw + rest if rest else head.raw)
-        be = self.backend
-        tunnel = be.timeout_tunnel if be is not None else None
-        self._arm(tunnel or self.fe.timeout_client or (be.timeout_server if be else None), "tunnel")
+        self._arm(self._tunnel_timeout(), "tunnel")
         if self.buf:
             # Bytes the client sent after its request (its first frames): now they go on.
             pending, self.buf = bytes(self.buf), bytearray()
@@ -965,10 +965,32 @@ class HttpClient(asyncio.Protocol):
     def _touch_tunnel(self) -> None:
         """Activity in the tunnel moves its inactivity deadline (no new timer)."""
         if self.deadline_kind == "tunnel":
-            be = self.backend
-            t = (be.timeout_tunnel if be is not None else None) or self.fe.timeout_client
+            t = self._tunnel_timeout()
             if t:
                 self.deadline = self.now + t
+
+    def _tunnel_timeout(self) -> float | None:
+        """The tunnel's inactivity limit: `timeout tunnel`, else `timeout client`, else
+        `timeout server`; once weir has passed an end of stream on to a side, the smaller
+        of that and the side's `timeout client-fin|server-fin` when set."""
+        fe, be, conn = self.fe, self.backend, self.srv_conn
+        t = (be.timeout_tunnel if be is not None else None) or fe.timeout_client
+        t = t or (be.timeout_server if be is not None else None)
+        if conn is not None:
+            fins = (
+                fe.timeout_client_fin if conn.eof else None,
+                be.timeout_server_fin if conn.shut and be is not None else None,
+            )
+            for fin in fins:
+                if fin:
+                    t = min(t, fin) if t else fin
+        return t
+
+    def _tunnel_half_closed(self) -> None:
+        """A side of the tunnel was just shut: its `-fin` timeout applies from now."""
+        if self.deadline_kind == "tunnel":
+            self.now = self.loop.time()
+            self._arm(self._tunnel_timeout(), "tunnel")
 
     # -- response --------------------------------------------------------------------------
 
@@ -1242,6 +1264,7 @@ class ServerConn(asyncio.Protocol):
         "framer",
         "keep_alive",
         "method",
+        "shut",
         "srv",
         "started",
         "transport",
@@ -1260,6 +1283,7 @@ class ServerConn(asyncio.Protocol):
         self.closed = False
         self.tunnel = False  # relaying raw bytes after a 101
         self.eof = False  # the server half-closed its side of the tunnel
+        self.shut = False  # the client's half-close was passed on to the server
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -1385,6 +1409,7 @@ class ServerConn(asyncio.Protocol):
         if self.tunnel and client is not None and client.transport is not None:
             self.eof = True
             client.transport.write_eof()  # the server is done sending; the client may not be
+            client._tunnel_half_closed()
             return True
         return None
 

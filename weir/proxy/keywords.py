@@ -87,6 +87,18 @@ _timeout("http_keep_alive", "dfbl", "Longest wait for the next request on a kept
 _timeout("tarpit", "dfbl", "How long 'http-request tarpit' holds a request (default: connect).")
 _timeout("queue", "dbl", "Longest time a request waits in a server queue (503 after it).")
 _timeout(
+    "client_fin",
+    "dfl",
+    "Longest client inactivity once weir has passed the server's end of stream on to it "
+    "(a half-closed connection); overrides client and tunnel timeouts there.",
+)
+_timeout(
+    "server_fin",
+    "dbl",
+    "Longest server inactivity once weir has passed the client's end of stream on to it "
+    "(a half-closed connection); overrides server and tunnel timeouts there.",
+)
+_timeout(
     "tunnel",
     "dbl",
     "Longest inactivity of a tunnel (WebSocket after its 101, or a tcp relay); overrides "

@@ -99,6 +99,7 @@ class Backend:
         "timeout_connect",
         "timeout_queue",
         "timeout_server",
+        "timeout_server_fin",
         "timeout_tunnel",
         "use_server",
     )
@@ -141,6 +142,7 @@ class Backend:
         self.timeout_server = t.server / 1000 if t.server else None
         self.timeout_queue = (t.queue or t.connect) / 1000 if (t.queue or t.connect) else None
         self.timeout_tunnel = t.tunnel / 1000 if t.tunnel else None
+        self.timeout_server_fin = t.server_fin / 1000 if t.server_fin else None
         self.retries = px.retries
         self.redispatch = px.redispatch
         self.conn_mode = px.http_connection_mode
@@ -387,6 +389,7 @@ class Frontend:
         "tcp_content",
         "tcpka",
         "timeout_client",
+        "timeout_client_fin",
         "timeout_http_keep_alive",
         "timeout_http_request",
         "tls",
@@ -401,6 +404,7 @@ class Frontend:
         self.maxconn = px.maxconn
         t = px.timeouts
         self.timeout_client = t.client / 1000 if t.client else None
+        self.timeout_client_fin = t.client_fin / 1000 if t.client_fin else None
         self.timeout_http_request = t.http_request / 1000 if t.http_request else None
         self.monitor_uri = px.monitor_uri.encode() if px.monitor_uri is not None else None
         self.tcpka = px.tcpka or px.clitcpka  # the client side's keep-alive probes

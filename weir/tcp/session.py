@@ -617,6 +617,7 @@ class TcpClient(asyncio.Protocol):
         srv = self.srv
         if self.ready and srv is not None and srv.transport is not None:
             srv.transport.write_eof()
+        self._half_closed()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -628,11 +629,29 @@ class TcpClient(asyncio.Protocol):
     # -- timeouts: one timer, re-armed only when it fires early ---------------------------
 
     def _timeout(self) -> float | None:
+        """The session's inactivity limit: the smaller of its two sides'. Each side has
+        `timeout tunnel` when it is set (in a relay it supersedes the others), else its own
+        `timeout client|server`; once weir has passed an end of stream on to a side (shut
+        its write), that side has `timeout client-fin|server-fin` when set."""
+        fe, be = self.fe, self.backend
+        tunnel = be.timeout_tunnel if be is not None else None
+        cli = fe.timeout_client_fin if self.srv_eof else None
+        cli = cli or tunnel or fe.timeout_client
+        srv = be.timeout_server_fin if self.cli_eof and be is not None else None
+        srv = srv or tunnel or (be.timeout_server if be is not None else None)
+        if cli and srv:
+            return min(cli, srv)
+        return cli or srv
+
+    def _half_closed(self) -> None:
+        """A side was just shut: its `-fin` timeout may bring the deadline nearer."""
         be = self.backend
-        if be is not None and be.timeout_tunnel:
-            return be.timeout_tunnel  # in a relay, `timeout tunnel` supersedes the others
-        values = [t for t in (self.fe.timeout_client, be.timeout_server if be else None) if t]
-        return min(values) if values else None
+        if self.timer is not None and (
+            self.fe.timeout_client_fin or (be is not None and be.timeout_server_fin)
+        ):
+            self.timer.cancel()
+            self.timer = None
+            self._schedule()
 
     def _schedule(self) -> None:
         t = self._timeout()
@@ -753,6 +772,7 @@ class TcpServer(asyncio.Protocol):
             c.close("--")
             return None
         c.transport.write_eof()
+        c._half_closed()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
