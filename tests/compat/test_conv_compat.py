@@ -53,6 +53,15 @@ EXPRESSIONS = [
     "req.hdr(x-json),json",
     "req.hdr_val(x-num)",
     "req.cook_cnt",
+    # variables as arguments (set below: txn.n is 5, txn.s is "mid")
+    "str(a),concat(<,txn.s,>)",
+    "str(a),concat(<,txn.unset,>)",
+    "str(a),concat(-,txn.n)",
+    "str(x),concat(,txn.n,)",
+    "int(7),add(txn.n)",
+    "int(7),div(txn.n)",
+    "int(7),mul(txn.s)",
+    "int(7),sub(txn.unset)",
 ]
 
 MAP = """\
@@ -79,6 +88,8 @@ defaults
     timeout server 5s
 frontend fe
     bind 127.0.0.1:{port}
+    http-request set-var(txn.n) int(5)
+    http-request set-var(txn.s) str(mid)
 {rules}
 """
 

@@ -18,14 +18,12 @@ from weir.proxy.keywords import apply_options
 @keyword(
     "balance",
     "dbl",
-    "<algorithm> [<arguments>]",
-    "How the backend picks a server (roundrobin, leastconn, source, uri, …).",
+    "[<algorithm> [<arguments>]]",
+    "How the backend picks a server (roundrobin, leastconn, source, uri, …); alone, roundrobin.",
 )
 def _balance(ctx: Ctx, args: Args) -> None:
-    if not ctx.expect(args, 1, None, "an algorithm"):
-        return
     try:
-        params = parse_balance(args)
+        params = parse_balance(args)  # a bare `balance` is roundrobin, as in HAProxy
     except ValueError as e:
         ctx.error(str(e))
         return

@@ -18,7 +18,17 @@ from collections.abc import Callable
 from typing import Any
 
 from weir.balance.hashes import full_hash, hash_crc32, hash_djb2, hash_sdbm, hash_wt6
-from weir.sample.core import ADDR, BIN, INT, STR, SampleError, converter, simple_converter
+from weir.sample.core import (
+    ADDR,
+    BIN,
+    INT,
+    STR,
+    SampleError,
+    converter,
+    simple_converter,
+    to_int,
+    to_str,
+)
 from weir.sample.patterns import pattern_file
 from weir.stream import Stream
 
@@ -156,11 +166,21 @@ def _regsub(args: list[str]) -> Conv:
 
 @converter("concat", STR, STR, args=(1, 3))
 def _concat(args: list[str]) -> Conv:
+    """`concat(BEFORE[,VAR[,AFTER]])`: the variable's value as a string goes between the
+    two; a variable that is not set adds nothing (HAProxy's rule)."""
     before = args[0].encode()
     after = args[2].encode() if len(args) > 2 else b""
-    if len(args) > 1 and args[1]:
-        raise SampleError("concat's variable argument needs variables, which weir lacks yet")
-    return lambda v, s: v + before + after
+    if len(args) < 2 or not args[1]:
+        return lambda v, s: v + before + after
+    from weir.sample.vars import check_var_name, get_var
+
+    name = check_var_name(args[1].strip())
+
+    def conv(v: bytes, s: Stream) -> bytes:
+        middle = to_str(get_var(s, name))
+        return v + before + (middle or b"") + after
+
+    return conv
 
 
 # ---- integers -----------------------------------------------------------------------------
@@ -175,7 +195,24 @@ def _int_arg(text: str, what: str) -> int:
 
 def _arith(name: str, fn: Callable[[int, int], int | None]) -> None:
     def compile_(args: list[str]) -> Conv:
-        n = _int_arg(args[0], "operand")
+        """The operand is an integer, or a variable whose value is read as one, as in
+        HAProxy: the result is absent when the variable is not set, and a string that
+        does not start with a number counts as 0."""
+        text = args[0].strip()
+        if text[:1].isalpha():
+            from weir.sample.vars import check_var_name, get_var
+
+            var = check_var_name(text)
+
+            def conv(v: int, s: Stream) -> int | None:
+                value = get_var(s, var)
+                if value is None:
+                    return None
+                n = to_int(value)
+                return fn(v, 0 if n is None else n)
+
+            return conv
+        n = _int_arg(text, "operand")
         return lambda v, s: fn(v, n)
 
     converter(name, INT, INT, args=(1, 1))(compile_)

@@ -304,3 +304,22 @@ def test_registered_sections_get_their_keywords_and_unregistered_ones_are_refuse
     finally:
         del SECTION_OPENERS["peers"]
         REGISTRY.remove("probe")
+
+
+def test_bare_balance_is_roundrobin(tmp_path: Path) -> None:
+    """HAProxy 2.6 takes `balance` alone as roundrobin (over what defaults said)."""
+    cfg, diags = load_text(
+        tmp_path,
+        BASE
+        + """
+defaults
+    balance leastconn
+backend be
+    balance
+    server s1 127.0.0.1:8080
+""",
+    )
+    assert alerts(diags) == []
+    be = next(p for p in cfg.proxies if p.name == "be")
+    assert be.balance is not None
+    assert be.balance.algo == "roundrobin"
