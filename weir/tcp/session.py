@@ -349,7 +349,13 @@ class TcpClient(asyncio.Protocol):
         task = self.loop.create_task(coro)
         task.add_done_callback(self._connected)
         if be.timeout_connect:  # a timer, not asyncio.wait_for (a second task per connect)
-            self.connect_timer = self.loop.call_later(be.timeout_connect, task.cancel)
+            self.connect_timer = self.loop.call_later(
+                be.timeout_connect, self._connect_expired, task
+            )
+
+    def _connect_expired(self, task: asyncio.Task[object]) -> None:
+        self.connect_timer = None  # (how _connected tells this cancel from others)
+        task.cancel()
 
     def _connected(self, task: asyncio.Task[object]) -> None:
         timer = self.connect_timer
@@ -357,6 +363,11 @@ class TcpClient(asyncio.Protocol):
             timer.cancel()
             self.connect_timer = None
         if task.cancelled() or task.exception() is not None:
+            be = self.backend
+            if task.cancelled() and (timer is not None or be is None or not be.timeout_connect):
+                # Cancelled from outside, not by `timeout connect`: the process is
+                # stopping, and a retry would start a connection nobody waits for.
+                self.retries_left = 0
             be, srv, stream = self.backend, self.server, self.stream
             self.srv = None
             if be is not None and srv is not None and stream is not None:
