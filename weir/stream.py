@@ -29,6 +29,7 @@ class Stream:
         "client_port",
         "cookie_cli",
         "cookie_srv",
+        "drop",
         "frontend",
         "frontend_addr",
         "log_level",
@@ -89,6 +90,7 @@ class Stream:
         self.termination = "----"
         self.cookie_cli = "-"  # request cookie captured for the log (%CC)
         self.cookie_srv = "-"  # response cookie captured for the log (%CS)
+        self.drop = False  # `silent-drop`: the connection ends without the client knowing
         # What cookie persistence learnt of the request (weir.persist.cookie.Seen: whether
         # the cookie chose the server, its dates), False when the backend has no cookie.
         self.persist: Any = False

@@ -45,7 +45,8 @@ from weir.proto.h1 import (
 from weir.sample.core import REQ, RES
 from weir.stream import Stream
 
-CONTINUE, STOP, REPLY, TARPIT = 0, 1, 2, 3
+# SILENT: the exchange ends without an answer (`reject`, `silent-drop`).
+CONTINUE, STOP, REPLY, TARPIT, SILENT = 0, 1, 2, 3, 4
 
 REQUEST, RESPONSE, AFTER = "http-request", "http-response", "http-after-response"
 _BAD_VALUE = re.compile(rb"[\r\n\0]")
@@ -385,6 +386,38 @@ def _deny(ctx: Ctx, words: list[str], phase: str) -> Action | None:
 )
 def _tarpit(ctx: Ctx, words: list[str], phase: str) -> Action | None:
     return _deny_like(ctx, words, phase, 500, TARPIT)
+
+
+@action(
+    "reject",
+    (REQUEST,),
+    "",
+    "Close the connection at once, without an answer (as 'tcp-request content reject').",
+)
+def _reject(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if words:
+        ctx.error(f"unexpected '{words[0]}'")
+        return None
+    return lambda txn: SILENT
+
+
+@action(
+    "silent-drop",
+    (REQUEST, RESPONSE),
+    "",
+    "End the connection without the client being told: no answer, no FIN, no reset (see "
+    "docs/rules.md); an abusive client is left waiting.",
+)
+def _silent_drop(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    if words:
+        ctx.error(f"unexpected '{words[0]}'")
+        return None
+
+    def silent_drop(txn: Txn) -> int:
+        txn.stream.drop = True
+        return SILENT
+
+    return silent_drop
 
 
 @action(

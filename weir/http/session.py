@@ -34,9 +34,18 @@ from typing import cast
 from weir.backend.server import Server, SrvState
 from weir.config.model import Mode
 from weir.http.errors import error_page
-from weir.http.rules import CONTINUE, REPLY, STOP, TARPIT, ProxyRules, Txn, run_rules
+from weir.http.rules import (
+    CONTINUE,
+    REPLY,
+    SILENT,
+    STOP,
+    TARPIT,
+    ProxyRules,
+    Txn,
+    run_rules,
+)
 from weir.log.captures import capture_request, capture_response, unique_id_line
-from weir.net.listener import SOFT_STOP, set_keepalive
+from weir.net.listener import SOFT_STOP, drop_silently, set_keepalive
 from weir.persist.cookie import NO_COOKIE
 from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
@@ -245,7 +254,11 @@ class HttpClient(asyncio.Protocol):
         return rest
 
     def _fail_silently(self, term: str) -> None:
-        """End the connection without an answer (a `reject`), logging the stream."""
+        """End the connection without an answer (a `reject`, or a `silent-drop` that the
+        client is not even told of), logging the stream."""
+        stream = self.stream
+        if stream is not None and stream.drop and self.transport is not None:
+            drop_silently(self.transport)
         self._end_stream(term, 0)
         self._close()
 
@@ -261,7 +274,10 @@ class HttpClient(asyncio.Protocol):
         fe.counters.denied += 1
         self.state = _CLOSING
         if self.transport is not None:
-            self.transport.close()
+            if stream.drop:
+                drop_silently(self.transport)
+            else:
+                self.transport.close()
         return True
 
     def _admit(self) -> None:
@@ -647,6 +663,10 @@ class HttpClient(asyncio.Protocol):
         a kept-alive connection goes on with its next request."""
         stream = txn.stream
         head = txn.head
+        if verdict == SILENT:
+            self.fe.counters.denied += 1
+            self._fail_silently("PR")
+            return
         if verdict == TARPIT:
             self.tarpit_status = txn.status
             if self.transport is not None:
@@ -1082,6 +1102,9 @@ class HttpClient(asyncio.Protocol):
                 self.fe.counters.dresp += 1
                 if be is not None:
                     be.counters.dresp += 1
+                if verdict == SILENT:  # `silent-drop`: no 502 either
+                    stream.res_status, stream.t_response = -1, 0.0
+                    self._fail_silently("PD")
                 return None
         edited: ResponseHead | None = txn.finish()
         if edited is not None and edited is not head:
@@ -1369,7 +1392,8 @@ class ServerConn(asyncio.Protocol):
         self.keep_alive = head.keep_alive and not close_delimited
         out = client.response_head(head, close_delimited)
         if out is None:  # refused by an http-response rule
-            client.response_failed(self, 502, False, "PH")
+            if client.state != _CLOSING:  # (unless it ended the exchange without a word)
+                client.response_failed(self, 502, False, "PH")
             return
         if not has_body:
             client.write(out)

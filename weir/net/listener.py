@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Protocol
@@ -331,3 +332,32 @@ def set_keepalive(transport: asyncio.BaseTransport) -> None:
     if sock is not None and sock.family != socket.AF_UNIX:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+
+
+# Linux's TCP_REPAIR (not in Python's socket module): a socket in repair mode closes
+# without sending anything.
+_TCP_REPAIR = getattr(socket, "TCP_REPAIR", 19)
+
+
+def drop_silently(transport: asyncio.Transport) -> None:
+    """`silent-drop`: make the client's connection disappear without telling the client,
+    so that an abusive client keeps waiting on it instead of trying again. The socket is
+    put in TCP repair mode, which closes it without a FIN or a reset (this needs the
+    CAP_NET_ADMIN capability); without it, the connection is reset with a TTL of 1, which
+    does not reach a client beyond the first router. HAProxy does the same."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            # Acknowledge what came at once, or the client's retransmits may reset.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, _TCP_REPAIR, 1)
+        except OSError:
+            with contextlib.suppress(OSError):
+                if sock.family == socket.AF_INET:
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1)
+                else:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 1)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()  # whatever waits to be sent is dropped with the connection

@@ -91,6 +91,11 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
     elif action == "switch-mode" and kind == "tcp-request content":
         if not _switch_mode(ctx, action_args):
             return
+    elif action == "silent-drop":
+        if action_args:
+            ctx.error(f"unexpected '{action_args[0]}' after '{action}'")
+            return
+        effect = _silent_drop
     elif action not in ("accept", "reject"):
         more = {
             "tcp-request content": ", 'switch-mode http'",
@@ -98,7 +103,7 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
         }.get(kind, "")
         ctx.error(
             f"'{kind} {action}' is HAProxy's or unknown; weir supports 'accept', 'reject', "
-            f"'track-sc0/1/2', 'set-var(<name>)', 'unset-var(<name>)'{more} here"
+            f"'silent-drop', 'track-sc0/1/2', 'set-var(<name>)', 'unset-var(<name>)'{more} here"
         )
         return
     elif action_args:
@@ -110,9 +115,16 @@ def _rule(ctx: Ctx, args: Args, target: list[TcpRuleDef], kind: str) -> None:
             ctx.error(f"expects 'if' or 'unless' followed by a condition after '{action}'")
             return
         cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
-    verdicts = {"accept": ACCEPT, "reject": REJECT, "switch-mode": SWITCH}
-    verdict = 0 if effect is not None else verdicts[action]
+    # Effects alone (tracking, variables…) decide nothing: the evaluation goes on.
+    verdicts = {"accept": ACCEPT, "reject": REJECT, "silent-drop": REJECT, "switch-mode": SWITCH}
+    verdict = verdicts.get(action, 0)
     target.append(TcpRuleDef(ctx.where, verdict, cond, effect))
+
+
+def _silent_drop(s: Stream) -> None:
+    """`silent-drop`: a `reject` whose connection disappears without the client being
+    told (see weir.net.listener.drop_silently); the session closing it looks here."""
+    s.drop = True
 
 
 def _expect_proxy(s: Stream) -> None:
@@ -204,8 +216,8 @@ def _var_effect(
 @keyword(
     "tcp-request connection",
     "dfl",
-    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>)|"
-    "expect-proxy layer4 [{if | unless} <condition>]",
+    "accept|reject|silent-drop|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|"
+    "unset-var(<name>)|expect-proxy layer4 [{if | unless} <condition>]",
     "Accept, reject or track a connection as soon as it arrives (addresses only), or "
     "expect a PROXY protocol header from it ('expect-proxy layer4').",
 )
@@ -216,8 +228,8 @@ def _connection(ctx: Ctx, args: Args) -> None:
 @keyword(
     "tcp-request content",
     "dfbl",
-    "accept|reject|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|unset-var(<name>)|"
-    "switch-mode http [proto h1] [{if | unless} <condition>]",
+    "accept|reject|silent-drop|track-sc<N> <expr> [table <t>]|set-var(<name>) <expr>|"
+    "unset-var(<name>)|switch-mode http [proto h1] [{if | unless} <condition>]",
     "Accept, reject or track a connection from its first bytes (see 'inspect-delay'), or "
     "go on with it as HTTP ('switch-mode http').",
 )
@@ -245,8 +257,8 @@ def _inspect_delay(ctx: Ctx, args: Args) -> None:
 @keyword(
     "tcp-response content",
     "dbl",
-    "accept|reject|close|set-var(<name>) <expr>|unset-var(<name>)|set-log-level <level> "
-    "[{if | unless} <condition>]",
+    "accept|reject|close|silent-drop|set-var(<name>) <expr>|unset-var(<name>)|"
+    "set-log-level <level> [{if | unless} <condition>]",
     "Decide on the server's first bytes (see 'tcp-response inspect-delay'); res.len, "
     "res.payload and res.payload_lv read them.",
 )
@@ -270,11 +282,16 @@ def _response_content(ctx: Ctx, args: Args) -> None:
         effect = _log_level_effect(ctx, action_args)
         if effect is None:
             return
+    elif action == "silent-drop":
+        if action_args:
+            ctx.error(f"unexpected '{action_args[0]}' after '{action}'")
+            return
+        effect = _silent_drop
     elif action not in ("accept", "reject", "close"):
         ctx.error(
             f"'tcp-response content {action}' is HAProxy's or unknown; weir supports "
-            "'accept', 'reject', 'close', 'set-var(<name>)', 'unset-var(<name>)' and "
-            "'set-log-level' here"
+            "'accept', 'reject', 'close', 'silent-drop', 'set-var(<name>)', "
+            "'unset-var(<name>)' and 'set-log-level' here"
         )
         return
     elif action_args:
@@ -286,8 +303,8 @@ def _response_content(ctx: Ctx, args: Args) -> None:
             ctx.error(f"expects 'if' or 'unless' followed by a condition after '{action}'")
             return
         cond = CondDef(ctx.where, rest[0] == "unless", rest[1:])
-    verdicts = {"accept": ACCEPT, "reject": REJECT, "close": CLOSE}
-    verdict = 0 if effect is not None else verdicts[action]
+    verdicts = {"accept": ACCEPT, "reject": REJECT, "silent-drop": REJECT, "close": CLOSE}
+    verdict = verdicts.get(action, 0)
     ctx.px.tcp_response_content_rules.append(TcpRuleDef(ctx.where, verdict, cond, effect))
 
 
@@ -344,12 +361,14 @@ def compile_tcp_rules(
 
 def decide(rules: Compiled, stream: Stream) -> int:
     """The verdict (ACCEPT, REJECT, CLOSE, SWITCH) of the first deciding rule whose
-    condition holds, else 0 (undecided)."""
+    condition holds, else 0 (undecided). A rule's effect applies first; one without a
+    verdict (tracking, variables) lets the evaluation go on."""
     for pred, verdict, effect in rules:
         if pred is None or pred(stream):
             if effect is not None:
                 effect(stream)
-                continue
+                if not verdict:
+                    continue
             return verdict
     return 0
 

@@ -19,7 +19,7 @@ from typing import Protocol, cast
 
 from weir.backend.server import Server
 from weir.config.model import Mode
-from weir.net.listener import set_keepalive
+from weir.net.listener import drop_silently, set_keepalive
 from weir.persist.rdp import rdp_server
 from weir.persist.stick import stream_ended
 from weir.proto import proxy_protocol
@@ -694,7 +694,10 @@ class TcpClient(asyncio.Protocol):
         if self.relay is not None:
             self.relay.close()
         if self.transport is not None:
-            self.transport.close()
+            if self.stream is not None and self.stream.drop:
+                drop_silently(self.transport)
+            else:
+                self.transport.close()
         srv_conn, self.srv = self.srv, None
         if srv_conn is not None:
             srv_conn.close()
