@@ -8,6 +8,7 @@ import weir.backend.serverstate
 import weir.check.keywords
 import weir.dns.conf
 import weir.dns.template
+import weir.http.compress
 import weir.http.keywords
 import weir.http.rules
 import weir.log.keywords

@@ -253,6 +253,7 @@ def _check_http_directives(cfg: Config, px: Proxy, diags: Diagnostics) -> None:
         ("'http-response' rules", px.http_response_rules),
         ("'http-after-response' rules", px.http_after_response_rules),
         ("'redirect' rules", px.redirect_rules),
+        ("'compression' settings", px.compression is not None),
     ]
     for what, there in found:
         if there and not upgrades:

@@ -78,6 +78,7 @@ class GlobalConf:
     tune_maxaccept: int = 0  # connections accepted in a row per listener; 0/-1: no limit
     tune_bufsize: int = 16384
     tune_maxhdr: int = 101
+    tune_comp_maxlevel: int = 1  # zlib's level for `compression`
     logs: list[LogTarget] = field(default_factory=list)
     log_tag: str = "weir"
     log_send_hostname: str | None = None
@@ -297,6 +298,15 @@ class Timeouts:
 
 
 @dataclass(slots=True)
+class CompressionConf:
+    """`compression algo|type|offload` (weir.http.compress)."""
+
+    algos: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    offload: bool = False
+
+
+@dataclass(slots=True)
 class Proxy:
     cap: Cap
     name: str
@@ -365,6 +375,7 @@ class Proxy:
     dynamic_cookie_key: str | None = None
     fullconn: int = 0  # 0: a tenth of the maxconn of the frontends that reach it
     buffer_request: bool = False  # option http-buffer-request
+    compression: CompressionConf | None = None
     retries: int = 3
     redispatch: bool = False
     persist: bool = False  # `option persist`: persistence reaches a server that is down

@@ -33,6 +33,7 @@ from typing import cast
 
 from weir.backend.server import Server, SrvState
 from weir.config.model import Mode
+from weir.http.compress import Algo, BodyCompressor, choose, compressed_head, wanted
 from weir.http.errors import error_page
 from weir.http.rules import (
     CONTINUE,
@@ -87,6 +88,8 @@ class HttpClient(asyncio.Protocol):
         "backend",
         "buf",
         "close_after",
+        "comp",
+        "comp_types",
         "date_start",
         "deadline",
         "deadline_kind",
@@ -139,6 +142,10 @@ class HttpClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.held: RequestHead | None = None  # the head waiting in state _BODY
+        # `compression`: the algorithm this request's response may be compressed with,
+        # and the content types that may be (None: any).
+        self.comp: Algo | None = None
+        self.comp_types: tuple[bytes, ...] | None = None
         self.state = _IDLE
         self.stream: Stream | None = None
         self.req: RequestHead | None = None
@@ -782,6 +789,15 @@ class HttpClient(asyncio.Protocol):
         if be.conn_mode in _SERVER_CLOSE or self.fe.conn_mode in _SERVER_CLOSE:
             add += b"Connection: close\r\n"
             drop.add(b"connection")
+        fc, bc = self.fe.comp, be.comp
+        if fc is None and bc is None:
+            self.comp = None
+        else:
+            self.comp = algo = choose(fc, bc, head)
+            types = bc.types if bc is not None else None
+            self.comp_types = types or (fc.types if fc is not None else None)
+            if algo is not None and ((fc is not None and fc.offload) or (bc and bc.offload)):
+                drop.add(b"accept-encoding")  # `compression offload`: servers never compress
         if drop:
             return serialize_request(head, add=add, drop=frozenset(drop))
         return serialize_request(head, add=add)
@@ -1288,6 +1304,7 @@ class ServerConn(asyncio.Protocol):
         "keep_alive",
         "method",
         "shut",
+        "squeeze",
         "srv",
         "started",
         "transport",
@@ -1307,6 +1324,7 @@ class ServerConn(asyncio.Protocol):
         self.tunnel = False  # relaying raw bytes after a 101
         self.eof = False  # the server half-closed its side of the tunnel
         self.shut = False  # the client's half-close was passed on to the server
+        self.squeeze: BodyCompressor | None = None  # the body being compressed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -1317,6 +1335,7 @@ class ServerConn(asyncio.Protocol):
 
     def start_response(self, method: bytes) -> None:
         self.method = method
+        self.squeeze = None
         self.framer = None
         self.started = False
         self.buf.clear()
@@ -1346,7 +1365,9 @@ class ServerConn(asyncio.Protocol):
                     self.srv.observer.bad_response()
                 client.response_failed(self, 502, True, "SD")
                 return
-            client.write(data if n == len(data) else data[:n])
+            body = data if n == len(data) else data[:n]
+            squeeze = self.squeeze
+            client.write(body if squeeze is None else squeeze.feed(body, framer.done))
             be = client.backend
             if client.deadline_kind == "server" and be is not None and be.timeout_server:
                 client.deadline = client.now + be.timeout_server
@@ -1399,11 +1420,19 @@ class ServerConn(asyncio.Protocol):
             client.write(out)
             self._done(not rest)
             return
+        algo, req = client.comp, client.req
+        squeeze = None
+        if algo is not None and req is not None and wanted(req, head, client.comp_types):
+            out = compressed_head(out, algo, head.chunked)
+            be = client.backend
+            counters = [client.fe.counters] if be is None else [client.fe.counters, be.counters]
+            squeeze = self.squeeze = BodyCompressor(algo, head.chunked, counters)
         cl = head.content_length
         if cl is not None and not head.chunked and len(rest) >= cl:
             # Fast path: the whole Content-Length body came with the head. One write, and
             # no framer object for a body that is already complete.
-            client.write(out + rest if len(rest) == cl else out + rest[:cl])
+            body = rest if len(rest) == cl else rest[:cl]
+            client.write(out + (body if squeeze is None else squeeze.feed(body, True)))
             self._done(len(rest) == cl)
             return
         framer = body_framer(cl, head.chunked, close_delimited, response=True)
@@ -1415,7 +1444,8 @@ class ServerConn(asyncio.Protocol):
                 client.response_failed(self, 502, False, "PH")
                 return
             # Head and the body bytes that came with it leave in one write (one syscall).
-            out += rest if n == len(rest) else rest[:n]
+            body = rest if n == len(rest) else rest[:n]
+            out += body if squeeze is None else squeeze.feed(body, framer.done)
         client.write(out)
         if framer.done:
             self._done(n == len(rest))

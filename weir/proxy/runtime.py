@@ -17,7 +17,8 @@ from weir.backend.server import Server, SrvState
 from weir.balance import make_balancer, parse_balance
 from weir.balance.base import BalanceParams, Balancer
 from weir.balance.keys import hdr_key, rdp_cookie_key, source_key, uri_key, url_param_key
-from weir.config.model import Config, Mode, Proxy
+from weir.config.model import Config, GlobalConf, Mode, Proxy
+from weir.http.compress import Compression
 from weir.http.rules import ProxyRules, proxy_rules
 from weir.log import Logger, LogHub
 from weir.log.captures import Captures
@@ -38,6 +39,9 @@ class Counters:
     __slots__ = (
         "bytes_in",
         "bytes_out",
+        "comp_in",
+        "comp_out",
+        "comp_rsp",
         "cur_sess",
         "denied",
         "dresp",
@@ -59,6 +63,7 @@ class Counters:
         self.bytes_in = self.bytes_out = 0
         self.requests = self.denied = self.dresp = self.errors = 0
         self.econ = self.eresp = self.wretr = self.wredis = 0
+        self.comp_in = self.comp_out = self.comp_rsp = 0  # weir.http.compress
         self.hrsp = [0] * 6  # responses by status // 100; index 0 for anything else
         self.sess_rate = RateCounter()
         self.req_rate = RateCounter()
@@ -67,6 +72,7 @@ class Counters:
 class Backend:
     __slots__ = (
         "balancer",
+        "comp",
         "conf",
         "conn_mode",
         "cookie",
@@ -106,6 +112,7 @@ class Backend:
 
     def __init__(self, px: Proxy) -> None:
         self.fullconn = px.fullconn or 1  # set by build() (HAProxy's default when 0)
+        self.comp: Compression | None = None  # set by build(): `compression`
         self.conf = px  # the model, for builders of other concerns (checks, stats, logs)
         self.tcpka = px.tcpka or px.srvtcpka  # the server side's keep-alive probes
         self.name = px.name
@@ -367,6 +374,7 @@ class Frontend:
         "binds",
         "buffer_body",
         "captures",
+        "comp",
         "conf",
         "conn_mode",
         "counters",
@@ -419,6 +427,7 @@ class Frontend:
         self.errorfiles = px.errorfiles
         self.limiter = ConnLimiter(px.maxconn, parent=limiter)
         self.captures: Captures | None = None  # set by build() when the proxy captures
+        self.comp: Compression | None = None  # set by build(): `compression`
         self.counters = Counters()
         self.logger: Logger | None = None  # set by build()
         self.stats: StatsService | None = None  # set by build()
@@ -545,6 +554,7 @@ def build(cfg: Config) -> Runtime:
         if px.disabled or not px.cap.is_backend:
             continue
         be = Backend(px)
+        be.comp = _compression(px, g)
         _server_tls(be, cfg)
         be.logger = rt.log_hub.logger(px)
         rt.backends[px.name] = be
@@ -557,6 +567,7 @@ def build(cfg: Config) -> Runtime:
         if px.disabled or not px.cap.is_frontend:
             continue
         fe = Frontend(px, rt.backends, rt.limiter)
+        fe.comp = _compression(px, g)
         fe.logger = rt.log_hub.logger(px)
         fe.captures = rt.log_hub.captures(px)
         rt.frontends.append(fe)
@@ -572,6 +583,14 @@ def build(cfg: Config) -> Runtime:
         if be.stats is None:
             be.stats = make_stats(be.conf, rt)
     return rt
+
+
+def _compression(px: Proxy, g: GlobalConf) -> Compression | None:
+    """A proxy's `compression` settings for the HTTP sessions that go through it."""
+    conf = px.compression
+    if conf is None or not (conf.algos or conf.types or conf.offload):
+        return None
+    return Compression(conf, g.tune_comp_maxlevel)
 
 
 def _fullconn(rt: Runtime) -> None:
