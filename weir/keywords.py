@@ -9,6 +9,7 @@ import weir.check.keywords
 import weir.dns.conf
 import weir.dns.template
 import weir.http.compress
+import weir.http.errorpages
 import weir.http.keywords
 import weir.http.rules
 import weir.log.keywords

@@ -17,6 +17,11 @@ from weir.config.model import Config, Mode, Proxy
 
 def check_config(cfg: Config, diags: Diagnostics) -> None:
     _check_defaults_users(cfg, diags)
+    from weir.http.errorpages import resolve as resolve_error_pages
+
+    reported: set[Where] = set()
+    for px in cfg.proxies:
+        resolve_error_pages(cfg, px, diags, reported)
     for px in cfg.proxies:
         if px.disabled:
             continue

@@ -335,7 +335,10 @@ class Proxy:
     srvtcpka: bool = False  # `option srvtcpka`: on the server side only
     # `option splice-auto|splice-request|splice-response` (mode tcp; weir/tcp/splice.py)
     splice: frozenset[str] = frozenset()
-    errorfiles: dict[int, bytes] = field(default_factory=dict)  # status -> whole response
+    # Error pages: the lines in order (weir.http.errorpages), then, once the whole
+    # configuration is read, status -> the whole response (bytes, or made per stream).
+    error_pages: list[Any] = field(default_factory=list)
+    errorfiles: dict[int, Any] = field(default_factory=dict)
     httplog: bool = False
     tcplog: bool = False
     log_global: bool = False
@@ -454,6 +457,8 @@ class Config:
     peers: dict[str, Any] = field(default_factory=dict)
     # `resolvers` sections by name (weir.dns.conf.ResolversConf)
     resolvers: dict[str, Any] = field(default_factory=dict)
+    # `http-errors` sections by name (weir.http.errorpages.HttpErrors)
+    http_errors: dict[str, Any] = field(default_factory=dict)
 
 
 def _scoped(rules: list[Any], defaults: Proxy, *, keep: bool) -> None:

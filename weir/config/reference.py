@@ -21,6 +21,7 @@ _ORDER = [
     Section.USERLIST,
     Section.PEERS,
     Section.RESOLVERS,
+    Section.HTTP_ERRORS,
 ]
 _LETTER = {
     Section.GLOBAL: "g",
@@ -31,6 +32,7 @@ _LETTER = {
     Section.USERLIST: "u",
     Section.PEERS: "p",
     Section.RESOLVERS: "r",
+    Section.HTTP_ERRORS: "e",
 }
 
 
@@ -45,7 +47,8 @@ def render() -> str:
         "keyword is refused by `weir -c` with a message saying that weir does not support it "
         "yet.",
         "",
-        "Sections: g = global, d = defaults, f = frontend, b = backend, l = listen, u = userlist.",
+        "Sections: g = global, d = defaults, f = frontend, b = backend, l = listen, u = userlist, "
+        "p = peers, r = resolvers, e = http-errors.",
         "",
         "## Section keywords",
         "",

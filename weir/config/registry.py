@@ -37,6 +37,7 @@ class Section(StrEnum):
     USERLIST = "userlist"
     PEERS = "peers"
     RESOLVERS = "resolvers"
+    HTTP_ERRORS = "http-errors"
 
 
 LETTERS = {
@@ -48,6 +49,7 @@ LETTERS = {
     "u": Section.USERLIST,
     "p": Section.PEERS,
     "r": Section.RESOLVERS,
+    "e": Section.HTTP_ERRORS,
 }
 PROXY_SECTIONS = frozenset({Section.DEFAULTS, Section.FRONTEND, Section.BACKEND, Section.LISTEN})
 

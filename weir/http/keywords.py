@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 
 from weir.config.parser import Ctx
 from weir.config.registry import Args, keyword
@@ -81,43 +80,6 @@ def _forwardfor(ctx: Ctx, args: Args) -> None:
             ctx.error(f"unexpected '{word}' (expects 'except', 'header' or 'if-none')")
             return
     px.forwardfor = True
-
-
-# HAProxy's list of statuses `errorfile` may replace.
-ERRORFILE_CODES = frozenset(
-    {200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504}
-)
-
-
-@keyword(
-    "errorfile",
-    "dfbl",
-    "<code> <file>",
-    "Answer this status with the file's bytes: a complete HTTP response, headers included.",
-)
-def _errorfile(ctx: Ctx, args: Args) -> None:
-    if not ctx.expect(args, 2, 2, "a status code and a file"):
-        return
-    try:
-        code = int(args[0])
-    except ValueError:
-        code = 0
-    if code not in ERRORFILE_CODES:
-        codes = ", ".join(str(c) for c in sorted(ERRORFILE_CODES))
-        ctx.error(f"status '{args[0]}' cannot be replaced (only {codes})")
-        return
-    try:
-        data = Path(args[1]).read_bytes()
-    except OSError as e:
-        ctx.error(f"cannot open file '{args[1]}': {e.strerror}")
-        return
-    if len(data) > ctx.cfg.global_.tune_bufsize:
-        ctx.error(f"file '{args[1]}' is larger than tune.bufsize ({ctx.cfg.global_.tune_bufsize})")
-        return
-    if not data.startswith(b"HTTP/"):
-        ctx.warn(f"file '{args[1]}' does not start with an HTTP status line; it is sent as is")
-    # A copy per proxy: the dict is inherited from defaults by copy, never shared.
-    ctx.px.errorfiles = {**ctx.px.errorfiles, code: data}
 
 
 @keyword(

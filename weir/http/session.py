@@ -1247,12 +1247,12 @@ class HttpClient(asyncio.Protocol):
         # The backend's own error file once the request reached one, else the frontend's,
         # else weir's built-in page.
         be = self.backend
-        page = (
-            (be.errorfiles.get(status) if be is not None else None)
-            or self.fe.errorfiles.get(status)
-            or error_page(status)
+        page = (be.errorfiles.get(status) if be is not None else None) or self.fe.errorfiles.get(
+            status
         )
-        self.write(page)
+        if callable(page):  # an `http-error` made per request
+            page = page(self.stream) if self.stream is not None else None
+        self.write(page or error_page(status))
         self._end_stream(term, status)
         self._close()
 
