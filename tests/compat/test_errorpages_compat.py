@@ -42,9 +42,12 @@ http-errors site
     errorfile 404 {f404}
 """
 
-PAGE_503 = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nsite 503\n"  # noqa: E501
+PAGE_503 = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\n"
+    b"site 503\n"
+)
 PAGE_404 = (
-    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nsite 404\n"  # noqa: E501
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nsite 404\n"
 )
 PAGE_410 = b"HTTP/1.1 410 Gone\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\ngone\n"
 

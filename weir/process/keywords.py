@@ -356,3 +356,13 @@ def _node(ctx: Ctx, args: Args) -> None:
 def _description(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 1, None, "some text"):
         ctx.cfg.global_.description = " ".join(args)
+
+
+@keyword(
+    "bind-process",
+    "dfbl",
+    "[all|odd|even|<process>…]",
+    "Accepted and ignored, as HAProxy 2.6 does (it has no processes to bind to any more).",
+)
+def _bind_process(ctx: Ctx, args: Args) -> None:
+    ctx.warn("has no effect, is deprecated, and is gone in HAProxy 2.7; delete the line")

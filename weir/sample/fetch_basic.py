@@ -420,3 +420,15 @@ def _req_body_param(args: list[str]) -> Getter:
         return None
 
     return get
+
+
+@simple_fetch("date_us", INT, doc="the microseconds of the current date")
+def _date_us(s: Stream) -> int:
+    import time
+
+    return time.time_ns() // 1000 % 1_000_000
+
+
+@simple_fetch("srv_id", INT, needs=RES, doc="the server's id, once chosen")
+def _srv_id(s: Stream) -> int | None:
+    return s.server.puid if s.server is not None else None

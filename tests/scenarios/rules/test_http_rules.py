@@ -371,3 +371,20 @@ backend be
     while "caps " not in proc.log and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "caps {curl/|www.example.com} {a}" in proc.log, proc.log
+
+
+def test_srv_id_and_date_us(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request return status 200 content-type text/plain lf-string "%[date_us]" if { path /us }
+    bind-process all
+""",
+        "    http-response set-header X-Srv-Id %[srv_id]",
+    )
+    assert curl(url + "/").header("x-srv-id") == "1"
+    us = curl(url + "/us").body
+    assert us.isdigit()
+    assert 0 <= int(us) < 1_000_000
