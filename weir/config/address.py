@@ -4,11 +4,13 @@ Forms understood (as HAProxy 2.6 writes them):
     `*:80`, `:80`, `0.0.0.0:80`, `127.0.0.1:8000-8010` (port range, bind only),
     `[::1]:80`, `::1:80` and `:::80` (IPv6: the last colon separates the port),
     `ipv4@ADDR:PORT`, `ipv6@ADDR:PORT`, `tcp@`, `tcp4@`, `tcp6@` (the same, stream sockets),
-    `unix@/path` or a bare `/path` (UNIX stream socket), `fd@N` (an already-open listening
-    socket inherited from the parent process, HAProxy's systemd / hand-over form),
-    `host.example:80` for servers (resolved once at load time, like HAProxy's libc lookup).
-Datagram (`udp@`), abstract (`abns@`), `sockpair@` and QUIC forms are HAProxy's but not
-weir's yet: they raise AddressError saying so.
+    `unix@/path` or a bare `/path` (UNIX stream socket), `abns@name` (a UNIX socket in
+    Linux's abstract namespace: held as a path starting with a NUL byte), `fd@N` (an
+    already-open listening socket inherited from the parent process, HAProxy's systemd /
+    hand-over form), `host.example:80` for servers (resolved once at load time, like
+    HAProxy's libc lookup).
+Datagram (`udp@`), `sockpair@` and QUIC forms are HAProxy's but not weir's yet: they raise
+AddressError saying so.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class Address:
         if self.family is Family.FD:
             return f"fd@{self.fd}"
         if self.family is Family.UNIX:
+            if self.host.startswith("\0"):
+                return f"abns@{self.host[1:]}"
             return f"unix@{self.host}"
         host = f"[{self.host}]" if self.family is Family.IPV6 else (self.host or "*")
         if self.port_high != self.port_low:
@@ -79,8 +83,9 @@ _STREAM_PREFIXES = {
     "unix": Family.UNIX,
     "uxst": Family.UNIX,
     "fd": Family.FD,
+    "abns": Family.UNIX,
 }
-_UNSUPPORTED_PREFIXES = ("udp", "udp4", "udp6", "uxdg", "abns", "sockpair", "quic4", "quic6")
+_UNSUPPORTED_PREFIXES = ("udp", "udp4", "udp6", "uxdg", "sockpair", "quic4", "quic6")
 
 
 def _parse_port_range(text: str, whole: str, *, allow_range: bool) -> tuple[int, int]:
@@ -152,8 +157,8 @@ def parse_address(
         return Address(Family.FD, "", fd=fd)
     if family is Family.UNIX or (family is None and text.startswith("/")):
         if not text:
-            raise AddressError(f"missing path in '{whole}'")
-        return Address(Family.UNIX, text)
+            raise AddressError(f"missing {'name' if prefix == 'abns' else 'path'} in '{whole}'")
+        return Address(Family.UNIX, "\0" + text if prefix == "abns" else text)
 
     host, port_text = _split_host_port(text, whole)
     if port_text is None:

@@ -108,6 +108,10 @@ class Bind:
     accept_proxy: bool = False  # `accept-proxy`: a PROXY protocol header comes first
     freebind: bool = False  # `freebind`: bind an address this host does not have (yet)
     transparent: bool = False  # `transparent`: IP_TRANSPARENT (also binds foreign addresses)
+    # A UNIX socket file's permissions and owner (`mode`, `uid`/`user`, `gid`/`group`).
+    unix_mode: int | None = None
+    unix_uid: int | None = None
+    unix_gid: int | None = None
 
 
 @dataclass(slots=True)

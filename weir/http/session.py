@@ -46,6 +46,7 @@ from weir.http.rules import (
     run_rules,
 )
 from weir.log.captures import capture_request, capture_response, unique_id_line
+from weir.net.connect import connect_server
 from weir.net.listener import SOFT_STOP, drop_silently, set_keepalive
 from weir.persist.cookie import NO_COOKIE
 from weir.persist.stick import stream_ended
@@ -861,17 +862,18 @@ class HttpClient(asyncio.Protocol):
             host, port = self._destination(port)
         tls = srv.tls
         if tls is None:
-            coro = self.loop.create_connection(lambda: conn, host, port)
+            coro = connect_server(self.loop, lambda: conn, host, port)
         else:
             ctx, sni = tls
             name = sni(self.stream) if sni is not None and self.stream is not None else None
-            coro = self.loop.create_connection(
+            coro = connect_server(
+                self.loop,
                 lambda: conn,
                 host,
                 port,
-                ssl=ctx,
+                tls=ctx,
                 server_hostname=name.decode() if name else None,
-                ssl_handshake_timeout=be.timeout_connect,
+                handshake_timeout=be.timeout_connect,
             )
         task = self.loop.create_task(coro)
         task.add_done_callback(lambda t: self._connected(t, conn))

@@ -55,10 +55,15 @@ def socket_key(sock: socket.socket) -> tuple[int, str, int] | None:
         return None
     if sock.family == socket.AF_UNIX:
         path = name.decode(errors="surrogateescape") if isinstance(name, bytes) else name
-        return (socket.AF_UNIX, str(Path(path).absolute()), 0) if path else None
+        return (socket.AF_UNIX, _unix_key(path), 0) if path else None
     if sock.family in (socket.AF_INET, socket.AF_INET6):
         return _inet_key(sock.family, name[0], name[1])
     return None
+
+
+def _unix_key(path: str) -> str:
+    """A UNIX socket's path as a key: absolute, or the abstract name as it is."""
+    return path if path.startswith("\0") else str(Path(path).absolute())
 
 
 class InheritedSockets:
@@ -162,11 +167,11 @@ def open_listening_sockets(
     if addr.family is Family.UNIX:
         path = addr.host
         if inherited is not None:
-            got = inherited.take((socket.AF_UNIX, str(Path(path).absolute()), 0))
+            got = inherited.take((socket.AF_UNIX, _unix_key(path), 0))
             if got is not None:
                 return [_reuse(got, backlog)]
         with contextlib.suppress(FileNotFoundError):
-            if Path(path).is_socket():
+            if not path.startswith("\0") and Path(path).is_socket():
                 Path(path).unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from weir.config.address import Family
 from weir.config.model import Config, Proxy
 from weir.net.listener import BindError, InheritedSockets, open_listening_sockets, socket_key
 
@@ -70,11 +73,25 @@ def bind_listeners(
                         transparent=bind.transparent,
                     )
                     out.extend(BoundListener(px, s, backlog, tls, bind.accept_proxy) for s in socks)
+                    if addr.family is Family.UNIX and not addr.host.startswith("\0"):
+                        _unix_owner(bind, addr.host)
     except BindError:
         # Inherited sockets go back to the pool, for another try; the rest is closed.
         close_all([bl for bl in out if inherited is None or not inherited.give_back(bl.sock)])
         raise
     return out
+
+
+def _unix_owner(bind: Any, path: str) -> None:
+    """`mode`, `uid`/`user`, `gid`/`group` of a bind line, on the socket file it made."""
+    try:
+        if bind.unix_mode is not None:
+            Path(path).chmod(bind.unix_mode)
+        if bind.unix_uid is not None or bind.unix_gid is not None:
+            uid = -1 if bind.unix_uid is None else bind.unix_uid
+            os.chown(path, uid, -1 if bind.unix_gid is None else bind.unix_gid)
+    except OSError as e:
+        raise BindError(f"cannot set the owner or mode of '{path}': {e.strerror}") from None
 
 
 def close_all(listeners: list[BoundListener]) -> None:

@@ -430,7 +430,12 @@ def server_row(
 
 
 def server_addr(srv: Server) -> str:
-    """`address:port` as stats show it (IPv6 addresses in brackets)."""
+    """`address:port` as stats show it (IPv6 addresses in brackets; a UNIX socket's path,
+    or `abns@name`)."""
+    if srv.host.startswith("\0"):
+        return f"abns@{srv.host[1:]}"
+    if srv.host.startswith("/"):
+        return srv.host
     host = f"[{srv.host}]" if ":" in srv.host else srv.host
     return f"{host}:{srv.port}"
 

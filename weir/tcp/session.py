@@ -19,6 +19,7 @@ from typing import Protocol, cast
 
 from weir.backend.server import Server
 from weir.config.model import Mode
+from weir.net.connect import connect_server
 from weir.net.listener import drop_silently, set_keepalive
 from weir.persist.rdp import rdp_server
 from weir.persist.stick import stream_ended
@@ -335,15 +336,16 @@ class TcpClient(asyncio.Protocol):
                 host, port = local[0], port or local[1]
         tls = srv.tls
         if tls is None:
-            coro = self.loop.create_connection(lambda: conn, host, port)
+            coro = connect_server(self.loop, lambda: conn, host, port)
         else:  # `server ... ssl` in TCP mode: TLS to the server
             ctx, sni = tls
             name = sni(stream) if sni is not None else None
-            coro = self.loop.create_connection(
+            coro = connect_server(
+                self.loop,
                 lambda: conn,
                 host,
                 port,
-                ssl=ctx,
+                tls=ctx,
                 server_hostname=name.decode() if name else None,
             )
         task = self.loop.create_task(coro)

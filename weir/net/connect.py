@@ -1,0 +1,57 @@
+"""Connections to servers, by the address a `server` line gives: a UNIX socket path
+(`unix@/path`, `/path`, or an abstract `abns@name`, held as a path starting with a NUL
+byte) or a host and port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+
+def is_unix(host: str) -> bool:
+    """Whether a server's host is a UNIX socket path (a file, or an abstract name)."""
+    return host[:1] in ("/", "\0")
+
+
+def connect_server(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], asyncio.BaseProtocol],
+    host: str,
+    port: int,
+    *,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
+    handshake_timeout: float | None = None,
+) -> Coroutine[Any, Any, Any]:
+    """The coroutine that opens the connection (run it as a task)."""
+    kwargs: dict[str, Any] = {}
+    if tls is not None:
+        kwargs = {"ssl": tls, "server_hostname": server_hostname}
+        if handshake_timeout:
+            kwargs["ssl_handshake_timeout"] = handshake_timeout
+    if host.startswith("\0"):
+        return _abstract(loop, factory, host, kwargs)
+    if is_unix(host):
+        return loop.create_unix_connection(factory, host, **kwargs)
+    return loop.create_connection(factory, host, port, **kwargs)
+
+
+async def _abstract(
+    loop: asyncio.AbstractEventLoop,
+    factory: Callable[[], asyncio.BaseProtocol],
+    name: str,
+    kwargs: dict[str, Any],
+) -> Any:
+    """An abstract-namespace socket, connected here: uvloop takes the name for an empty
+    path (it stops at the leading NUL byte)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, name)
+        return await loop.create_unix_connection(factory, sock=sock, **kwargs)
+    except BaseException:
+        sock.close()
+        raise
