@@ -167,6 +167,19 @@ def _option_persist(ctx: Ctx, args: Args) -> None:
         ctx.px.persist = not ctx.negated
 
 
+@keyword(
+    "option abortonclose",
+    "dbl",
+    "",
+    "Drop a request whose client closed its side while the request waits in a queue or "
+    "for its connection (without it, the request is served, as HTTP allows).",
+    negatable=True,
+)
+def _abortonclose(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.abortonclose = not ctx.negated
+
+
 @keyword("server", "bl", "<name> <address>[:<port>] [options…]", "A server of this backend.")
 def _server(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 2, None, "a name and an address"):

@@ -386,6 +386,7 @@ class Proxy:
     retries: int = 3
     redispatch: bool = False
     persist: bool = False  # `option persist`: persistence reaches a server that is down
+    abortonclose: bool = False  # `option abortonclose`
     stats: StatsConf = field(default_factory=StatsConf)
     # `defaults NAME from OTHER` / `frontend NAME from DEFAULTS`
     defaults_name: str | None = None

@@ -315,9 +315,15 @@ class HttpClient(asyncio.Protocol):
         elif self.state != _CLOSING:
             self.state = _CLOSING
             if self.stream is not None:
-                # The client went away mid-exchange: in the request, or while the
-                # response was on its way.
-                self._end_stream("CD" if self.srv_conn is not None else "CR", 0)
+                # The client went away mid-exchange: in the request, while it waited
+                # for a server (in a queue: no server holds it yet; or connecting), or
+                # while the response was on its way.
+                term = "CR"
+                if self.srv_conn is not None:
+                    term = "CD"
+                elif self.state == _REQ and self.backend is not None and not self.req_framer:
+                    term = "CQ" if self.server is None else "CC"
+                self._end_stream(term, 0)
         self.transport = None
         if self.timer is not None:
             self.timer.cancel()
@@ -452,8 +458,15 @@ class HttpClient(asyncio.Protocol):
             return None
         if self.state == _IDLE and not self.buf:
             return None  # clean close between requests
-        if self.req_framer is None and self.srv_conn is not None:
-            # Request fully sent: a client that half-closes still gets its response.
+        if self.state == _REQ and self.req_framer is None:
+            # The whole request is here: a client that half-closes still gets its
+            # response, unless `option abortonclose` drops the request while it waits for
+            # a server (in a queue, or connecting). Nothing more can come: the
+            # connection ends with this exchange.
+            be = self.backend
+            if be is not None and be.abortonclose and self.srv_conn is None:
+                return None
+            self.close_after = True
             return True
         return None
 

@@ -71,6 +71,7 @@ class Counters:
 
 class Backend:
     __slots__ = (
+        "abortonclose",
         "balancer",
         "comp",
         "conf",
@@ -152,6 +153,7 @@ class Backend:
         self.timeout_server_fin = t.server_fin / 1000 if t.server_fin else None
         self.retries = px.retries
         self.redispatch = px.redispatch
+        self.abortonclose = px.abortonclose
         self.conn_mode = px.http_connection_mode
         # A mode tcp frontend's HTTP rules apply to its sessions upgraded to HTTP (by
         # `switch-mode http` or a backend in mode http), as in HAProxy; `option
