@@ -180,6 +180,19 @@ def _abortonclose(ctx: Ctx, args: Args) -> None:
         ctx.px.abortonclose = not ctx.negated
 
 
+@keyword(
+    "option http-pretend-keepalive",
+    "dbl",
+    "",
+    "With http-server-close or httpclose, do not announce the close to the server (some "
+    "servers then stop chunking); weir closes the server connection after the response.",
+    negatable=True,
+)
+def _pretend_keepalive(ctx: Ctx, args: Args) -> None:
+    if ctx.expect(args, 0, 0, ""):
+        ctx.px.pretend_keepalive = not ctx.negated
+
+
 @keyword("server", "bl", "<name> <address>[:<port>] [options…]", "A server of this backend.")
 def _server(ctx: Ctx, args: Args) -> None:
     if ctx.expect(args, 2, None, "a name and an address"):

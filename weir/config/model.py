@@ -387,6 +387,7 @@ class Proxy:
     redispatch: bool = False
     persist: bool = False  # `option persist`: persistence reaches a server that is down
     abortonclose: bool = False  # `option abortonclose`
+    pretend_keepalive: bool = False  # `option http-pretend-keepalive`
     stats: StatsConf = field(default_factory=StatsConf)
     # `defaults NAME from OTHER` / `frontend NAME from DEFAULTS`
     defaults_name: str | None = None

@@ -82,6 +82,7 @@ _HTTP = Mode.HTTP
 
 # Connection modes in which a server connection is closed after each response.
 _SERVER_CLOSE = ("httpclose", "http-server-close")
+_CONNECTION = frozenset({b"connection"})
 
 
 class HttpClient(asyncio.Protocol):
@@ -89,6 +90,7 @@ class HttpClient(asyncio.Protocol):
         "backend",
         "buf",
         "close_after",
+        "close_server",
         "comp",
         "comp_types",
         "date_start",
@@ -145,6 +147,7 @@ class HttpClient(asyncio.Protocol):
         self.held: RequestHead | None = None  # the head waiting in state _BODY
         # `compression`: the algorithm this request's response may be compressed with,
         # and the content types that may be (None: any).
+        self.close_server = False  # http-server-close / httpclose: never reuse the server's
         self.comp: Algo | None = None
         self.comp_types: tuple[bytes, ...] | None = None
         self.state = _IDLE
@@ -801,8 +804,12 @@ class HttpClient(asyncio.Protocol):
             if ff.wanted(head, client):
                 add += ff.header + b": " + client.encode() + b"\r\n"
         if be.conn_mode in _SERVER_CLOSE or self.fe.conn_mode in _SERVER_CLOSE:
-            add += b"Connection: close\r\n"
-            drop.add(b"connection")
+            self.close_server = True  # whatever the server answers
+            if not be.pretend_keepalive:
+                add += b"Connection: close\r\n"
+                drop.add(b"connection")
+        else:
+            self.close_server = False
         fc, bc = self.fe.comp, be.comp
         if fc is None and bc is None:
             self.comp = None
@@ -1074,6 +1081,10 @@ class HttpClient(asyncio.Protocol):
         status = head.status
         self.fe.counters.hrsp[status // 100 if status < 600 else 0] += 1
         raw = head.raw
+        if not head.keep_alive and not self.close_after:
+            # The server's `Connection: close` is about its own connection: the client's
+            # stays open (http-server-close, or a server that closes after each response).
+            raw = serialize_response(head, drop=_CONNECTION)
         if SOFT_STOP.close_responses and not self.close_after:
             # A soft stop is draining this process: this response ends the connection,
             # and says so, so that a keep-alive client sends its next request elsewhere.
@@ -1159,7 +1170,7 @@ class HttpClient(asyncio.Protocol):
             # The server answered before the whole request body arrived: the rest of
             # that body can no longer be framed, so this client connection ends here.
             self.close_after = True
-        if reusable and not self.close_after and srv is not None:
+        if reusable and not self.close_after and not self.close_server and srv is not None:
             conn.client = self
             old = self.idle.pop(srv, None)
             if old is not None and old is not conn:

@@ -90,6 +90,7 @@ class Backend:
         "mode",
         "name",
         "persist",
+        "pretend_keepalive",
         "queue",
         "rdp_persist",
         "redispatch",
@@ -154,6 +155,7 @@ class Backend:
         self.retries = px.retries
         self.redispatch = px.redispatch
         self.abortonclose = px.abortonclose
+        self.pretend_keepalive = px.pretend_keepalive
         self.conn_mode = px.http_connection_mode
         # A mode tcp frontend's HTTP rules apply to its sessions upgraded to HTTP (by
         # `switch-mode http` or a backend in mode http), as in HAProxy; `option
