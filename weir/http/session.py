@@ -810,6 +810,11 @@ class HttpClient(asyncio.Protocol):
                 drop.add(b"connection")
         else:
             self.close_server = False
+            if not head.keep_alive:
+                # The client's `close` (or HTTP/1.0's default) is about its own connection:
+                # the server's stays open for the next request, as in HAProxy.
+                drop.add(b"connection")
+                add += _server_connection(head)
         fc, bc = self.fe.comp, be.comp
         if fc is None and bc is None:
             self.comp = None
@@ -1081,9 +1086,14 @@ class HttpClient(asyncio.Protocol):
         status = head.status
         self.fe.counters.hrsp[status // 100 if status < 600 else 0] += 1
         raw = head.raw
-        if not head.keep_alive and not self.close_after:
-            # The server's `Connection: close` is about its own connection: the client's
-            # stays open (http-server-close, or a server that closes after each response).
+        # The server's Connection header is about its own connection; the client's is
+        # weir's to announce, as HAProxy does.
+        if self.close_after:
+            if head.keep_alive:  # this response ends the client's connection: say so
+                raw = serialize_response(head, add=b"Connection: close\r\n", drop=_CONNECTION)
+        elif not head.keep_alive:
+            # A server that closes (http-server-close, or one that closes after each
+            # response): the client's connection stays open.
             raw = serialize_response(head, drop=_CONNECTION)
         if SOFT_STOP.close_responses and not self.close_after:
             # A soft stop is draining this process: this response ends the connection,
@@ -1299,6 +1309,21 @@ class HttpClient(asyncio.Protocol):
         conn = self.srv_conn
         if conn is not None and conn.transport is not None:
             conn.transport.resume_reading()
+
+
+def _server_connection(head: RequestHead) -> bytes:
+    """The Connection line that goes to the server for a request whose client does not
+    keep its connection: the client's tokens without `close` and `keep-alive`, and
+    `keep-alive` for HTTP/1.0, so that the server connection can serve again."""
+    tokens = [
+        t
+        for value in head.header_values(b"connection")
+        for t in (w.strip(b" \t") for w in value.split(b","))
+        if t and t.lower() not in (b"close", b"keep-alive")
+    ]
+    if head.version != b"HTTP/1.1":
+        tokens.append(b"keep-alive")
+    return b"Connection: " + b", ".join(tokens) + b"\r\n" if tokens else b""
 
 
 def _with_close(reply: bytes) -> bytes:

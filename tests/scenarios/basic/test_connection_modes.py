@@ -7,6 +7,7 @@ keeps that from the server and closes all the same; `httpclose` closes both."""
 from __future__ import annotations
 
 import http.client
+import socket
 from typing import Any
 
 import pytest
@@ -85,3 +86,52 @@ def test_connection_modes_match_haproxy(
         "httpclose": (False, ["close", "close"], 2, ["close", "close"]),
     }[mode]
     assert results["weir"] == expected
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data
+
+
+def _connection_of(head: bytes) -> str:
+    """The Connection tokens of a head, lowercased and sorted."""
+    tokens = []
+    for line in head.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"connection":
+            tokens += [t.strip().lower().decode() for t in value.split(b",") if t.strip()]
+    return ",".join(sorted(tokens))
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n",
+    ],
+)
+def test_connection_headers_stay_on_their_side(
+    request_line: bytes, weir: Any, haproxy: Any, http_backend: Any
+) -> None:
+    """A client's `close` is not passed to the server (whose connection may serve again;
+    HTTP/1.0 asks it to stay open), and the client is told when its connection ends."""
+    results = {}
+    for program, start in (("haproxy", haproxy), ("weir", weir)):
+        be = http_backend(program)
+        port = free_port()
+        start(CFG.format(mode="", backend="", port=port, address=be.address), wait_ports=[port])
+        answer = _raw(port, request_line)
+        (seen,) = be.requests
+        values = seen.header_values("connection")
+        server_side = ",".join(sorted(t.strip().lower() for v in values for t in v.split(",")))
+        results[program] = (answer.split(b" ", 2)[1], server_side, _connection_of(answer))
+    assert results["weir"] == results["haproxy"], results
