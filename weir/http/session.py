@@ -11,7 +11,9 @@ A request body is then relayed as raw bytes, its end found by a `BodyFramer`, ne
 re-encoded. The `ServerConn` protocol parses the response head, hands it to the client
 unchanged, and relays the body the same way; when the response ends, the server
 connection goes back to the session's idle set (if both sides allow keep-alive) and the
-next pipelined request, if any, is parsed from what is already buffered.
+next pipelined request, if any, is parsed from what is already buffered. A kept connection
+that the server closes as a request arrives (its idle timeout racing the reuse) costs the
+client nothing when the request may be sent twice: it goes out again on a new connection.
 
 One timer per client connection carries every deadline (http-request, keep-alive, connect,
 queue, server, client): arming it is an assignment, and the timer re-schedules itself when
@@ -108,6 +110,7 @@ class HttpClient(asyncio.Protocol):
         "peer",
         "pending",
         "proxied",
+        "replay",
         "req",
         "req_framer",
         "retries_left",
@@ -159,6 +162,10 @@ class HttpClient(asyncio.Protocol):
         self.srv_conn: ServerConn | None = None
         self.idle: dict[Server, ServerConn] = {}
         self.pending: list[bytes] = []  # request bytes waiting for the server connection
+        # The bytes of a request sent on a reused server connection, kept until the
+        # response starts: replayed on a new connection if the server closed the old one
+        # underneath (only for a request without a body, whose method is idempotent).
+        self.replay: list[bytes] | None = None
         self.close_after = False
         self.paused = False
         self.retries_left = 0
@@ -865,6 +872,7 @@ class HttpClient(asyncio.Protocol):
         stream.t_queue = self.now
         conn = self.idle.pop(srv, None)
         if conn is not None and not conn.closed:
+            conn.reused = True
             self._use(conn)
             return
         self._connect(srv)
@@ -944,6 +952,19 @@ class HttpClient(asyncio.Protocol):
             return proxy_protocol.v2(self.peer, local)
         return proxy_protocol.v1(self.peer, local)
 
+    def replay_request(self, conn: ServerConn) -> bool:
+        """The server closed a reused connection before answering: send the request again
+        on a new connection when it may be (see `replay`). False when it may not."""
+        pending = self.replay
+        if pending is None or self.srv_conn is not conn or self.server is None:
+            return False
+        self.replay = None
+        self.srv_conn = None
+        conn.close()
+        self.pending = pending
+        self._connect(self.server)
+        return True
+
     def _connect_failed(self) -> None:
         be, srv, stream = self.backend, self.server, self.stream
         if be is None or srv is None or stream is None or self.state != _REQ:
@@ -982,6 +1003,12 @@ class HttpClient(asyncio.Protocol):
             self.stream.t_connect = self.now
         self._arm(be.timeout_server, "server")
         pending, self.pending = self.pending, []
+        req = self.req
+        self.replay = (
+            pending
+            if conn.reused and req is not None and _replayable(req) and not self.req_framer
+            else None
+        )
         conn.transport.writelines(pending)
 
     def _to_server(self, data: bytes) -> None:
@@ -1311,6 +1338,14 @@ class HttpClient(asyncio.Protocol):
             conn.transport.resume_reading()
 
 
+# Methods whose request may be sent twice (RFC 9110 idempotent methods).
+_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+
+
+def _replayable(req: RequestHead) -> bool:
+    return req.method in _IDEMPOTENT and not req.chunked and not req.content_length
+
+
 def _server_connection(head: RequestHead) -> bytes:
     """The Connection line that goes to the server for a request whose client does not
     keep its connection: the client's tokens without `close` and `keep-alive`, and
@@ -1354,6 +1389,7 @@ class ServerConn(asyncio.Protocol):
         "framer",
         "keep_alive",
         "method",
+        "reused",
         "shut",
         "squeeze",
         "srv",
@@ -1375,6 +1411,7 @@ class ServerConn(asyncio.Protocol):
         self.tunnel = False  # relaying raw bytes after a 101
         self.eof = False  # the server half-closed its side of the tunnel
         self.shut = False  # the client's half-close was passed on to the server
+        self.reused = False  # it served an earlier request (taken from the idle set)
         self.squeeze: BodyCompressor | None = None  # the body being compressed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -1543,6 +1580,8 @@ class ServerConn(asyncio.Protocol):
             self.keep_alive = False
             self._done(False)
             return
+        if not self.started and self.reused and client.replay_request(self):
+            return  # a keep-alive race with the server: the request goes out again
         obs = self.srv.observer
         if obs is not None:
             if self.started:
