@@ -816,12 +816,10 @@ class HttpClient(asyncio.Protocol):
                 add += b"Connection: close\r\n"
                 drop.add(b"connection")
         else:
+            # A client's `close` (or HTTP/1.0's implicit one) goes to the server as it is:
+            # server connections belong to a client session here, so the server's ends
+            # with the client's anyway, and the server closing it first is cheaper.
             self.close_server = False
-            if not head.keep_alive:
-                # The client's `close` (or HTTP/1.0's default) is about its own connection:
-                # the server's stays open for the next request, as in HAProxy.
-                drop.add(b"connection")
-                add += _server_connection(head)
         fc, bc = self.fe.comp, be.comp
         if fc is None and bc is None:
             self.comp = None
@@ -1344,21 +1342,6 @@ _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE
 
 def _replayable(req: RequestHead) -> bool:
     return req.method in _IDEMPOTENT and not req.chunked and not req.content_length
-
-
-def _server_connection(head: RequestHead) -> bytes:
-    """The Connection line that goes to the server for a request whose client does not
-    keep its connection: the client's tokens without `close` and `keep-alive`, and
-    `keep-alive` for HTTP/1.0, so that the server connection can serve again."""
-    tokens = [
-        t
-        for value in head.header_values(b"connection")
-        for t in (w.strip(b" \t") for w in value.split(b","))
-        if t and t.lower() not in (b"close", b"keep-alive")
-    ]
-    if head.version != b"HTTP/1.1":
-        tokens.append(b"keep-alive")
-    return b"Connection: " + b", ".join(tokens) + b"\r\n" if tokens else b""
 
 
 def _with_close(reply: bytes) -> bytes:
