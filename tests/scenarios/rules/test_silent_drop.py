@@ -100,7 +100,11 @@ def test_tcp_silent_drop(program: str, weir: Any, haproxy: Any, tcp_backend: Any
     port = free_port()
     start = weir if program == "weir" else haproxy
     start(TCP.format(port=port, backend=be.address), wait_ports=[port])
-    dropped = "nothing" if _can_repair() else "reset"
-    assert _heard(port, b"hello\n", source="127.0.0.2") == dropped  # at once
-    assert _heard(port, b"drop me\n") == dropped  # on what it sent
+    dropped = {"nothing" if _can_repair() else "reset"}
+    if program == "haproxy":
+        # HAProxy 2.6 now and then resets a session it drops in mode tcp (its repair
+        # mode does not always take); either way the client is never answered.
+        dropped.add("reset")
+    assert _heard(port, b"hello\n", source="127.0.0.2") in dropped  # at once
+    assert _heard(port, b"drop me\n") in dropped  # on what it sent
     assert _heard(port, b"keep me\n") == "keep me"
