@@ -11,6 +11,7 @@ import weir.dns.template
 import weir.http.compress
 import weir.http.errorpages
 import weir.http.keywords
+import weir.http.pool
 import weir.http.rules
 import weir.log.keywords
 import weir.net.keywords

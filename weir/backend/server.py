@@ -89,8 +89,12 @@ class Server:
         "minconn",
         "name",
         "observer",
+        "pool",
+        "pool_max",
         "port",
         "puid",
+        "purge_delay",
+        "purge_timer",
         "rmaint",
         "send_proxy",
         "sessions",
@@ -132,6 +136,11 @@ class Server:
         self.name = name
         self.host = host
         self.port = port
+        # Idle HTTP connections other sessions may take (weir.http.pool), oldest first.
+        self.pool: dict[Any, None] = {}
+        self.pool_max = -1
+        self.purge_delay = 5.0
+        self.purge_timer: Any = None
         self.addr = (host, port)
         self.puid = puid
         self.uweight = weight

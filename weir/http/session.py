@@ -6,12 +6,13 @@ Theory of operation
 sans-IO parser (`weir.proto.h1`) returns a whole request head; then a Stream is routed
 (`Frontend.route`), a server is picked (`Backend.pick`, or the request waits in the
 backend's queue), and the head goes out, unmodified but for the headers weir adds, on a
-server connection kept by this client session (`idle`, one per server) or a new one.
+server connection kept by this client session (`idle`, one per server), one another
+session left in the server's pool (`weir.http.pool`, as `http-reuse` allows), or a new one.
 A request body is then relayed as raw bytes, its end found by a `BodyFramer`, never
 re-encoded. The `ServerConn` protocol parses the response head, hands it to the client
 unchanged, and relays the body the same way; when the response ends, the server
-connection goes back to the session's idle set (if both sides allow keep-alive) and the
-next pipelined request, if any, is parsed from what is already buffered. A kept connection
+connection goes back to the session's idle set (if both sides allow keep-alive), and to
+its server's pool for other sessions, and the next pipelined request, if any, is parsed from what is already buffered. A kept connection
 that the server closes as a request arrives (its idle timeout racing the reuse) costs the
 client nothing when the request may be sent twice: it goes out again on a new connection.
 
@@ -35,6 +36,7 @@ from typing import cast
 
 from weir.backend.server import Server, SrvState
 from weir.config.model import Mode
+from weir.http import pool
 from weir.http.compress import Algo, BodyCompressor, choose, compressed_head, wanted
 from weir.http.errors import error_page
 from weir.http.rules import (
@@ -101,6 +103,7 @@ class HttpClient(asyncio.Protocol):
         "fe",
         "held",
         "idle",
+        "later",
         "local",
         "loop",
         "max_hdr",
@@ -161,6 +164,7 @@ class HttpClient(asyncio.Protocol):
         self.server: Server | None = None
         self.srv_conn: ServerConn | None = None
         self.idle: dict[Server, ServerConn] = {}
+        self.later = False  # a request of this session has been served (weir.http.pool)
         self.pending: list[bytes] = []  # request bytes waiting for the server connection
         # The bytes of a request sent on a reused server connection, kept until the
         # response starts: replayed on a new connection if the server closed the old one
@@ -339,7 +343,8 @@ class HttpClient(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
         for conn in self.idle.values():
-            conn.close()
+            if not pool.orphan(conn):  # kept for other sessions, or closed
+                conn.close()
         self.idle.clear()
         SOFT_STOP.sessions.discard(self)
         self.fe.counters.cur_sess -= 1
@@ -870,6 +875,13 @@ class HttpClient(asyncio.Protocol):
         stream.t_queue = self.now
         conn = self.idle.pop(srv, None)
         if conn is not None and not conn.closed:
+            if conn.pooled:
+                pool.remove(conn)
+        elif be.reuse:
+            conn = pool.take(srv, be.reuse, not self.later)  # one another session left
+        else:
+            conn = None
+        if conn is not None:
             conn.reused = True
             self._use(conn)
             return
@@ -993,6 +1005,7 @@ class HttpClient(asyncio.Protocol):
     def _use(self, conn: ServerConn) -> None:
         self.srv_conn = conn
         conn.client = self
+        conn.uses += 1
         conn.start_response(self.req.method if self.req is not None else b"GET")
         be = self.backend
         assert be is not None
@@ -1212,6 +1225,9 @@ class HttpClient(asyncio.Protocol):
                 old.close()
             self.idle[srv] = conn
             conn.park()
+            be = self.backend
+            if be is not None and be.reuse and not conn.private and pool.shareable(srv):
+                pool.put(srv, conn, self.loop)
         else:
             conn.close()
         self._finish()
@@ -1233,6 +1249,7 @@ class HttpClient(asyncio.Protocol):
     def _finish(self) -> None:
         """The response went out whole: end the stream, then wait for the next request."""
         self._end_stream("--", 0)
+        self.later = True  # the session's next requests are not its first
         if self.close_after or self.transport is None:
             self._close()
             return
@@ -1372,6 +1389,8 @@ class ServerConn(asyncio.Protocol):
         "framer",
         "keep_alive",
         "method",
+        "pooled",
+        "private",
         "reused",
         "shut",
         "squeeze",
@@ -1379,6 +1398,7 @@ class ServerConn(asyncio.Protocol):
         "started",
         "transport",
         "tunnel",
+        "uses",
     )
 
     def __init__(self, client: HttpClient, srv: Server) -> None:
@@ -1395,6 +1415,9 @@ class ServerConn(asyncio.Protocol):
         self.eof = False  # the server half-closed its side of the tunnel
         self.shut = False  # the client's half-close was passed on to the server
         self.reused = False  # it served an earlier request (taken from the idle set)
+        self.uses = 0  # requests sent on it
+        self.pooled = False  # in its server's pool, for other sessions (weir.http.pool)
+        self.private = False  # never for other sessions (an NTLM-style authentication)
         self.squeeze: BodyCompressor | None = None  # the body being compressed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -1479,6 +1502,10 @@ class ServerConn(asyncio.Protocol):
                 self.data_received(rest)
             return
         self.started = True
+        if head.status == 401:
+            auth = head.header(b"www-authenticate")
+            if auth is not None and auth.split(b" ", 1)[0].lower() in (b"ntlm", b"negotiate"):
+                self.private = True  # the connection is the client's authentication
         has_body = head.has_body(self.method)
         close_delimited = has_body and head.content_length is None and not head.chunked
         self.keep_alive = head.keep_alive and not close_delimited
@@ -1541,6 +1568,8 @@ class ServerConn(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.transport = None
+        if self.pooled:
+            pool.remove(self)
         client = self.client
         if client is None:
             return
@@ -1576,6 +1605,8 @@ class ServerConn(asyncio.Protocol):
         client.response_failed(self, 502, self.started, "SD" if self.started else "SH")
 
     def close(self) -> None:
+        if self.pooled:
+            pool.remove(self)
         self.client = None
         if not self.closed and self.transport is not None:
             self.closed = True

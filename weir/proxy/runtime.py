@@ -19,6 +19,8 @@ from weir.balance.base import BalanceParams, Balancer
 from weir.balance.keys import hdr_key, rdp_cookie_key, source_key, uri_key, url_param_key
 from weir.config.model import Config, GlobalConf, Mode, Proxy
 from weir.http.compress import Compression
+from weir.http.pool import MODES as REUSE_MODES
+from weir.http.pool import Orphans
 from weir.http.rules import ProxyRules, proxy_rules
 from weir.log import Logger, LogHub
 from weir.log.captures import Captures
@@ -96,6 +98,7 @@ class Backend:
         "redispatch",
         "res_inspect_delay",
         "retries",
+        "reuse",
         "servers",
         "splice",
         "srv_queues",
@@ -136,6 +139,8 @@ class Backend:
         assert len(self.servers) == len(px.servers), "every server line has an address"
         for srv, conf in zip(self.servers, px.servers, strict=False):
             srv.send_proxy = conf.send_proxy
+            srv.purge_delay = conf.pool_purge_delay / 1000
+            srv.pool_max = 0 if not conf.pool_purge_delay else conf.pool_max_conn
             if conf.disabled:
                 srv.state = SrvState.MAINT
             elif conf.address is not None and conf.address.fqdn and not conf.address.host:
@@ -155,6 +160,7 @@ class Backend:
         self.retries = px.retries
         self.redispatch = px.redispatch
         self.abortonclose = px.abortonclose
+        self.reuse = REUSE_MODES[px.http_reuse]
         self.pretend_keepalive = px.pretend_keepalive
         self.conn_mode = px.http_connection_mode
         # A mode tcp frontend's HTTP rules apply to its sessions upgraded to HTTP (by
@@ -554,6 +560,7 @@ def build(cfg: Config) -> Runtime:
 
     MAXACCEPT[0] = g.tune_maxaccept
     rt = Runtime(cfg, limiter, LogHub(cfg, actconn=limiter))
+    Orphans.cap = max(1, limiter.limit // 4)
     for px in cfg.proxies:
         if px.disabled or not px.cap.is_backend:
             continue
