@@ -12,9 +12,10 @@ A request body is then relayed as raw bytes, its end found by a `BodyFramer`, ne
 re-encoded. The `ServerConn` protocol parses the response head, hands it to the client
 unchanged, and relays the body the same way; when the response ends, the server
 connection goes back to the session's idle set (if both sides allow keep-alive), and to
-its server's pool for other sessions, and the next pipelined request, if any, is parsed from what is already buffered. A kept connection
-that the server closes as a request arrives (its idle timeout racing the reuse) costs the
-client nothing when the request may be sent twice: it goes out again on a new connection.
+its server's pool for other sessions, and the next pipelined request, if any, is parsed
+from what is already buffered. A kept connection that the server closes as a request
+arrives (its idle timeout racing the reuse) costs the client nothing when the request may
+be sent twice: it goes out again on a new connection.
 
 One timer per client connection carries every deadline (http-request, keep-alive, connect,
 queue, server, client): arming it is an assignment, and the timer re-schedules itself when
