@@ -161,6 +161,29 @@ def _req_ver(s: Stream) -> bytes | None:
     return s.req.version[5:] if s.req is not None else None
 
 
+# The request line as it came, kept for the response and the log (HAProxy's captures).
+
+
+@simple_fetch("capture.req.method", STR, doc="the request's method, in responses and logs too")
+def _capture_method(s: Stream) -> bytes | None:
+    return s.req.method if s.req is not None else None
+
+
+@simple_fetch("capture.req.uri", STR, doc="the request's target, in responses and logs too")
+def _capture_uri(s: Stream) -> bytes | None:
+    return s.req.target if s.req is not None else None
+
+
+@simple_fetch("capture.req.ver", STR, doc="HTTP/1.0 or HTTP/1.1, in responses and logs too")
+def _capture_req_ver(s: Stream) -> bytes | None:
+    return s.req.version if s.req is not None else None
+
+
+@simple_fetch("capture.res.ver", STR, doc="the response's HTTP version, in logs too")
+def _capture_res_ver(s: Stream) -> bytes | None:
+    return s.res.version if s.res is not None else None
+
+
 @simple_fetch("base", STR, needs=REQ, doc="Host header and path")
 def _base(s: Stream) -> bytes | None:
     req = s.req

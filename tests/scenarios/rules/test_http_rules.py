@@ -388,3 +388,15 @@ def test_srv_id_and_date_us(weir: Any, http_backend: Any) -> None:
     us = curl(url + "/us").body
     assert us.isdigit()
     assert 0 <= int(us) < 1_000_000
+
+
+def test_capture_fetches_in_responses(weir: Any, http_backend: Any) -> None:
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        "",
+        "    http-response set-header X-Req %[capture.req.method]-%[capture.req.uri]-"
+        "%[capture.req.ver]-%[capture.res.ver]",
+    )
+    assert curl(url + "/p?q=1").header("x-req") == "GET-/p?q=1-HTTP/1.1-HTTP/1.1"
