@@ -58,6 +58,7 @@ class Stream:
         "t_request",
         "t_response",
         "termination",
+        "timeouts",
         "track",
         "uniq_id",
         "unique_id",
@@ -91,6 +92,8 @@ class Stream:
         self.cookie_cli = "-"  # request cookie captured for the log (%CC)
         self.cookie_srv = "-"  # response cookie captured for the log (%CS)
         self.drop = False  # `silent-drop`: the connection ends without the client knowing
+        # `http-request set-timeout server|tunnel`: this stream's own values, in seconds.
+        self.timeouts: dict[str, float] | None = None
         # What cookie persistence learnt of the request (weir.persist.cookie.Seen: whether
         # the cookie chose the server, its dates), False when the backend has no cookie.
         self.persist: Any = False

@@ -1123,6 +1123,58 @@ def _set_log_level(ctx: Ctx, words: list[str], phase: str) -> Action | None:
 
 
 @action(
+    "set-timeout",
+    (REQUEST,),
+    "server|tunnel <time>|<expr>",
+    "This request's own server or tunnel timeout (an expression gives milliseconds).",
+)
+def _set_timeout(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    from weir.config.units import parse_time
+    from weir.sample.core import INT, REQ, SampleError, compile_expr
+
+    if len(words) != 2 or words[0] not in ("server", "tunnel"):
+        ctx.error("expects 'server' or 'tunnel' and a time or a sample expression")
+        return None
+    if ctx.px.cap.value == "frontend":
+        ctx.error("applies to a backend's timeouts: not in a frontend")
+        return None
+    kind = words[0]
+    try:
+        fixed: float | None = parse_time(words[1]) / 1000
+    except ValueError:
+        fixed = None
+    if fixed is not None:
+        value = fixed
+
+        def set_fixed(txn: Txn) -> int:
+            _store_timeout(txn.stream, kind, value)
+            return CONTINUE
+
+        return set_fixed
+    try:
+        get = compile_expr(words[1], REQ, want=INT).get
+    except SampleError as e:
+        ctx.error(str(e))
+        return None
+
+    def set_sampled(txn: Txn) -> int:
+        ms = get(txn.stream)
+        if isinstance(ms, int) and ms > 0:
+            _store_timeout(txn.stream, kind, ms / 1000)
+        return CONTINUE
+
+    return set_sampled
+
+
+def _store_timeout(stream: Stream, kind: str, seconds: float) -> None:
+    if seconds <= 0:
+        return  # HAProxy ignores a null timeout here
+    if stream.timeouts is None:
+        stream.timeouts = {}
+    stream.timeouts[kind] = seconds
+
+
+@action(
     "set-src",
     (REQUEST,),
     "<expr>",

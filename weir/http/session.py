@@ -1011,9 +1011,10 @@ class HttpClient(asyncio.Protocol):
         be = self.backend
         assert be is not None
         assert conn.transport is not None
-        if self.stream is not None:
-            self.stream.t_connect = self.now
-        self._arm(be.timeout_server, "server")
+        stream = self.stream
+        if stream is not None:
+            stream.t_connect = self.now
+        self._arm(_server_timeout(stream, be), "server")
         pending, self.pending = self.pending, []
         req = self.req
         self.replay = (
@@ -1076,7 +1077,9 @@ class HttpClient(asyncio.Protocol):
         `timeout server`; once weir has passed an end of stream on to a side, the smaller
         of that and the side's `timeout client-fin|server-fin` when set."""
         fe, be, conn = self.fe, self.backend, self.srv_conn
-        t = (be.timeout_tunnel if be is not None else None) or fe.timeout_client
+        own = self.stream.timeouts if self.stream is not None else None
+        t = (own.get("tunnel") if own else None) or (be.timeout_tunnel if be else None)
+        t = t or fe.timeout_client
         t = t or (be.timeout_server if be is not None else None)
         if conn is not None:
             fins = (
@@ -1142,7 +1145,7 @@ class HttpClient(asyncio.Protocol):
                 head, add=b"Connection: close\r\n", drop=frozenset({b"connection"})
             )
         if be is not None:
-            self._arm(be.timeout_server, "server")
+            self._arm(_server_timeout(stream, be), "server")
             be.counters.hrsp[status // 100 if status < 600 else 0] += 1
             ck = be.cookie
             if ck is not None and stream is not None:
@@ -1354,6 +1357,12 @@ class HttpClient(asyncio.Protocol):
             conn.transport.resume_reading()
 
 
+def _server_timeout(stream: Stream | None, be: Backend) -> float | None:
+    """`timeout server`, or the stream's own (`http-request set-timeout server`)."""
+    own = stream.timeouts if stream is not None else None
+    return (own.get("server") if own else None) or be.timeout_server
+
+
 # Methods whose request may be sent twice (RFC 9110 idempotent methods).
 _IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
@@ -1464,8 +1473,10 @@ class ServerConn(asyncio.Protocol):
             squeeze = self.squeeze
             client.write(body if squeeze is None else squeeze.feed(body, framer.done))
             be = client.backend
-            if client.deadline_kind == "server" and be is not None and be.timeout_server:
-                client.deadline = client.now + be.timeout_server
+            if client.deadline_kind == "server" and be is not None:
+                t = _server_timeout(client.stream, be)
+                if t:
+                    client.deadline = client.now + t
             if framer.done:
                 self._done(n == len(data))
             return

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.compat.helpers import curl
 from tests.helpers.ports import free_port
 
@@ -400,3 +402,29 @@ def test_capture_fetches_in_responses(weir: Any, http_backend: Any) -> None:
         "%[capture.req.ver]-%[capture.res.ver]",
     )
     assert curl(url + "/p?q=1").header("x-req") == "GET-/p?q=1-HTTP/1.1-HTTP/1.1"
+
+
+@pytest.mark.parametrize("program", ["weir", "haproxy"])
+def test_set_timeout_server(program: str, weir: Any, haproxy: Any, http_backend: Any) -> None:
+    """A request's own `timeout server`: the slow server is given up on (504) for the
+    requests that asked for less, waited for otherwise."""
+    be = http_backend("slow", delay=0.8)
+    port = free_port()
+    start = weir if program == "weir" else haproxy
+    start(
+        DEFAULTS
+        + f"""
+frontend fe
+    bind 127.0.0.1:{port}
+    default_backend be
+backend be
+    http-request set-timeout server 200ms if {{ path /short }}
+    http-request set-timeout server int(300) if {{ path /expr }}
+    server a {be.address}
+""",
+        wait_ports=[port],
+    )
+    url = f"http://127.0.0.1:{port}"
+    assert curl(url + "/short").status == 504
+    assert curl(url + "/expr").status == 504
+    assert curl(url + "/long").status == 200
