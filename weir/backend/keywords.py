@@ -9,7 +9,7 @@ from weir.balance.base import BalanceParams
 from weir.config.address import AddressError, parse_address
 from weir.config.model import ServerConf
 from weir.config.parser import Ctx
-from weir.config.registry import SERVER_OPTIONS, Args, keyword
+from weir.config.registry import SERVER_OPTIONS, Args, flag_option, keyword
 from weir.config.units import parse_int, parse_time
 from weir.dns.initaddr import init_addr
 from weir.proxy.keywords import apply_options
@@ -153,44 +153,32 @@ def _redispatch(ctx: Ctx, args: Args) -> None:
     ctx.px.redispatch = not ctx.negated
 
 
-@keyword(
-    "option persist",
+flag_option(
+    "persist",
     "dbl",
-    "",
+    "persist",
     "Persistence (cookie, RDP cookie) sends a client to its server even when that server "
     "is down or in maintenance (with 'option redispatch', a failed connection goes "
     "elsewhere).",
-    negatable=True,
 )
-def _option_persist(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.persist = not ctx.negated
 
 
-@keyword(
-    "option abortonclose",
+flag_option(
+    "abortonclose",
     "dbl",
-    "",
+    "abortonclose",
     "Drop a request whose client closed its side while the request waits in a queue or "
     "for its connection (without it, the request is served, as HTTP allows).",
-    negatable=True,
 )
-def _abortonclose(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.abortonclose = not ctx.negated
 
 
-@keyword(
-    "option http-pretend-keepalive",
+flag_option(
+    "http-pretend-keepalive",
     "dbl",
-    "",
+    "pretend_keepalive",
     "With http-server-close or httpclose, do not announce the close to the server (some "
     "servers then stop chunking); weir closes the server connection after the response.",
-    negatable=True,
 )
-def _pretend_keepalive(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.pretend_keepalive = not ctx.negated
 
 
 @keyword("server", "bl", "<name> <address>[:<port>] [options…]", "A server of this backend.")

@@ -148,6 +148,17 @@ def keyword(
     return register
 
 
+def flag_option(name: str, sections: str, field: str, doc: str) -> None:
+    """Register `option NAME` (and `no option NAME`), which sets the proxy's boolean
+    `field` (cleared by `no`)."""
+
+    def handler(ctx: Ctx, args: Args) -> None:
+        if ctx.expect(args, 0, 0, ""):
+            setattr(ctx.px, field, not ctx.negated)
+
+    keyword(f"option {name}", sections, "", doc, negatable=True)(handler)
+
+
 # ---- bind / server options ---------------------------------------------------------------
 
 OptionHandler = Callable[["Ctx", object, Args], None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from weir.config.parser import Ctx
-from weir.config.registry import Args, keyword
+from weir.config.registry import Args, flag_option, keyword
 
 
 def _connection_mode(name: str, doc: str) -> None:
@@ -30,17 +30,13 @@ _connection_mode(
 _connection_mode("httpclose", "Close both connections after each response.")
 
 
-@keyword(
-    "option http-buffer-request",
+flag_option(
+    "http-buffer-request",
     "dfbl",
-    "",
+    "buffer_request",
     "Wait for the request body (up to tune.bufsize) before the http-request rules, so that "
     "they can read it (req.body, req.body_param ...).",
-    negatable=True,
 )
-def _buffer_request(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.buffer_request = not ctx.negated
 
 
 @keyword(

@@ -18,7 +18,7 @@ some variables need `mode http`.
 from __future__ import annotations
 
 from weir.config.parser import Ctx
-from weir.config.registry import Args, keyword
+from weir.config.registry import Args, flag_option, keyword
 from weir.log.keywords import overriding
 
 
@@ -190,14 +190,10 @@ def _capture_cookie(ctx: Ctx, args: Args) -> None:
     px.capture_where = px.capture_where or ctx.where
 
 
-@keyword(
-    "option logasap",
+flag_option(
+    "logasap",
     "dfl",
-    "",
+    "logasap",
     "Log an HTTP request as soon as its response head arrives, with the byte count and "
     "times so far marked '+', instead of when the transfer ends.",
-    negatable=True,
 )
-def _logasap(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.logasap = not ctx.negated

@@ -5,7 +5,7 @@ from __future__ import annotations
 from weir.config.address import AddressError, parse_bind_addresses
 from weir.config.model import AclDef, Bind, CondDef, Mode, SwitchRule
 from weir.config.parser import Ctx, named_defaults_only
-from weir.config.registry import BIND_OPTIONS, Args, keyword
+from weir.config.registry import BIND_OPTIONS, Args, flag_option, keyword
 from weir.config.units import parse_int, parse_time
 
 
@@ -255,37 +255,25 @@ def _default_backend(ctx: Ctx, args: Args) -> None:
         ctx.px.default_backend_where = ctx.where
 
 
-@keyword(
-    "option tcpka",
+flag_option(
+    "tcpka",
     "dfbl",
-    "",
+    "tcpka",
     "Send TCP keep-alive probes on client and server connections.",
-    negatable=True,
 )
-def _tcpka(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.tcpka = not ctx.negated
 
 
-@keyword(
-    "option clitcpka",
+flag_option(
+    "clitcpka",
     "dfl",
-    "",
+    "clitcpka",
     "Send TCP keep-alive probes on client connections.",
-    negatable=True,
 )
-def _clitcpka(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.clitcpka = not ctx.negated
 
 
-@keyword(
-    "option srvtcpka",
+flag_option(
+    "srvtcpka",
     "dbl",
-    "",
+    "srvtcpka",
     "Send TCP keep-alive probes on server connections.",
-    negatable=True,
 )
-def _srvtcpka(ctx: Ctx, args: Args) -> None:
-    if ctx.expect(args, 0, 0, ""):
-        ctx.px.srvtcpka = not ctx.negated
