@@ -68,6 +68,7 @@ def test_connections_shared_between_sessions(
             wait_ports=[port],
         )
         _client(port, ["/a1"])
+        threading.Event().wait(0.1)  # HAProxy pools a connection once its session ends
         _client(port, ["/b1", "/b2"])
         results[program] = (
             [r.path for r in s1.requests],
@@ -88,6 +89,7 @@ def test_always_shares_first_requests(weir: Any, haproxy: Any, http_backend: Any
         start(cfg.replace("    server s2 \n", ""), wait_ports=[port])
         for path in ("/1", "/2", "/3"):
             _client(port, [path])  # a new client session each time
+            threading.Event().wait(0.1)  # HAProxy pools a connection once its session ends
         results[program] = len({r.conn for r in s1.requests})
     assert results == {"haproxy": 1, "weir": 1}
 
