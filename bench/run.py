@@ -51,7 +51,7 @@ SIZE_NAMES = {"100": "100B", "16k": "16KiB", "1m": "1MiB"}
 PROXY_KINDS = (
     "weir", "haproxy", "nginx", "weir+rules", "haproxy+rules",
     "weir+track", "haproxy+track", "weir+peers", "haproxy+peers",
-    "weir+tcp", "haproxy+tcp", "weir+splice", "haproxy+splice",
+    "weir+tcp", "haproxy+tcp", "weir+splice", "haproxy+splice", "weir+gzip", "haproxy+gzip",
 )  # fmt: skip
 
 # `--tls`: weir and HAProxy terminate TLS with the same certificate (made at start, an ECDSA
@@ -177,6 +177,7 @@ def proxy_cfg(
     track: bool = False,
     peers: tuple[str, int, int] | None = None,
     layer4: str = "",
+    gzip: bool = False,
 ) -> str:
     """The same job for weir and HAProxy, in plain keywords only; HAProxy additionally gets
     `nbthread 1` so that it runs on one CPU like weir's single event loop. With `log_port`
@@ -186,6 +187,8 @@ def proxy_cfg(
     logging = f"    log 127.0.0.1:{log_port} local0\n    option httplog\n" if log_port else ""
     if rules:
         logging += RULESET
+    if gzip:  # `+gzip`: responses compressed (wrk then asks for gzip)
+        logging += "    compression algo gzip\n"
     section = ""
     if peers is not None:  # (this node's name, its peers port, the other node's)
         me, mine, other = peers
@@ -407,7 +410,7 @@ def start_contender(
     d.mkdir()
     argv: Callable[[str], list[str]]
     kind, _, extra = c.kind.partition("+")
-    rules, track = extra == "rules", extra == "track"
+    rules, track, gzip = extra == "rules", extra == "track", extra == "gzip"
     layer4 = extra if extra in ("tcp", "splice") else ""
     peers = None
     if extra == "peers":
@@ -419,13 +422,13 @@ def start_contender(
     if kind == "weir":
         cfg = proxy_cfg(
             c.port, backends, haproxy=False, log_port=log_port, rules=rules, track=track,
-            peers=peers, layer4=layer4,
+            peers=peers, layer4=layer4, gzip=gzip,
         )  # fmt: skip
         argv = lambda path: pin.wrap(weir_argv(path), "proxy")  # noqa: E731
     elif kind == "haproxy":
         cfg = proxy_cfg(
             c.port, backends, haproxy=True, log_port=log_port, rules=rules, track=track,
-            peers=peers, layer4=layer4,
+            peers=peers, layer4=layer4, gzip=gzip,
         )  # fmt: skip
         argv = lambda path: pin.wrap([HAPROXY_BIN, "-db", "-f", path], "proxy")  # noqa: E731
     else:
@@ -532,7 +535,13 @@ class Run:
 
 
 def run_wrk(
-    port: int, sc: Scenario, duration: float, threads: int, lua: Path, pin: Pinning
+    port: int,
+    sc: Scenario,
+    duration: float,
+    threads: int,
+    lua: Path,
+    pin: Pinning,
+    gzip: bool = False,
 ) -> dict[str, float]:
     argv = [
         WRK_BIN,
@@ -546,6 +555,8 @@ def run_wrk(
     ]
     if not sc.keepalive:
         argv += ["-H", "Connection: close"]
+    if gzip:
+        argv += ["-H", "Accept-Encoding: gzip"]
     argv.append(f"{'https' if TLS else 'http'}://127.0.0.1:{port}{sc.path}")
     done = subprocess.run(
         pin.wrap(argv, "load"),
@@ -580,7 +591,7 @@ def measure(
     ru_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     try:
-        w = run_wrk(c.port, sc, duration, threads, lua, pin)
+        w = run_wrk(c.port, sc, duration, threads, lua, pin, c.kind.endswith("+gzip"))
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as e:
         run.error = str(e)
         return run
@@ -912,7 +923,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for c in contenders:
                     if c.ok:
                         with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired, OSError):
-                            run_wrk(c.port, sc, args.warmup, args.threads, lua, pin)
+                            run_wrk(
+                                c.port, sc, args.warmup, args.threads, lua, pin,
+                                c.kind.endswith("+gzip"),
+                            )  # fmt: skip
             for rep in range(1, args.repeat + 1):
                 for c in contenders:  # interleaved: A B C, A B C, ...
                     if c.error is not None:
