@@ -36,7 +36,6 @@ from weir.http.errors import reason
 from weir.http.values import RuleValueError, Value, compile_value
 from weir.proto.h1 import (
     H1Error,
-    RequestHead,
     ResponseHead,
     drop_pattern,
     parse_request_head,
@@ -116,13 +115,11 @@ class Txn:
                 old.chunked, old.keep_alive,
             )  # fmt: skip
             self.stream.res = new
-        else:
-            new = RequestHead(
-                old.method, old.target, old.version, raw, old._lstart, old.content_length,
-                old.chunked, old.keep_alive, old.upgrade, old.expect_continue, old.host,
-            )  # fmt: skip
-            self.stream.req = new
-        self.head = new
+            self.head = new
+            return True
+        # A request head belongs to its transaction alone: its bytes change in place.
+        old.raw = raw
+        old._headers = None
         return True
 
     def finish(self) -> Any:
