@@ -160,7 +160,7 @@ class BodyCompressor:
         wbits = algo.wbits
         self.z = None if wbits is None else zlib.compressobj(algo.level, zlib.DEFLATED, wbits)
         self.unchunk = chunked
-        self.left = 0  # bytes of chunk data still to come
+        self.left = 0  # bytes of chunk data still to come (-1: the last chunk came)
         self.skip = 0  # bytes of the CRLF after chunk data still to come
         self.tail = b""  # an incomplete chunk size line
         self.counters = counters
@@ -186,7 +186,9 @@ class BodyCompressor:
     def _payload(self, data: bytes) -> list[bytes]:
         """The chunk data in `data`, chunked bytes a ChunkedBody framer accepted (so well
         formed); trailers are dropped. One step per chunk, never per byte."""
-        out = []
+        out: list[bytes] = []
+        if self.left < 0:  # past the last chunk: trailers, dropped
+            return out
         if self.tail:
             data = self.tail + data
             self.tail = b""
@@ -210,6 +212,7 @@ class BodyCompressor:
                     break
                 size = int(data[pos:lf].split(b";", 1)[0].strip(b" \t\r"), 16)
                 if not size:  # the last chunk: what follows is trailers
+                    self.left = -1
                     break
                 self.left = size
                 pos = lf + 1

@@ -94,3 +94,11 @@ def test_any_split_of_the_framing_compresses_to_the_payload(
     assert (body if wbits is None else zlib.decompress(body, wbits)) == PAYLOAD
     assert counters.comp_in == len(PAYLOAD)
     assert counters.comp_rsp == 1
+
+
+def test_trailers_in_a_later_read_are_dropped() -> None:
+    squeeze = BodyCompressor(_comp("identity").algos[0], True, [Counters()])
+    out = squeeze.feed(b"2\r\nok\r\n0\r\n", False)
+    out += squeeze.feed(b"T: 1\r\n", False)
+    out += squeeze.feed(b"\r\n", True)
+    assert _unchunk(out) == b"ok"
