@@ -11,10 +11,10 @@ import weir.dns.template
 import weir.http.compress
 import weir.http.errorpages
 import weir.http.keywords
-import weir.http.pool
 import weir.http.rules
 import weir.log.keywords
 import weir.net.keywords
+import weir.net.pool
 import weir.peers.conf
 import weir.persist.keywords
 import weir.persist.sc_actions

@@ -136,7 +136,7 @@ class Server:
         self.name = name
         self.host = host
         self.port = port
-        # Idle HTTP connections other sessions may take (weir.http.pool), oldest first.
+        # Idle HTTP connections other sessions may take (weir.net.pool), oldest first.
         self.pool: dict[Any, None] = {}
         self.pool_max = -1
         self.purge_delay = 5.0

@@ -167,7 +167,7 @@ class ServerConf:
     ssl: Any = None  # weir.tls.conf.ServerTls once `ssl` (or a TLS option) is given
     send_proxy: int = 0  # PROXY protocol version sent first to the server (0: none)
     minconn: int = 0  # with maxconn: a limit that follows the backend's load (fullconn)
-    pool_max_conn: int = -1  # idle connections kept for other sessions (weir.http.pool)
+    pool_max_conn: int = -1  # idle connections kept for other sessions (weir.net.pool)
     pool_purge_delay: int = 5000  # ms
     # weir.dns.conf.ServerDns once a DNS option (`resolvers`, `init-addr`, ...) is given
     dns: Any = None
@@ -390,7 +390,7 @@ class Proxy:
     persist: bool = False  # `option persist`: persistence reaches a server that is down
     abortonclose: bool = False  # `option abortonclose`
     pretend_keepalive: bool = False  # `option http-pretend-keepalive`
-    http_reuse: str = "safe"  # weir.http.pool
+    http_reuse: str = "safe"  # weir.net.pool
     stats: StatsConf = field(default_factory=StatsConf)
     # `defaults NAME from OTHER` / `frontend NAME from DEFAULTS`
     defaults_name: str | None = None

@@ -7,7 +7,7 @@ sans-IO parser (`weir.proto.h1`) returns a whole request head; then a Stream is 
 (`Frontend.route`), a server is picked (`Backend.pick`, or the request waits in the
 backend's queue), and the head goes out, unmodified but for the headers weir adds, on a
 server connection kept by this client session (`idle`, one per server), one another
-session left in the server's pool (`weir.http.pool`, as `http-reuse` allows), or a new one.
+session left in the server's pool (weir.net.pool, as `http-reuse` allows), or a new one.
 A request body is then relayed as raw bytes, its end found by a `BodyFramer`, never
 re-encoded. The `ServerConn` protocol parses the response head, hands it to the client
 unchanged, and relays the body the same way; when the response ends, the server
@@ -37,7 +37,6 @@ from typing import cast
 
 from weir.backend.server import Server, SrvState
 from weir.config.model import Mode
-from weir.http import pool
 from weir.http.compress import Algo, BodyCompressor, choose, compressed_head, wanted
 from weir.http.errors import error_page
 from weir.http.rules import (
@@ -51,6 +50,7 @@ from weir.http.rules import (
     run_rules,
 )
 from weir.log.captures import capture_request, capture_response, unique_id_line
+from weir.net import pool
 from weir.net.connect import connect_server
 from weir.net.listener import SOFT_STOP, drop_silently, set_keepalive
 from weir.persist.cookie import NO_COOKIE
@@ -152,9 +152,9 @@ class HttpClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.held: RequestHead | None = None  # the head waiting in state _BODY
+        self.close_server = False  # http-server-close / httpclose: never reuse the server's
         # `compression`: the algorithm this request's response may be compressed with,
         # and the content types that may be (None: any).
-        self.close_server = False  # http-server-close / httpclose: never reuse the server's
         self.comp: Algo | None = None
         self.comp_types: tuple[bytes, ...] | None = None
         self.state = _IDLE
@@ -165,7 +165,7 @@ class HttpClient(asyncio.Protocol):
         self.server: Server | None = None
         self.srv_conn: ServerConn | None = None
         self.idle: dict[Server, ServerConn] = {}
-        self.later = False  # a request of this session has been served (weir.http.pool)
+        self.later = False  # a request of this session has been served (weir.net.pool)
         self.pending: list[bytes] = []  # request bytes waiting for the server connection
         # The bytes of a request sent on a reused server connection, kept until the
         # response starts: replayed on a new connection if the server closed the old one
@@ -833,7 +833,8 @@ class HttpClient(asyncio.Protocol):
             self.comp = algo = choose(fc, bc, head)
             types = bc.types if bc is not None else None
             self.comp_types = types or (fc.types if fc is not None else None)
-            if algo is not None and ((fc is not None and fc.offload) or (bc and bc.offload)):
+            offload = (fc is not None and fc.offload) or (bc is not None and bc.offload)
+            if algo is not None and offload:
                 drop.add(b"accept-encoding")  # `compression offload`: servers never compress
         if drop:
             return serialize_request(head, add=add, drop=frozenset(drop))
@@ -904,21 +905,15 @@ class HttpClient(asyncio.Protocol):
         host, port = srv.host, srv.port
         if host == "0.0.0.0":  # `server x *:80`: where the client connected to
             host, port = self._destination(port)
-        tls = srv.tls
-        if tls is None:
-            coro = connect_server(self.loop, lambda: conn, host, port)
-        else:
-            ctx, sni = tls
-            name = sni(self.stream) if sni is not None and self.stream is not None else None
-            coro = connect_server(
-                self.loop,
-                lambda: conn,
-                host,
-                port,
-                tls=ctx,
-                server_hostname=name.decode() if name else None,
-                handshake_timeout=be.timeout_connect,
-            )
+        coro = connect_server(
+            self.loop,
+            lambda: conn,
+            srv,
+            host=host,
+            port=port,
+            stream=self.stream,
+            handshake_timeout=be.timeout_connect,
+        )
         task = self.loop.create_task(coro)
         task.add_done_callback(lambda t: self._connected(t, conn))
 
@@ -1426,7 +1421,7 @@ class ServerConn(asyncio.Protocol):
         self.shut = False  # the client's half-close was passed on to the server
         self.reused = False  # it served an earlier request (taken from the idle set)
         self.uses = 0  # requests sent on it
-        self.pooled = False  # in its server's pool, for other sessions (weir.http.pool)
+        self.pooled = False  # in its server's pool, for other sessions (weir.net.pool)
         self.private = False  # never for other sessions (an NTLM-style authentication)
         self.squeeze: BodyCompressor | None = None  # the body being compressed
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from weir.backend.server import Server
+from weir.stream import Stream
 
 
 def is_unix(host: str) -> bool:
@@ -19,17 +21,21 @@ def is_unix(host: str) -> bool:
 def connect_server(
     loop: asyncio.AbstractEventLoop,
     factory: Callable[[], asyncio.BaseProtocol],
+    srv: Server,
+    *,
     host: str,
     port: int,
-    *,
-    tls: ssl.SSLContext | None = None,
-    server_hostname: str | None = None,
+    stream: Stream | None,
     handshake_timeout: float | None = None,
 ) -> Coroutine[Any, Any, Any]:
-    """The coroutine that opens the connection (run it as a task)."""
+    """The coroutine that opens a connection to `srv` at `host`:`port` (its own address,
+    or the client's destination for `server x *:port`), in TLS for `server ... ssl`, with
+    the server name its `sni` expression makes for `stream` (run it as a task)."""
     kwargs: dict[str, Any] = {}
-    if tls is not None:
-        kwargs = {"ssl": tls, "server_hostname": server_hostname}
+    if srv.tls is not None:
+        ctx, sni = srv.tls
+        name = sni(stream) if sni is not None and stream is not None else None
+        kwargs = {"ssl": ctx, "server_hostname": name.decode() if name else None}
         if handshake_timeout:
             kwargs["ssl_handshake_timeout"] = handshake_timeout
     if host.startswith("\0"):

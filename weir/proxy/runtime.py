@@ -19,12 +19,12 @@ from weir.balance.base import BalanceParams, Balancer
 from weir.balance.keys import hdr_key, rdp_cookie_key, source_key, uri_key, url_param_key
 from weir.config.model import Config, GlobalConf, Mode, Proxy
 from weir.http.compress import Compression
-from weir.http.pool import MODES as REUSE_MODES
-from weir.http.pool import Orphans
 from weir.http.rules import ProxyRules, proxy_rules
 from weir.log import Logger, LogHub
 from weir.log.captures import Captures
 from weir.net.listener import ConnLimiter
+from weir.net.pool import MODES as REUSE_MODES
+from weir.net.pool import Orphans
 from weir.persist.cookie import CookiePersist, make_rule
 from weir.persist.sticking import Sticker
 from weir.proto.h1 import RequestHead

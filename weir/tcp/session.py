@@ -334,20 +334,7 @@ class TcpClient(asyncio.Protocol):
                 local = (sockname[0], sockname[1]) if isinstance(sockname, tuple) else None
             if local is not None:
                 host, port = local[0], port or local[1]
-        tls = srv.tls
-        if tls is None:
-            coro = connect_server(self.loop, lambda: conn, host, port)
-        else:  # `server ... ssl` in TCP mode: TLS to the server
-            ctx, sni = tls
-            name = sni(stream) if sni is not None else None
-            coro = connect_server(
-                self.loop,
-                lambda: conn,
-                host,
-                port,
-                tls=ctx,
-                server_hostname=name.decode() if name else None,
-            )
+        coro = connect_server(self.loop, lambda: conn, srv, host=host, port=port, stream=stream)
         task = self.loop.create_task(coro)
         task.add_done_callback(self._connected)
         if be.timeout_connect:  # a timer, not asyncio.wait_for (a second task per connect)
