@@ -12,7 +12,6 @@ tests/scenarios/log checks against what curl received.
 
 from __future__ import annotations
 
-import inspect
 import re
 import socket
 from collections.abc import Callable, Generator
@@ -20,7 +19,6 @@ from collections.abc import Callable, Generator
 import pytest
 from haproxy.line import Line
 
-import weir.tcp.session
 from tests.compat.helpers import curl, run_both
 from tests.helpers.ports import free_port
 from tests.scenarios.log.syslog_listener import SyslogListener
@@ -240,11 +238,6 @@ backend be
         assert ours_msg.split(" ") == theirs_msg.split(" "), (ours_msg, theirs_msg)
 
 
-@pytest.mark.skipif(
-    ".log(" not in inspect.getsource(weir.tcp.session),
-    reason="weir's mode tcp session does not log yet (weir/tcp/session.py never calls "
-    "fe.logger.log)",
-)
 def test_tcplog_matches_haproxy(tcp_backend, udp: SyslogListener) -> None:  # type: ignore[no-untyped-def]
     be = tcp_backend("echo")
     port = free_port()

@@ -103,6 +103,9 @@ class BalanceParams:
         if self.uri_len < 0 or self.uri_depth < 0:
             raise ValueError("uri 'len' and 'depth' must be positive")
 
+    def __deepcopy__(self, memo: dict[int, object]) -> BalanceParams:
+        return self  # immutable (and, compiled, copy's field-by-field rebuild fails)
+
     @property
     def is_hash(self) -> bool:
         """A hash of a request key picks the server (source, uri, url_param, hdr, ...)."""

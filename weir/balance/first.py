@@ -21,12 +21,14 @@ _Entry = tuple[int, int, int, "_Rec"]  # id, declaration order, insertion counte
 
 
 class _Rec:
-    __slots__ = ("node", "order", "parked", "srv")
+    __slots__ = ("live", "order", "parked", "srv")
 
     def __init__(self, srv: Server, order: int) -> None:
         self.srv = srv
         self.order = order  # declaration order, breaks equal ids
-        self.node: _Entry | None = None
+        # the insertion counter of its live heap entry (unique), 0 when out of the heap;
+        # matched by counter, not identity, as compiled code may copy tuples
+        self.live = 0
         self.parked = False
 
 
@@ -47,7 +49,7 @@ class FirstPool(Pool):
         self._seq += 1
         entry = (rec.srv.puid, rec.order, self._seq, rec)
         heappush(self._heap, entry)
-        rec.node = entry
+        rec.live = self._seq
 
     def add(self, s: Server, weight: int) -> None:
         rec = self._recs[s] = _Rec(s, self._order[s])
@@ -55,12 +57,12 @@ class FirstPool(Pool):
 
     def remove(self, s: Server) -> None:
         rec = self._recs.pop(s)
-        if rec.node is not None:
-            rec.node = None  # dropped from the heap when it surfaces, or swept
+        if rec.live:
+            rec.live = 0  # dropped from the heap when it surfaces, or swept
             self._stale += 1
             if self._stale > 2 * len(self._order) + 64:
                 heap = self._heap
-                heap[:] = [e for e in heap if e[3].node is e]
+                heap[:] = [e for e in heap if e[3].live == e[2]]
                 heapify(heap)
                 self._stale = 0
 
@@ -79,13 +81,13 @@ class FirstPool(Pool):
         while heap:
             entry = heap[0]
             rec = entry[3]
-            if rec.node is not entry:
+            if rec.live != entry[2]:
                 heappop(heap)
                 continue
             s = rec.srv
             if s.full:
                 heappop(heap)
-                rec.node = None
+                rec.live = 0
                 rec.parked = True
                 continue
             if s is avoid and held is None:

@@ -28,13 +28,15 @@ _Entry = tuple[int, "_Rec"]
 
 
 class _Rec:
-    __slots__ = ("key", "node", "parked", "srv", "w")
+    __slots__ = ("key", "live", "parked", "srv", "w")
 
     def __init__(self, srv: Server) -> None:
         self.srv = srv
         self.w = 0  # scaled effective weight
         self.key = 0
-        self.node: _Entry | None = None  # live heap entry, None when out of the heap
+        # the key of its live heap entry (unique), None when out of the heap; matched by
+        # key, not identity, as compiled code may copy tuples
+        self.live: int | None = None
         self.parked = False  # set aside because full
 
 
@@ -59,20 +61,20 @@ class LeastConnPool(Pool):
         self._seq += 1
         entry = ((key << _SEQ_BITS) | self._seq, rec)
         heappush(self._heap, entry)
-        rec.node = entry
+        rec.live = entry[0]
 
     def _dequeue(self, rec: _Rec) -> None:
-        node = rec.node
-        if node is None:
+        live = rec.live
+        if live is None:
             return
-        rec.node = None
+        rec.live = None
         heap = self._heap
-        if heap[0] is node:
+        if heap[0][0] == live:
             heappop(heap)
             return
         self._stale += 1
         if self._stale > 2 * len(self._recs) + 64:
-            heap[:] = [e for e in heap if e[1].node is e]
+            heap[:] = [e for e in heap if e[1].live == e[0]]
             heapify(heap)
             self._stale = 0
 
@@ -101,13 +103,16 @@ class LeastConnPool(Pool):
             if s.full:
                 return
             rec.parked = False
-        elif rec.node is not None and self._key(rec) == rec.key:
+        elif rec.live is not None and self._key(rec) == rec.key:
             return
         self._dequeue(rec)
         self._queue(rec)
 
-    taken = _reposition
-    released = _reposition
+    def taken(self, s: Server) -> None:
+        self._reposition(s)
+
+    def released(self, s: Server) -> None:
+        self._reposition(s)
 
     def pick(self, key: bytes | None, avoid: Server | None) -> Server | None:
         heap = self._heap
@@ -116,13 +121,13 @@ class LeastConnPool(Pool):
         while heap:
             entry = heap[0]
             rec = entry[1]
-            if rec.node is not entry:
+            if rec.live != entry[0]:
                 heappop(heap)
                 continue
             s = rec.srv
             if s.full:
                 heappop(heap)
-                rec.node = None
+                rec.live = None
                 rec.parked = True
                 continue
             if s is avoid and held is None:

@@ -69,7 +69,7 @@ _Entry = tuple[int, "_Rec"]
 class _Rec:
     """Per-server FWRR state (HAProxy's npos, lpos, rweight, lb_tree, lb_node)."""
 
-    __slots__ = ("lpos", "node", "npos", "rweight", "srv", "tree", "w")
+    __slots__ = ("live", "lpos", "npos", "rweight", "srv", "tree", "w")
 
     def __init__(self, srv: Server) -> None:
         self.srv = srv
@@ -78,7 +78,9 @@ class _Rec:
         self.lpos = 0
         self.rweight = 0
         self.tree: list[_Entry] | None = None  # the heap the server belongs to
-        self.node: _Entry | None = None  # its live entry there, None when dequeued
+        # the key of its live entry there (keys are unique), None when dequeued; entries
+        # are matched by key, not identity, as compiled code may copy tuples
+        self.live: int | None = None
 
 
 class FwrrPool(Pool):
@@ -120,15 +122,15 @@ class FwrrPool(Pool):
         entry = ((key << _SEQ_BITS) | self._seq, rec)
         heappush(tree, entry)
         rec.tree = tree
-        rec.node = entry
+        rec.live = entry[0]
 
     def _dequeue(self, rec: _Rec) -> None:
-        node = rec.node
-        if node is None:
+        live = rec.live
+        if live is None:
             return
-        rec.node = None
+        rec.live = None
         tree = rec.tree
-        if tree and tree[0] is node:
+        if tree and tree[0][0] == live:
             heappop(tree)
             return
         self._stale += 1
@@ -137,7 +139,7 @@ class FwrrPool(Pool):
 
     def _sweep(self) -> None:
         for tree in (self._curr, self._init, self._next):
-            tree[:] = [e for e in tree if e[1].node is e]
+            tree[:] = [e for e in tree if e[1].live == e[0]]
             heapify(tree)
         self._stale = 0
 
@@ -146,7 +148,7 @@ class FwrrPool(Pool):
         while tree:
             entry = tree[0]
             rec = entry[1]
-            if rec.node is entry:
+            if rec.live == entry[0]:
                 return rec
             heappop(tree)
         return None
@@ -166,7 +168,7 @@ class FwrrPool(Pool):
             entry = ((key << _SEQ_BITS) | seq, rec)
             heappush(self._curr, entry)
             rec.tree = self._curr
-            rec.node = entry
+            rec.live = entry[0]
 
     def _get_srv(self, rec: _Rec) -> None:
         """Prepare positions of a server leaving its tree (depends on which tree)."""
@@ -253,7 +255,7 @@ class FwrrPool(Pool):
                 s1 = None
                 while curr:
                     entry = curr[0]
-                    if entry[1].node is entry:
+                    if entry[1].live == entry[0]:
                         s1 = entry[1]
                         break
                     heappop(curr)
@@ -285,7 +287,7 @@ class FwrrPool(Pool):
                 chosen.npos += 1
             # it is the head of its tree (`curr` or `init`): take it out
             heappop(chosen.tree)  # type: ignore[arg-type]
-            chosen.node = None
+            chosen.live = None
             self.curr_pos += 1
             srv = chosen.srv
             if not srv.full:

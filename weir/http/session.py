@@ -90,7 +90,9 @@ _SERVER_CLOSE = ("httpclose", "http-server-close")
 _CONNECTION = frozenset({b"connection"})
 
 
-class HttpClient(asyncio.Protocol):
+# The protocols below do not subclass asyncio.Protocol: the event loop only calls their
+# methods, and a class with no interpreted base compiles to a C struct (weir/native.py).
+class HttpClient:
     __slots__ = (
         "backend",
         "buf",
@@ -242,7 +244,7 @@ class HttpClient(asyncio.Protocol):
         self.waiting_slot = True  # the frontend's slot, taken by the tcp session
         self.close_after = eof
         SOFT_STOP.sessions.add(self)
-        transport.set_protocol(self)
+        transport.set_protocol(cast(asyncio.BaseProtocol, self))  # the loop duck-types it
         self._arm(self.fe.timeout_http_request or self.fe.timeout_client, "request")
         if data:
             self.t_first = stream.t_request
@@ -1383,7 +1385,7 @@ def _cacheable(head: ResponseHead) -> bool:
     return head.header(b"expires") is not None
 
 
-class ServerConn(asyncio.Protocol):
+class ServerConn:
     """One connection to a server; it belongs to one client session at a time."""
 
     __slots__ = (

@@ -20,7 +20,7 @@ def is_unix(host: str) -> bool:
 
 def connect_server(
     loop: asyncio.AbstractEventLoop,
-    factory: Callable[[], asyncio.BaseProtocol],
+    factory: Callable[[], Any],
     srv: Server,
     *,
     host: str,
@@ -47,7 +47,7 @@ def connect_server(
 
 async def _abstract(
     loop: asyncio.AbstractEventLoop,
-    factory: Callable[[], asyncio.BaseProtocol],
+    factory: Callable[[], Any],
     name: str,
     kwargs: dict[str, Any],
 ) -> Any:

@@ -24,7 +24,7 @@ import socket
 import struct
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from weir.config.address import Address, Family
 
@@ -264,7 +264,7 @@ class ConnLimiter:
 async def serve(
     loop: asyncio.AbstractEventLoop,
     sock: socket.socket,
-    factory: Callable[[], asyncio.BaseProtocol],
+    factory: Callable[[], Any],
 ) -> asyncio.Server:
     return await loop.create_server(factory, sock=sock, start_serving=True)
 

@@ -21,7 +21,7 @@ one makes the connection private, as in HAProxy).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from weir.config.parser import Ctx
 from weir.config.registry import SERVER_OPTIONS, Args, keyword
@@ -37,8 +37,8 @@ MODES = {"never": NEVER, "safe": SAFE, "aggressive": AGGRESSIVE, "always": ALWAY
 class Orphans:
     """Pooled connections whose session has ended, counted for the whole process."""
 
-    count = 0
-    cap = 1024  # set by weir.proxy.runtime.build: a quarter of maxconn
+    count: ClassVar[int] = 0
+    cap: ClassVar[int] = 1024  # set by weir.proxy.runtime.build: a quarter of maxconn
 
 
 def shareable(srv: Server) -> bool:

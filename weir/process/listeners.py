@@ -148,7 +148,7 @@ class Served:
         self,
         frontend: object,
         sock: socket.socket,
-        factory: Callable[[], asyncio.BaseProtocol],
+        factory: Callable[[], Any],
         backlog: int,
         tls: Any = None,
     ) -> None:
@@ -209,7 +209,7 @@ MAXACCEPT = [0]
 async def serve_socket(
     loop: asyncio.AbstractEventLoop,
     sock: socket.socket,
-    factory: Callable[[], asyncio.BaseProtocol],
+    factory: Callable[[], Any],
     backlog: int,
     tls: Any = None,
 ) -> Any:
@@ -228,7 +228,7 @@ class BatchedAcceptor:
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
-        factory: Callable[[], asyncio.BaseProtocol],
+        factory: Callable[[], Any],
         backlog: int,
         tls: Any,
         limit: int,

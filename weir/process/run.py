@@ -351,7 +351,7 @@ async def _serve(
     for bl in listeners:
         fe = frontends[id(bl.px)]
         http = functools.partial(HttpClient, fe, loop, g.tune_bufsize, g.tune_maxhdr)
-        factory: Callable[[], asyncio.Protocol]
+        factory: Callable[[], Any]
         if fe.mode is Mode.HTTP:
             factory = functools.partial(http, proxied=bl.accept_proxy)
         else:

@@ -596,9 +596,9 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
 
 
 def _split_headers(raw: bytes, lstart: int) -> list[tuple[bytes, bytes]]:
-    block = raw[lstart + 2 : len(raw) - 4]
-    if not block:
+    if len(raw) - 4 <= lstart + 2:  # no header lines (and no inverted slice, see native.py)
         return []
+    block = raw[lstart + 2 : len(raw) - 4]
     out = []
     for line in block.split(b"\r\n"):
         name, _, value = line.partition(b":")

@@ -312,7 +312,7 @@ def _log_level_effect(ctx: Ctx, args: list[str]) -> Callable[[Stream], None] | N
     """`set-log-level <level>`: the session is logged at that level (`silent`: not at all)."""
     from weir.log import LEVELS
 
-    if len(args) != 1 or args[0] not in (*LEVELS, "silent"):
+    if len(args) != 1 or (args[0] != "silent" and args[0] not in LEVELS):
         ctx.error(f"'set-log-level' expects one of {', '.join((*LEVELS, 'silent'))}")
         return None
     level = -1 if args[0] == "silent" else LEVELS.index(args[0])

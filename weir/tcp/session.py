@@ -42,7 +42,9 @@ class Upgraded(Protocol):
     ) -> None: ...
 
 
-class TcpClient(asyncio.Protocol):
+# Not an asyncio.Protocol subclass: the event loop only calls the methods, and classes
+# without an interpreted base compile to C structs if this module is compiled.
+class TcpClient:
     __slots__ = (
         "backend",
         "cli_eof",
@@ -730,7 +732,7 @@ class TcpClient(asyncio.Protocol):
             self.srv.transport.resume_reading()
 
 
-class TcpServer(asyncio.Protocol):
+class TcpServer:
     __slots__ = ("client", "transport")
 
     def __init__(self, client: TcpClient) -> None:

@@ -8,7 +8,6 @@ bounded waits for datagrams.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import socket
@@ -19,7 +18,6 @@ from pathlib import Path
 import pytest
 from haproxy.line import Line
 
-import weir.http.session
 from tests.compat.helpers import curl
 from tests.helpers.ports import free_port
 from tests.scenarios.log.syslog_listener import SyslogListener
@@ -206,14 +204,6 @@ def test_httplog_json_over_unix(  # type: ignore[no-untyped-def]
     assert obj["captured_request_headers"] is None
 
 
-def _session_calls(name: str) -> bool:
-    return name in inspect.getsource(weir.http.session)
-
-
-@pytest.mark.skipif(
-    not _session_calls("capture_response"),
-    reason="the HTTP session does not call weir.log.capture_response yet",
-)
 def test_response_captures_and_logasap(  # type: ignore[no-untyped-def]
     weir, http_backend, syslog_udp: SyslogListener, syslog_unix: UnixListener
 ) -> None:
@@ -229,10 +219,6 @@ def test_response_captures_and_logasap(  # type: ignore[no-untyped-def]
     assert re.search(r" \+\d+ - SID=ab ---- .* \{s1\} \"GET / HTTP/1\.1\"$", udp), udp
 
 
-@pytest.mark.skipif(
-    not _session_calls("unique_id_line"),
-    reason="the HTTP session does not call weir.log.unique_id_line yet",
-)
 def test_unique_id_header_reaches_the_server(  # type: ignore[no-untyped-def]
     weir, http_backend, syslog_udp: SyslogListener, syslog_unix: UnixListener
 ) -> None:

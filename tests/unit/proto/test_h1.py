@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers.attrs import attributes
 from weir.proto import h1
 from weir.proto.h1 import (
     V10,
@@ -116,7 +117,7 @@ def test_second_parse_from_the_line_memo_is_identical() -> None:
     first, _ = req(BROWSER_GET)
     assert h1._MEMO, "lines were memorised"
     second, _ = req(bytes(BROWSER_GET))
-    for attr in RequestHead.__slots__:
+    for attr in attributes(RequestHead):
         if attr != "_headers":
             assert getattr(first, attr) == getattr(second, attr), attr
 

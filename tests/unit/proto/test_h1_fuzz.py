@@ -8,6 +8,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers.attrs import attributes
 from weir.proto.h1 import (
     H1Error,
     RequestHead,
@@ -62,7 +63,7 @@ def requests(draw: st.DrawFn) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
 
 
 def same_request(a: RequestHead, b: RequestHead) -> None:
-    for attr in RequestHead.__slots__:
+    for attr in attributes(RequestHead):
         if attr != "_headers":
             assert getattr(a, attr) == getattr(b, attr), attr
     assert a.headers == b.headers
@@ -158,7 +159,7 @@ def test_response_random_splits(
         assert parse_response_head(head_bytes[:point]) is None
     found = parse_response_head(bytearray(head_bytes))
     assert found is not None
-    for attr in ResponseHead.__slots__:
+    for attr in attributes(ResponseHead):
         if attr != "_headers":
             assert getattr(found[0], attr) == getattr(whole[0], attr), attr
 

@@ -7,8 +7,8 @@
                               web3 (backup), web4 (DOWN), web5 (MAINT), web6 (checked,
                               UP but failing: "UP 1/3")
 
-Servers that carry health-check results are `CheckedServer`s: a Server with the optional
-attributes the stats code reads when the check scheduler provides them.
+Servers that carry health-check results have them set by `checked()`, as the check
+scheduler sets them.
 """
 
 from __future__ import annotations
@@ -35,45 +35,19 @@ from weir.proxy.runtime import Runtime, build
 FILE = "intro.cfg"
 
 
-class CheckedServer(Server):
-    __slots__ = (
-        "check_code",
-        "check_desc",
-        "check_duration_ms",
-        "check_health",
-        "check_status",
-        "chkdown",
-        "chkfail",
-        "last_change",
-    )
-
-    def __init__(
-        self,
-        base: Server,
-        status: str,
-        code: int | None,
-        duration: int,
-        health: int,
-        last_change: float,
-    ) -> None:
-        super().__init__(
-            base.name,
-            base.host,
-            base.port,
-            puid=base.puid,
-            weight=base.uweight,
-            backup=base.backup,
-            maxconn=base.maxconn,
-        )
-        self.state = base.state
-        self.check_status = status
-        self.check_code = code
-        self.check_duration_ms = duration
-        self.check_health = health
-        self.check_desc = ""
-        self.chkfail = 0
-        self.chkdown = 0
-        self.last_change = last_change
+def checked(
+    srv: Server, status: str, code: int | None, duration: int, health: int, last_change: float
+) -> Server:
+    """`srv` with the results of a health check."""
+    srv.check_status = status
+    srv.check_code = code
+    srv.check_duration_ms = duration
+    srv.check_health = health
+    srv.check_desc = ""
+    srv.chkfail = 0
+    srv.chkdown = 0
+    srv.last_change = last_change
+    return srv
 
 
 def _server(
@@ -133,9 +107,9 @@ def intro_runtime() -> Runtime:
     web1, web2, _web3, web4, web5, web6 = app.servers
     web4.state = SrvState.DOWN
     web5.state = SrvState.MAINT
-    app.servers[0] = CheckedServer(web1, "L7OK", 200, 1, 4, now - (20 * 3600 + 28 * 60))
-    app.servers[3] = CheckedServer(web4, "L4CON", None, 0, 0, now - 90)
-    app.servers[5] = CheckedServer(web6, "L7STS", 503, 2, 2, now - 5)
+    app.servers[0] = checked(web1, "L7OK", 200, 1, 4, now - (20 * 3600 + 28 * 60))
+    app.servers[3] = checked(web4, "L4CON", None, 0, 0, now - 90)
+    app.servers[5] = checked(web6, "L7STS", 503, 2, 2, now - 5)
     web1, web2 = app.servers[0], app.servers[1]
     web1.cur_sess, web1.max_sess, web1.tot_sess = 3, 12, 1234567
     web2.cur_sess, web2.max_sess, web2.tot_sess = 1, 4, 42
