@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.run import RULESET
 from weir.config.diagnostics import Diagnostics
 from weir.config.loader import load
 from weir.http.session import HttpClient, ServerConn
@@ -109,7 +110,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=50_000)
     args = ap.parse_args()
-    cases = (("plain", "", ""), ("forwardfor", "option forwardfor", ""), ("track-sc0", "", TRACK))
+    cases = (
+        ("plain", "", ""),
+        ("forwardfor", "option forwardfor", ""),
+        ("track-sc0", "", TRACK),
+        ("rules", "", RULESET),  # bench/run.py's `+rules` set
+    )
     for label, extra, fe_extra in cases:
         best = min(run(args.requests, extra, fe_extra) for _ in range(3))
         print(f"{label:12} {best:6.2f} us per request+response (pure Python share)")

@@ -178,6 +178,11 @@ class RuleDef:
     run: Action
     cond: CondDef | None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> RuleDef:
+        # Never changed once parsed, so a section inheriting it shares it (and a compiled
+        # closure, unlike a function, cannot be copied).
+        return self
+
 
 def run_rules(rules: Compiled, txn: Txn) -> int:
     """Evaluate a compiled list; the verdict of the first action that stops it. An edit

@@ -42,6 +42,9 @@ class TcpRuleDef:
     cond: CondDef | None
     effect: Callable[[Stream], None] | None = None
 
+    def __deepcopy__(self, memo: dict[int, object]) -> TcpRuleDef:
+        return self  # as RuleDef's: never changed once parsed
+
 
 Predicate = Callable[[Stream], bool]
 Effect = Callable[[Stream], None]
