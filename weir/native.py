@@ -22,6 +22,8 @@ from pathlib import Path
 MODULES = (
     "weir/proto/h1.py",
     "weir/proto/h1_body.py",
+    "weir/proto/h1_checks.py",
+    "weir/proto/h1_errors.py",
     "weir/stream.py",
     "weir/http/session.py",
     "weir/http/rules.py",

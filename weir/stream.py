@@ -13,10 +13,10 @@ happen" (HAProxy logs -1 for those durations).
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Final
 
 # HAProxy's request counter (%rt): every stream takes the next number, from 0.
-_UNIQ = itertools.count()
+_UNIQ: Final = itertools.count()
 
 
 class Stream:

@@ -17,12 +17,13 @@ makes room, so skipping saturated servers costs nothing on the next picks.
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
+from typing import Final
 
 from weir.backend.server import Server
 from weir.balance.base import WEIGHT_SCALE, Balancer, Pool
 
-_EW_MAX = 256 * WEIGHT_SCALE
-_SEQ_BITS = 48
+_EW_MAX: Final = 256 * WEIGHT_SCALE
+_SEQ_BITS: Final = 48
 
 _Entry = tuple[int, "_Rec"]
 

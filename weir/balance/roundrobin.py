@@ -36,15 +36,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from heapq import heapify, heappop, heappush
+from typing import Final
 
 from weir.backend.server import Server
 from weir.balance.base import WEIGHT_SCALE, BalanceParams, Balancer, Pool
 
-MAX_RR_SERVERS = 4095
+MAX_RR_SERVERS: Final = 4095
 
-_EW_MAX = 256 * WEIGHT_SCALE  # largest effective weight (HAProxy's SRV_EWGHT_MAX)
-_UW_RANGE = 256  # HAProxy's SRV_UWGHT_RANGE, the position multiplier in tree keys
-_SEQ_BITS = 48  # room for the insertion counter below the tree key
+_EW_MAX: Final = 256 * WEIGHT_SCALE  # largest effective weight (HAProxy's SRV_EWGHT_MAX)
+_UW_RANGE: Final = 256  # HAProxy's SRV_UWGHT_RANGE, the position multiplier in tree keys
+_SEQ_BITS: Final = 48  # room for the insertion counter below the tree key
 
 
 def check_server_count(params: BalanceParams, active_servers: int) -> str | None:

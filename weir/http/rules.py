@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from weir.config.diagnostics import Where
 from weir.config.model import CondDef
@@ -48,7 +48,7 @@ from weir.stream import Stream
 CONTINUE, STOP, REPLY, TARPIT, SILENT = 0, 1, 2, 3, 4
 
 REQUEST, RESPONSE, AFTER = "http-request", "http-response", "http-after-response"
-_BAD_VALUE = re.compile(rb"[\r\n\0]")
+_BAD_VALUE: Final = re.compile(rb"[\r\n\0]")
 
 
 class Txn:
@@ -161,7 +161,7 @@ def _line_of(head: Any, response: bool) -> list[bytes]:
 
 # Headers from which the parser derives a head's fields (framing, keep-alive, host): a
 # rule that touches one makes the head parsed again.
-_DERIVED = frozenset(
+_DERIVED: Final = frozenset(
     (b"content-length", b"transfer-encoding", b"connection", b"host", b"expect", b"upgrade")
 )
 
@@ -229,8 +229,8 @@ def _split_cond(ctx: Ctx, args: Args) -> tuple[list[str], CondDef | None] | None
 
 
 ActionCompiler = Callable[[Ctx, list[str], str], Action | None]
-_ACTIONS: dict[str, tuple[tuple[str, ...], ActionCompiler, str, str]] = {}
-_LISTS = {REQUEST: "http_request_rules", RESPONSE: "http_response_rules"}
+_ACTIONS: Final[dict[str, tuple[tuple[str, ...], ActionCompiler, str, str]]] = {}
+_LISTS: Final = {REQUEST: "http_request_rules", RESPONSE: "http_response_rules"}
 _LISTS[AFTER] = "http_after_response_rules"
 
 
@@ -546,7 +546,7 @@ def _return(ctx: Ctx, words: list[str], phase: str) -> Action | None:
 
 # ---- redirect -----------------------------------------------------------------------------
 
-_CODES = {301, 302, 303, 307, 308}
+_CODES: Final = {301, 302, 303, 307, 308}
 
 
 def parse_redirect(ctx: Ctx, words: list[str], phase: str) -> Action | None:
@@ -685,7 +685,7 @@ def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, Value] |
     return None if v is None else (words[0].encode(), v)
 
 
-_ALL = (REQUEST, RESPONSE, AFTER)
+_ALL: Final = (REQUEST, RESPONSE, AFTER)
 
 
 @action("set-header", _ALL, "<name> <fmt>", "Replace every occurrence of a header.")
@@ -1099,7 +1099,7 @@ action(
 )(_capture)
 
 
-_LOG_LEVELS = {
+_LOG_LEVELS: Final = {
     "silent": -1, "emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5,
     "info": 6, "debug": 7,
 }  # fmt: skip

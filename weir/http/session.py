@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import cast
+from typing import Final, cast
 
 from weir.backend.server import Server, SrvState
 from weir.config.model import Mode
@@ -74,20 +74,20 @@ from weir.stream import Stream
 from weir.tcp.rules import CLOSE, REJECT, decide
 
 # Client-connection states.
-_IDLE = 0  # waiting for a request head
-_REQ = 1  # a request is being served (head sent or queued; body maybe flowing)
-_CLOSING = 2
-_TUNNEL = 3  # after a 101 to an Upgrade request: bytes relayed both ways, unparsed
-_BODY = 4  # `option http-buffer-request`: a request head waits for its body (in `buf`)
+_IDLE: Final = 0  # waiting for a request head
+_REQ: Final = 1  # a request is being served (head sent or queued; body maybe flowing)
+_CLOSING: Final = 2
+_TUNNEL: Final = 3  # after a 101 to an Upgrade request: bytes relayed both ways, unparsed
+_BODY: Final = 4  # `option http-buffer-request`: a request head waits for its body (in `buf`)
 
 # Server states in which a persistence cookie still leads to the server.
-_PERSIST_STATES = (SrvState.UP, SrvState.DRAIN)
+_PERSIST_STATES: Final = (SrvState.UP, SrvState.DRAIN)
 
-_HTTP = Mode.HTTP
+_HTTP: Final = Mode.HTTP
 
 # Connection modes in which a server connection is closed after each response.
-_SERVER_CLOSE = ("httpclose", "http-server-close")
-_CONNECTION = frozenset({b"connection"})
+_SERVER_CLOSE: Final = ("httpclose", "http-server-close")
+_CONNECTION: Final = frozenset({b"connection"})
 
 
 # The protocols below do not subclass asyncio.Protocol: the event loop only calls their
@@ -1361,7 +1361,7 @@ def _server_timeout(stream: Stream | None, be: Backend) -> float | None:
 
 
 # Methods whose request may be sent twice (RFC 9110 idempotent methods).
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+_IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
 
 
 def _replayable(req: RequestHead) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from weir.log.lfparse import Expr, LogFormatError, Sep, Text, Var, parse
 from weir.sample import core
@@ -29,9 +29,9 @@ class RuleValueError(ValueError):
     """A rule value that cannot be compiled; the message is for the user."""
 
 
-_HOST = socket.gethostname().encode()
+_HOST: Final = socket.gethostname().encode()
 
-_VARS: dict[str, Callable[[Stream], Any]] = {
+_VARS: Final[dict[str, Callable[[Stream], Any]]] = {
     "ci": lambda s: s.client_ip,
     "cp": lambda s: s.client_port,
     "fi": lambda s: s.frontend_addr[0] if s.frontend_addr else "",

@@ -21,7 +21,7 @@ one makes the connection private, as in HAProxy).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from weir.config.parser import Ctx
 from weir.config.registry import SERVER_OPTIONS, Args, keyword
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from weir.backend.server import Server
 
 NEVER, SAFE, AGGRESSIVE, ALWAYS = 0, 1, 2, 3
-MODES = {"never": NEVER, "safe": SAFE, "aggressive": AGGRESSIVE, "always": ALWAYS}
+MODES: Final = {"never": NEVER, "safe": SAFE, "aggressive": AGGRESSIVE, "always": ALWAYS}
 
 
 class Orphans:

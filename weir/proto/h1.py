@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from weir.proto.h1_body import (
     BodyFramer,
@@ -136,10 +136,10 @@ __all__ = [
 
 Buffer = bytes | bytearray | memoryview
 
-V10 = b"HTTP/1.0"
-V11 = b"HTTP/1.1"
-_END = b"\r\n\r\n"
-_EMPTY: frozenset[bytes] = frozenset()
+V10: Final = b"HTTP/1.0"
+V11: Final = b"HTTP/1.1"
+_END: Final = b"\r\n\r\n"
+_EMPTY: Final[frozenset[bytes]] = frozenset()
 
 
 # Header lines already validated, each mapped to what the parser needs from it: () for a
@@ -147,18 +147,29 @@ _EMPTY: frozenset[bytes] = frozenset()
 # send the same lines again and again (every request of a connection repeats most of
 # them, a load generator all of them), so most lines are checked once and then cost one
 # dict lookup. It memoises a pure function: bounded (cleared when full), short lines only.
-_KINDS = {b"content-length": CL, b"transfer-encoding": TE, b"connection": CONN, b"host": HOST}
-_MEMO: dict[bytes, Any] = {}
-_MEMO_GET = _MEMO.__getitem__
+_KINDS: Final = {
+    b"content-length": CL,
+    b"transfer-encoding": TE,
+    b"connection": CONN,
+    b"host": HOST,
+}
+_MEMO: Final[dict[bytes, Any]] = {}
+_MEMO_GET: Final = _MEMO.__getitem__
 _MEMO_ENTRIES = 4096
-_MEMO_LINE = 256
+_MEMO_LINE: Final = 256
 # Valid header names (as sent) and their kind, 0 for a name the parser does not interpret.
-_NAMES: dict[bytes, int] = {}
+_NAMES: Final[dict[bytes, int]] = {}
 # Status lines (CR included) already validated: (HTTP/1.1?, status, reason). A server
 # sends a handful of distinct ones.
-_STATUS_MEMO: dict[bytes, tuple[bool, int, bytes]] = {}
+_STATUS_MEMO: Final[dict[bytes, tuple[bool, int, bytes]]] = {}
+# Whole header blocks already interpreted: (number of lines, fields). A keep-alive client
+# repeats its block from one request to the next, and a server its own within a second
+# (its Date changes), so one lookup replaces a split and a lookup per line. Bounded like
+# the line memo; the fields lists are shared, never changed.
+_BLOCKS: Final[dict[bytes, tuple[int, list[Any]]]] = {}
+_BLOCK_MAX: Final = 1024  # longer blocks are not memorised
 
-_BODYLESS_10 = frozenset((b"GET", b"HEAD", b"DELETE"))
+_BODYLESS_10: Final = frozenset((b"GET", b"HEAD", b"DELETE"))
 
 
 class RequestHead:
@@ -447,6 +458,32 @@ def _learn_lines(lines: list[bytes]) -> list[Any] | None:
     return fields
 
 
+def _header_fields(block: bytes, max_headers: int, status: int) -> list[Any] | None:
+    """The fields the parser interprets among a head's header lines (`block`: from after
+    the start line to before the final CRLFCRLF), in order as (kind, value); None if a
+    line is invalid; H1Error(`status`) past `max_headers` lines."""
+    known = _BLOCKS.get(block)
+    if known is not None:
+        if known[0] >= max_headers:
+            raise H1Error(status, "too many header fields")
+        return known[1]
+    lines = block.split(b"\r\n")
+    if len(lines) >= max_headers:
+        raise H1Error(status, "too many header fields")
+    fields: list[Any] | None
+    try:
+        fields = list(filter(None, map(_MEMO_GET, lines)))
+    except KeyError:
+        fields = _learn_lines(lines)
+        if fields is None:
+            return None
+    if len(block) <= _BLOCK_MAX:
+        if len(_BLOCKS) >= _MEMO_ENTRIES:
+            _BLOCKS.clear()
+        _BLOCKS[block] = (len(lines), fields)
+    return fields
+
+
 def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> RequestHead | None:
     """The fast path: `raw` is exactly one candidate head, `end` the index of its final
     CRLFCRLF. None when the bytes are not canonical and valid (the caller then normalises
@@ -462,16 +499,9 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
     host: bytes | None = None
     if p + 1 < end:
         # The header lines (p: the LF ending the start line, end: the final CRLFCRLF).
-        lines = raw[p + 1 : end].split(b"\r\n")
-        if len(lines) >= max_headers:
-            raise H1Error(400, "too many header fields")
-        fields: list[Any] | None
-        try:
-            fields = list(filter(None, map(_MEMO_GET, lines)))
-        except KeyError:
-            fields = _learn_lines(lines)
-            if fields is None:
-                return None
+        fields = _header_fields(raw[p + 1 : end], max_headers, 400)
+        if fields is None:
+            return None
         slow = False
         for kind, value in fields:
             if kind == HOST and host is None:
@@ -544,16 +574,9 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     chunked = close = keep = conn_upgrade = False
     if p + 1 < end:
         # The header lines (p: the LF ending the start line, end: the final CRLFCRLF).
-        lines = raw[p + 1 : end].split(b"\r\n")
-        if len(lines) >= max_headers:
-            raise H1Error(502, "too many header fields")
-        fields: list[Any] | None
-        try:
-            fields = list(filter(None, map(_MEMO_GET, lines)))
-        except KeyError:
-            fields = _learn_lines(lines)
-            if fields is None:
-                return None
+        fields = _header_fields(raw[p + 1 : end], max_headers, 502)
+        if fields is None:
+            return None
         slow = False
         for kind, value in fields:
             if kind == CONN:

@@ -30,6 +30,7 @@ Errors raise `H1Error` with the status the proxy answers with: 400 for a request
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from weir.proto.h1_errors import H1Error
 
@@ -45,22 +46,22 @@ __all__ = [
 Buffer = bytes | bytearray | memoryview
 
 # Longest chunk-size line (size, extensions, CRLF) and largest trailer section accepted.
-MAX_CHUNK_LINE = 4096
-MAX_TRAILERS = 16384
+MAX_CHUNK_LINE: Final = 4096
+MAX_TRAILERS: Final = 16384
 
-_TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TCHAR: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 # The size line as it must appear: hex size, optional blanks, optional extensions, CRLF.
-_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]++)[ \t]*+(?:;[\t\x20-\x7e\x80-\xff]*+)?\r\n")
-_NEXT_SIZE_LINE = re.compile(rb"\r\n" + _SIZE_LINE.pattern)
-_TRAILER_LINE = re.compile(_TCHAR + rb"++:[^\r\n\x00]*+\r\n")
-_LF = re.compile(rb"\n")
+_SIZE_LINE: Final = re.compile(rb"([0-9A-Fa-f]++)[ \t]*+(?:;[\t\x20-\x7e\x80-\xff]*+)?\r\n")
+_NEXT_SIZE_LINE: Final = re.compile(rb"\r\n" + _SIZE_LINE.pattern)
+_TRAILER_LINE: Final = re.compile(_TCHAR + rb"++:[^\r\n\x00]*+\r\n")
+_LF: Final = re.compile(rb"\n")
 
 # ChunkedBody states
-_SIZE = 0  # reading a chunk-size line
-_DATA = 1  # inside chunk data, `_remaining` bytes to go
-_DATA_CR = 2  # chunk data done, CR expected
-_DATA_LF = 3  # CR seen, LF expected
-_TRAILER = 4  # reading trailer lines until the empty line
+_SIZE: Final = 0  # reading a chunk-size line
+_DATA: Final = 1  # inside chunk data, `_remaining` bytes to go
+_DATA_CR: Final = 2  # chunk data done, CR expected
+_DATA_LF: Final = 3  # CR seen, LF expected
+_TRAILER: Final = 4  # reading trailer lines until the empty line
 
 
 class BodyFramer:

@@ -9,7 +9,7 @@ request or response head (a Host, a Connection and at most one simple Content-Le
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 from weir.proto.h1_errors import H1Error
 
@@ -37,26 +37,26 @@ __all__ = [
     "rewrite",
 ]
 
-TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
-TOKEN = re.compile(TCHAR + rb"+")
-REQUEST_LINE = re.compile(rb"(" + TCHAR + rb"++) ([\x21-\x7e]++) HTTP/1\.[01]\r\n")
-STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: ([^\r\n\x00]*+))?\r\n")
-ABSOLUTE = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*+)://([^/?#]*+)")
+TCHAR: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+TOKEN: Final = re.compile(TCHAR + rb"+")
+REQUEST_LINE: Final = re.compile(rb"(" + TCHAR + rb"++) ([\x21-\x7e]++) HTTP/1\.[01]\r\n")
+STATUS_LINE: Final = re.compile(rb"HTTP/1\.[01] ([1-9][0-9][0-9])(?: ([^\r\n\x00]*+))?\r\n")
+ABSOLUTE: Final = re.compile(rb"([A-Za-z][A-Za-z0-9+.\-]*+)://([^/?#]*+)")
 
 # The kinds of header field the parser interprets (see the memo in weir.proto.h1).
-CL = 1  # Content-Length with one plain decimal value: value is the int
-CLX = 2  # any other Content-Length: value is the bytes, parsed by framing()
-TE = 3  # Transfer-Encoding: value is the bytes
-TEC = 6  # Transfer-Encoding whose whole value is chunked (any case): value is b"chunked"
-CONN = 4  # Connection: value is (close, keep-alive, upgrade)
-HOST = 5  # Host: value is the bytes
+CL: Final = 1  # Content-Length with one plain decimal value: value is the int
+CLX: Final = 2  # any other Content-Length: value is the bytes, parsed by framing()
+TE: Final = 3  # Transfer-Encoding: value is the bytes
+TEC: Final = 6  # Transfer-Encoding whose whole value is chunked (any case): value is b"chunked"
+CONN: Final = 4  # Connection: value is (close, keep-alive, upgrade)
+HOST: Final = 5  # Host: value is the bytes
 
-_LEADING_EMPTY = re.compile(rb"(?:\r?\n)*+")
-_HEAD_END = re.compile(rb"\n\r?\n")
-_ANY_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
-_TARGET = re.compile(rb"[\x21-\x7e]+")
-_AUTHORITY = re.compile(rb"(?:\[[^\]/?#@]*+\]|[^/?#@:]++):[0-9]++")
-_DEFAULT_PORT = {b"http": b":80", b"https": b":443", b"": b":443"}
+_LEADING_EMPTY: Final = re.compile(rb"(?:\r?\n)*+")
+_HEAD_END: Final = re.compile(rb"\n\r?\n")
+_ANY_VERSION: Final = re.compile(rb"HTTP/[0-9]\.[0-9]")
+_TARGET: Final = re.compile(rb"[\x21-\x7e]+")
+_AUTHORITY: Final = re.compile(rb"(?:\[[^\]/?#@]*+\]|[^/?#@:]++):[0-9]++")
+_DEFAULT_PORT: Final = {b"http": b":80", b"https": b":443", b"": b":443"}
 
 
 def framing(

@@ -21,7 +21,7 @@ import operator
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from weir.balance.keys import rdp_cookie_key
 from weir.sample.core import SampleError
@@ -60,7 +60,7 @@ def _src(s: Stream, arg: bytes) -> bytes | None:
 
 
 # name -> (fetch, needs an argument, default matching method)
-FETCHES: dict[str, tuple[Fetch, bool, str]] = {
+FETCHES: Final[dict[str, tuple[Fetch, bool, str]]] = {
     "path": (_path, False, "str"),
     "url": (_url, False, "str"),
     "query": (_query, False, "str"),
@@ -71,8 +71,8 @@ FETCHES: dict[str, tuple[Fetch, bool, str]] = {
 }
 
 # HAProxy's derived ACL keywords: prefix -> fetch; suffix -> matching method.
-_DERIVED = {"path": "path", "url": "url", "hdr": "hdr"}
-_SUFFIXES = {
+_DERIVED: Final = {"path": "path", "url": "url", "hdr": "hdr"}
+_SUFFIXES: Final = {
     "beg": "beg",
     "end": "end",
     "sub": "sub",
@@ -85,7 +85,7 @@ _SUFFIXES = {
     "val": None,
 }
 
-PREDEFINED_ACLS: dict[str, Predicate] = {
+PREDEFINED_ACLS: Final[dict[str, Predicate]] = {
     "TRUE": lambda s: True,
     "FALSE": lambda s: False,
     "METH_GET": lambda s: s.req is not None and s.req.method in (b"GET", b"HEAD"),
@@ -165,7 +165,7 @@ def _matcher(method: str, patterns: list[bytes], icase: bool) -> Callable[[bytes
     raise AclError(f"matching method '-m {method}' is HAProxy's but weir does not support it yet")
 
 
-_IPS: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None] = {}
+_IPS: Final[dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None]] = {}
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -196,7 +196,7 @@ def _int_pattern(p: bytes) -> int:
         raise AclError(f"'{p.decode()}' is not an integer") from None
 
 
-_METHODS = ("str", "beg", "end", "sub", "dir", "dom", "reg", "len", "found", "ip")
+_METHODS: Final = ("str", "beg", "end", "sub", "dir", "dom", "reg", "len", "found", "ip")
 
 
 def _split_criterion(criterion: str) -> tuple[str, bytes, str | None]:
@@ -367,7 +367,7 @@ def _sample_acl(words: Sequence[str]) -> Predicate | None:
     return lambda s: (v := str_get(s)) is not None and match(v)
 
 
-_OPS: dict[str, Callable[[int, int], bool]] = {
+_OPS: Final[dict[str, Callable[[int, int], bool]]] = {
     "eq": operator.eq,
     "ne": operator.ne,
     "lt": operator.lt,
@@ -442,7 +442,7 @@ def check_acl_words(words: list[str]) -> str | None:
     return None
 
 
-_SCOPES: dict[int, tuple[Any, dict[str, list[Predicate]]]] = {}
+_SCOPES: Final[dict[int, tuple[Any, dict[str, list[Predicate]]]]] = {}
 
 
 def cond_acls(cond: Any, acls: dict[str, list[Predicate]]) -> dict[str, list[Predicate]]:

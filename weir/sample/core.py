@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from weir.stream import Stream
 
@@ -43,9 +43,9 @@ STR, BIN, INT, BOOL, ADDR, ANY = "str", "bin", "int", "bool", "ip", "any"
 
 # Where a value exists (fetch) / where an expression evaluates (user). Ordered.
 L4, L4_CONTENT, REQ, RES, LOG = 0, 1, 2, 3, 4
-_PLACE = {L4: "at connection time", L4_CONTENT: "in TCP content", REQ: "on the request"}
+_PLACE: Final = {L4: "at connection time", L4_CONTENT: "in TCP content", REQ: "on the request"}
 _PLACE.update({RES: "on the response", LOG: "in a log format"})
-_NEEDS = {L4_CONTENT: "TCP content", REQ: "an HTTP request", RES: "an HTTP response"}
+_NEEDS: Final = {L4_CONTENT: "TCP content", REQ: "an HTTP request", RES: "an HTTP response"}
 
 
 class SampleError(ValueError):
@@ -76,8 +76,8 @@ class ConvDef:
     doc: str
 
 
-FETCHES: dict[str, FetchDef] = {}
-CONVERTERS: dict[str, ConvDef] = {}
+FETCHES: Final[dict[str, FetchDef]] = {}
+CONVERTERS: Final[dict[str, ConvDef]] = {}
 
 
 def fetch(
@@ -140,7 +140,7 @@ def simple_converter(
     return register
 
 
-_DEFAULT_MATCH = {STR: "str", BIN: "bin", INT: "int", BOOL: "bool", ADDR: "ip", ANY: "str"}
+_DEFAULT_MATCH: Final = {STR: "str", BIN: "bin", INT: "int", BOOL: "bool", ADDR: "ip", ANY: "str"}
 
 
 # ---- casts ---------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def to_ip(v: Any) -> IP | None:
     return None
 
 
-CASTS: dict[str, Callable[[Any], Any]] = {
+CASTS: Final[dict[str, Callable[[Any], Any]]] = {
     STR: to_str,
     BIN: to_str,
     INT: to_int,

@@ -15,7 +15,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from typing import Protocol, cast
+from typing import Final, Protocol, cast
 
 from weir.backend.server import Server
 from weir.config.model import Mode
@@ -31,7 +31,7 @@ from weir.tcp import splice
 from weir.tcp.rules import ACCEPT, CLOSE, REJECT, SWITCH, decide
 
 # The most bytes content inspection buffers before the rules must decide (HAProxy's buffer).
-INSPECT_MAX = 16384
+INSPECT_MAX: Final = 16384
 
 
 class Upgraded(Protocol):

@@ -112,14 +112,27 @@ def test_bytearray_with_body_after_head() -> None:
     assert head.content_length == 3
 
 
-def test_second_parse_from_the_line_memo_is_identical() -> None:
+def test_parses_from_the_memos_are_identical() -> None:
     h1._MEMO.clear()
+    h1._BLOCKS.clear()
     first, _ = req(BROWSER_GET)
     assert h1._MEMO, "lines were memorised"
-    second, _ = req(bytes(BROWSER_GET))
+    assert h1._BLOCKS, "the header block was memorised"
+    from_block, _ = req(bytes(BROWSER_GET))
+    h1._BLOCKS.clear()
+    from_lines, _ = req(bytes(BROWSER_GET))
     for attr in attributes(RequestHead):
         if attr != "_headers":
-            assert getattr(first, attr) == getattr(second, attr), attr
+            assert getattr(first, attr) == getattr(from_block, attr), attr
+            assert getattr(first, attr) == getattr(from_lines, attr), attr
+
+
+def test_a_memorised_block_still_counts_its_lines() -> None:
+    head = head_with(*(b"X-%d: v" % i for i in range(20)))
+    parse_request_head(head, max_headers=101)
+    with pytest.raises(H1Error) as info:
+        parse_request_head(head, max_headers=10)
+    assert info.value.status == 400
 
 
 def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -127,6 +140,7 @@ def test_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     for i in range(50):
         req(head_with(b"X-N: %d" % i))
         assert len(h1._MEMO) <= 8
+        assert len(h1._BLOCKS) <= 8
 
 
 def test_invalid_lines_are_never_memorised() -> None:
