@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from weir.http.session import ServerConn
 
 
 class SrvState(StrEnum):
@@ -137,7 +140,7 @@ class Server:
         self.host = host
         self.port = port
         # Idle HTTP connections other sessions may take (weir.net.pool), oldest first.
-        self.pool: dict[Any, None] = {}
+        self.pool: dict[ServerConn, None] = {}
         self.pool_max = -1
         self.purge_delay = 5.0
         self.purge_timer: Any = None

@@ -21,7 +21,7 @@ one makes the connection private, as in HAProxy).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from weir.config.parser import Ctx
 from weir.config.registry import SERVER_OPTIONS, Args, keyword
@@ -29,6 +29,7 @@ from weir.config.units import parse_time
 
 if TYPE_CHECKING:
     from weir.backend.server import Server
+    from weir.http.session import ServerConn
 
 NEVER, SAFE, AGGRESSIVE, ALWAYS = 0, 1, 2, 3
 MODES: Final = {"never": NEVER, "safe": SAFE, "aggressive": AGGRESSIVE, "always": ALWAYS}
@@ -46,7 +47,7 @@ def shareable(srv: Server) -> bool:
     return not srv.send_proxy and srv.host != "0.0.0.0" and (srv.tls is None or not srv.tls[1])
 
 
-def put(srv: Server, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
+def put(srv: Server, conn: ServerConn, loop: asyncio.AbstractEventLoop) -> None:
     """Offer an idle connection (still held by its session) to other sessions."""
     pool = srv.pool
     if srv.pool_max >= 0 and len(pool) >= srv.pool_max:
@@ -57,7 +58,7 @@ def put(srv: Server, conn: Any, loop: asyncio.AbstractEventLoop) -> None:
         srv.purge_timer = loop.call_later(srv.purge_delay, _purge, srv, loop)
 
 
-def remove(conn: Any) -> None:
+def remove(conn: ServerConn) -> None:
     """A pooled connection is taken, closed, or lost."""
     if conn.pooled:
         conn.pooled = False
@@ -66,7 +67,7 @@ def remove(conn: Any) -> None:
             Orphans.count -= 1
 
 
-def take(srv: Server, mode: int, first: bool) -> Any:
+def take(srv: Server, mode: int, first: bool) -> ServerConn | None:
     """An idle connection another session left, the newest that `mode` allows, or None."""
     pool = srv.pool
     if not pool or (first and mode == SAFE):
@@ -81,7 +82,7 @@ def take(srv: Server, mode: int, first: bool) -> Any:
     return None
 
 
-def orphan(conn: Any) -> bool:
+def orphan(conn: ServerConn) -> bool:
     """The connection's session ended: keep it pooled (True) when the process may hold
     one more orphan; False: the caller closes it."""
     if not conn.pooled or Orphans.count >= Orphans.cap:
