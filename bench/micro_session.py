@@ -1,6 +1,7 @@
-"""Micro-benchmark of weir's L7 pipeline in pure Python: one request and one response
-through `HttpClient` and `ServerConn` with transports that do nothing, so the figure is the
-interpreter's share of a request (no sockets, no event loop I/O).
+"""Micro-benchmark of weir's L7 pipeline: one request and one response through
+`HttpClient` and `ServerConn` with transports that do nothing, so the figure is the
+interpreter's share of a request (no sockets, no event loop I/O), compiled or pure as
+weir was installed (weir/native.py).
 
     python bench/micro_session.py [--requests N]
 
@@ -118,7 +119,7 @@ def main() -> None:
     )
     for label, extra, fe_extra in cases:
         best = min(run(args.requests, extra, fe_extra) for _ in range(3))
-        print(f"{label:12} {best:6.2f} us per request+response (pure Python share)")
+        print(f"{label:12} {best:6.2f} us per request+response (interpreter share)")
 
 
 if __name__ == "__main__":
