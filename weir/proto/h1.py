@@ -168,6 +168,13 @@ _STATUS_MEMO: Final[dict[bytes, tuple[bool, int, bytes]]] = {}
 # the line memo; the fields lists are shared, never changed.
 _BLOCKS: Final[dict[bytes, tuple[int, list[Any]]]] = {}
 _BLOCK_MAX: Final = 1024  # longer blocks are not memorised
+# Whole heads already parsed by the fast path, without a rewrite: what their head objects
+# are made of, and their number of header lines (for tune.maxhdr). A load generator, or a
+# browser reloading a page, sends the same head again; a server repeats its own within a
+# second. Requests with a body, an Upgrade or an Expect are not memorised.
+_REQUESTS: Final[dict[bytes, tuple[int, bytes, bytes, bytes, int, bool, bytes | None]]] = {}
+_RESPONSES: Final[dict[bytes, tuple[int, bytes, int, bytes, int, int | None, bool, bool]]] = {}
+_HEAD_ENTRIES: Final = 1024
 
 _BODYLESS_10: Final = frozenset((b"GET", b"HEAD", b"DELETE"))
 
@@ -488,6 +495,37 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
     """The fast path: `raw` is exactly one candidate head, `end` the index of its final
     CRLFCRLF. None when the bytes are not canonical and valid (the caller then normalises
     or diagnoses); H1Error for a well-formed head weir refuses."""
+    known = _REQUESTS.get(raw)
+    if known is not None:
+        lines, method, target, version, lstart, keep, host = known
+        if lines >= max_headers:
+            raise H1Error(400, "too many header fields")
+        return RequestHead(
+            method, target, version, raw, lstart, None, False, keep, False, False, host
+        )
+    head = _parse_request(raw, end, max_headers, any_payload)
+    if (
+        head is not None
+        and head.raw is raw
+        and head.content_length is None
+        and not (head.chunked or head.upgrade or head.expect_continue)
+        and len(raw) <= _BLOCK_MAX
+    ):
+        if len(_REQUESTS) >= _HEAD_ENTRIES:
+            _REQUESTS.clear()
+        _REQUESTS[raw] = (
+            raw.count(b"\r\n") - 2,
+            head.method,
+            head.target,
+            head.version,
+            head._lstart,
+            head.keep_alive,
+            head.host,
+        )
+    return head
+
+
+def _parse_request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> RequestHead | None:
     m = REQUEST_LINE.match(raw)
     if m is None:
         return None
@@ -557,6 +595,30 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
 
 def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     """The fast path for a response; same contract as `_request`, errors are 502."""
+    known = _RESPONSES.get(raw)
+    if known is not None:
+        lines, version, status, reason, lstart, length, chunked, keep = known
+        if lines >= max_headers:
+            raise H1Error(502, "too many header fields")
+        return ResponseHead(version, status, reason, raw, lstart, length, chunked, keep)
+    head = _parse_response(raw, end, max_headers)
+    if head is not None and head.raw is raw and len(raw) <= _BLOCK_MAX:
+        if len(_RESPONSES) >= _HEAD_ENTRIES:
+            _RESPONSES.clear()
+        _RESPONSES[raw] = (
+            raw.count(b"\r\n") - 2,
+            head.version,
+            head.status,
+            head.reason,
+            head._lstart,
+            head.content_length,
+            head.chunked,
+            head.keep_alive,
+        )
+    return head
+
+
+def _parse_response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     p = raw.find(b"\n")
     line = raw[:p]  # with its CR
     known = _STATUS_MEMO.get(line)

@@ -113,18 +113,44 @@ def test_bytearray_with_body_after_head() -> None:
 
 
 def test_parses_from_the_memos_are_identical() -> None:
-    h1._MEMO.clear()
-    h1._BLOCKS.clear()
+    for memo in (h1._MEMO, h1._BLOCKS, h1._REQUESTS):
+        memo.clear()
     first, _ = req(BROWSER_GET)
     assert h1._MEMO, "lines were memorised"
     assert h1._BLOCKS, "the header block was memorised"
+    assert h1._REQUESTS, "the head was memorised"
+    from_head, _ = req(bytes(BROWSER_GET))
+    h1._REQUESTS.clear()
     from_block, _ = req(bytes(BROWSER_GET))
+    h1._REQUESTS.clear()
     h1._BLOCKS.clear()
     from_lines, _ = req(bytes(BROWSER_GET))
-    for attr in attributes(RequestHead):
+    for other in (from_head, from_block, from_lines):
+        assert other is not first
+        for attr in attributes(RequestHead):
+            if attr != "_headers":
+                assert getattr(first, attr) == getattr(other, attr), attr
+
+
+def test_a_memorised_response_head_is_identical() -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello"
+    h1._RESPONSES.clear()
+    first, used = resp(data)
+    assert h1._RESPONSES, "the head was memorised"
+    again, used_again = resp(bytes(data))
+    assert used == used_again
+    for attr in attributes(ResponseHead):
         if attr != "_headers":
-            assert getattr(first, attr) == getattr(from_block, attr), attr
-            assert getattr(first, attr) == getattr(from_lines, attr), attr
+            assert getattr(first, attr) == getattr(again, attr), attr
+    with pytest.raises(H1Error) as info:
+        parse_response_head(data, max_headers=2)
+    assert info.value.status == 502
+
+
+def test_heads_with_a_body_are_not_memorised() -> None:
+    h1._REQUESTS.clear()
+    req(head_with(b"Host: a", b"Content-Length: 3", start=b"POST / HTTP/1.1") + b"abc")
+    assert not h1._REQUESTS
 
 
 def test_a_memorised_block_still_counts_its_lines() -> None:
