@@ -125,7 +125,9 @@ def _matcher(method: str, patterns: list[bytes], icase: bool) -> Callable[[bytes
     if method == "end":
         return lambda v: v.endswith(pats)
     if method == "sub":
-        return lambda v: any(p in v for p in pats)
+        # find(), not `in`: for bytes, `in` first tries its operand as an integer and
+        # builds an error message before searching (CPython 3.11)
+        return lambda v: any(v.find(p) >= 0 for p in pats)
     if method == "found":
         return lambda v: True
     if method == "len":

@@ -146,6 +146,12 @@ _DEFAULT_MATCH: Final = {STR: "str", BIN: "bin", INT: "int", BOOL: "bool", ADDR:
 # ---- casts ---------------------------------------------------------------------------------
 
 
+# The text of addresses already converted, by the address object's id (the object is held,
+# so its id is not reused): the fetches return the same remembered objects for the same
+# clients, and `ipaddress` formats an address in Python, not in C. Bounded.
+_ADDR_TEXT: Final[dict[int, tuple[object, bytes]]] = {}
+
+
 def to_str(v: Any) -> bytes | None:
     if isinstance(v, bytes):
         return v
@@ -155,7 +161,14 @@ def to_str(v: Any) -> bytes | None:
         return b"%d" % v
     if v is None:
         return None
-    return str(v).encode()  # an IP address
+    known = _ADDR_TEXT.get(id(v))  # an IP address
+    if known is not None and known[0] is v:
+        return known[1]
+    text = str(v).encode()
+    if len(_ADDR_TEXT) >= 4096:
+        _ADDR_TEXT.clear()
+    _ADDR_TEXT[id(v)] = (v, text)
+    return text
 
 
 def to_int(v: Any) -> int | None:

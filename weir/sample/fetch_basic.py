@@ -198,9 +198,8 @@ def _last_value(values: list[bytes], split: bool) -> bytes | None:
     if not values:
         return None
     last = values[-1]
-    if split and b"," in last:
-        last = last.rsplit(b",", 1)[1].strip(b" \t")
-    return last
+    comma = last.rfind(b",") if split else -1  # (`in` on bytes costs an exception here)
+    return last[comma + 1 :].strip(b" \t") if comma >= 0 else last
 
 
 def _header_fetch(res: bool, split: bool) -> Callable[[list[str]], Getter]:
