@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from weir.backend.server import Server
 from weir.stream import Stream
+
+if TYPE_CHECKING:
+    from weir.net.listener import ProtocolFactory
 
 
 def is_unix(host: str) -> bool:
@@ -20,7 +23,7 @@ def is_unix(host: str) -> bool:
 
 def connect_server(
     loop: asyncio.AbstractEventLoop,
-    factory: Callable[[], Any],
+    factory: ProtocolFactory,
     srv: Server,
     *,
     host: str,
@@ -47,7 +50,7 @@ def connect_server(
 
 async def _abstract(
     loop: asyncio.AbstractEventLoop,
-    factory: Callable[[], Any],
+    factory: ProtocolFactory,
     name: str,
     kwargs: dict[str, Any],
 ) -> Any:

@@ -261,10 +261,15 @@ class ConnLimiter:
             self.waiting.pop(0)()
 
 
+# What makes a connection's protocol object. weir's protocols do not subclass
+# asyncio.Protocol (weir/native.py): the event loop only calls their methods.
+ProtocolFactory = Callable[[], Any]
+
+
 async def serve(
     loop: asyncio.AbstractEventLoop,
     sock: socket.socket,
-    factory: Callable[[], Any],
+    factory: ProtocolFactory,
 ) -> asyncio.Server:
     return await loop.create_server(factory, sock=sock, start_serving=True)
 

@@ -14,14 +14,19 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weir.config.address import Family
 from weir.config.model import Config, Proxy
-from weir.net.listener import BindError, InheritedSockets, open_listening_sockets, socket_key
+from weir.net.listener import (
+    BindError,
+    InheritedSockets,
+    ProtocolFactory,
+    open_listening_sockets,
+    socket_key,
+)
 
 
 @dataclass(slots=True)
@@ -148,7 +153,7 @@ class Served:
         self,
         frontend: object,
         sock: socket.socket,
-        factory: Callable[[], Any],
+        factory: ProtocolFactory,
         backlog: int,
         tls: Any = None,
     ) -> None:
@@ -209,7 +214,7 @@ MAXACCEPT = [0]
 async def serve_socket(
     loop: asyncio.AbstractEventLoop,
     sock: socket.socket,
-    factory: Callable[[], Any],
+    factory: ProtocolFactory,
     backlog: int,
     tls: Any = None,
 ) -> Any:
@@ -228,7 +233,7 @@ class BatchedAcceptor:
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
-        factory: Callable[[], Any],
+        factory: ProtocolFactory,
         backlog: int,
         tls: Any,
         limit: int,

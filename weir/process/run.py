@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO, cast
 
 from weir.config.model import Config, Mode
-from weir.net.listener import SOFT_STOP, BindError, InheritedSockets
+from weir.net.listener import SOFT_STOP, BindError, InheritedSockets, ProtocolFactory
 from weir.net.loop import new_loop
 from weir.process import handover
 from weir.process.conf import ProcessGlobal, process_conf
@@ -352,7 +352,7 @@ async def _serve(
     for bl in listeners:
         fe = frontends[id(bl.px)]
         http = functools.partial(HttpClient, fe, loop, g.tune_bufsize, g.tune_maxhdr)
-        factory: Callable[[], Any]
+        factory: ProtocolFactory
         if fe.mode is Mode.HTTP:
             factory = functools.partial(http, proxied=bl.accept_proxy)
         else:
