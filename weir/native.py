@@ -1,9 +1,10 @@
 """The modules that installing weir compiles to C with mypyc, where it can.
 
 They are ordinary, fully typed Python; mypyc turns each into an extension module with the
-same name, which Python imports in place of the source (about three times less CPU per
-request on the data path). `setup.py` reads `MODULES`; with `WEIR_PURE=1` in the
-environment, or without a C compiler, weir installs as pure Python.
+same name, which Python imports in place of the source (a small keep-alive request spends
+about a sixth of the interpreter time it does in pure Python: bench/micro_session.py).
+`setup.py` reads `MODULES`; with `WEIR_PURE=1` in the environment, or without a C
+compiler, weir installs as pure Python.
 
 Compiled code follows Python's semantics with these exceptions that matter here (mypyc
 2.4): a slice of `bytes` whose end falls before its start raises SystemError where Python
