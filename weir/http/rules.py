@@ -33,7 +33,7 @@ from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import Args, keyword
 from weir.http import normalize
 from weir.http.errors import reason
-from weir.http.values import RuleValueError, Value, compile_value
+from weir.http.values import RuleValueError, Value, compile_value, is_clean
 from weir.proto.h1 import (
     H1Error,
     ResponseHead,
@@ -45,7 +45,12 @@ from weir.sample.core import REQ, RES
 from weir.stream import Stream
 
 # SILENT: the exchange ends without an answer (`reject`, `silent-drop`).
-CONTINUE, STOP, REPLY, TARPIT, SILENT = 0, 1, 2, 3, 4
+CONTINUE: Final = 0
+STOP: Final = 1
+REPLY: Final = 2
+TARPIT: Final = 3
+SILENT: Final = 4
+_END: Final = b"\r\n\r\n"
 
 REQUEST, RESPONSE, AFTER = "http-request", "http-response", "http-after-response"
 _BAD_VALUE: Final = re.compile(rb"[\r\n\0]")
@@ -118,8 +123,7 @@ class Txn:
             self.head = new
             return True
         # A request head belongs to its transaction alone: its bytes change in place.
-        old.raw = raw
-        old._headers = None
+        old.set_raw(raw)
         return True
 
     def finish(self) -> Any:
@@ -677,12 +681,14 @@ def _legacy_redirect(ctx: Ctx, args: Args) -> None:
 # ---- header edits --------------------------------------------------------------------------
 
 
-def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, Value] | None:
+def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, Value, bool] | None:
+    """The header name, its value, and whether the value must be checked for CR, LF and
+    NUL at run time."""
     if len(words) != 2:
         ctx.error("expects a header name and a value")
         return None
     v = _value(ctx, words[1], phase)
-    return None if v is None else (words[0].encode(), v)
+    return None if v is None else (words[0].encode(), v, not is_clean(words[1]))
 
 
 _ALL: Final = (REQUEST, RESPONSE, AFTER)
@@ -693,19 +699,21 @@ def _set_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
     nv = _name_value(ctx, words, phase)
     if nv is None:
         return None
-    name, value = nv
+    name, value, check = nv
     low = name.lower()
     drop = drop_pattern(frozenset((low,)))
     derived = low in _DERIVED
+    prefix = name + b": "
 
     def set_header(txn: Txn) -> int:
         v = value(txn.stream)  # evaluated before the old value goes (`%[hdr(x)]`)
-        if _BAD_VALUE.search(v):
+        if check and _BAD_VALUE.search(v):
             return _fail_500(txn)
         if txn.headers is not None and not txn.commit():
             return _fail_500(txn)
-        raw = drop.sub(b"", txn.head.raw)
-        raw = raw[:-2] + name + b": " + v + b"\r\n\r\n"
+        head = txn.head
+        raw = drop.sub(b"", head.raw) if head.has_header(low) else head.raw
+        raw = b"".join((raw[:-2], prefix, v, _END))
         return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
 
     return set_header
@@ -716,17 +724,18 @@ def _add_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
     nv = _name_value(ctx, words, phase)
     if nv is None:
         return None
-    name, value = nv
+    name, value, check = nv
     derived = name.lower() in _DERIVED
+    prefix = name + b": "
 
     def add_header(txn: Txn) -> int:
         v = value(txn.stream)
-        if _BAD_VALUE.search(v):
+        if check and _BAD_VALUE.search(v):
             return _fail_500(txn)
         if txn.headers is not None and not txn.commit():
             return _fail_500(txn)
         raw = txn.head.raw
-        raw = raw[:-2] + name + b": " + v + b"\r\n\r\n"
+        raw = b"".join((raw[:-2], prefix, v, _END))
         return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
 
     return add_header
@@ -771,11 +780,10 @@ def _del_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
         def del_exact(txn: Txn) -> int:
             if txn.headers is not None and not txn.commit():
                 return _fail_500(txn)
-            raw = txn.head.raw
-            new = drop.sub(b"", raw)
-            if new is raw or new == raw:
+            head = txn.head
+            if not head.has_header(name):
                 return CONTINUE
-            return CONTINUE if txn.replace_raw(new, derived) else _fail_500(txn)
+            return CONTINUE if txn.replace_raw(drop.sub(b"", head.raw), derived) else _fail_500(txn)
 
         return del_exact
 

@@ -48,6 +48,60 @@ _VARS: Final[dict[str, Callable[[Stream], Any]]] = {
 }
 
 
+# Where a value is sure to be free of CR, LF and NUL, the rule writing it into a head need
+# not look (weir.http.rules): values read from a parsed head (the parser refuses those
+# bytes in it) or made of names from the configuration, numbers and addresses, through
+# converters that only change case.
+_CLEAN_FETCHES: Final = frozenset(
+    [
+        "hdr",
+        "req.hdr",
+        "req.fhdr",
+        "res.hdr",
+        "res.fhdr",
+        "path",
+        "url",
+        "method",
+        "query",
+        "req.ver",
+        "res.ver",
+        "fe_name",
+        "be_name",
+        "srv_name",
+    ]
+)
+_CLEAN_CONVERTERS: Final = frozenset(("lower", "upper"))
+_CLEAN_VARS: Final = frozenset(
+    ["ci", "cp", "fi", "fp", "f", "ft", "b", "s", "H", "pid", "rt", "ST"]
+)
+_UNSAFE: Final = frozenset(b"\r\n\0")
+
+
+def is_clean(text: str) -> bool:
+    """Whether every value of the rule string `text` (already compiled without error) is
+    free of CR, LF and NUL by construction."""
+    core.load()
+    nodes, _ = parse(text)
+    for node in nodes:
+        if isinstance(node, Text):
+            if not _UNSAFE.isdisjoint(node.text.encode("latin-1", "replace")):
+                return False
+        elif isinstance(node, Var):
+            if node.name not in _CLEAN_VARS:
+                return False
+        elif isinstance(node, Expr):
+            (name, _), *convs = core.split_expr(node.text)
+            fd = core.FETCHES[name]
+            if any(c not in _CLEAN_CONVERTERS for c, _ in convs):
+                return False
+            if name not in _CLEAN_FETCHES and (convs or fd.out not in _NUMBERS):
+                return False
+    return True
+
+
+_NUMBERS: Final = frozenset((core.INT, core.BOOL, core.ADDR))
+
+
 def compile_value(text: str, where: int) -> Value:
     """Compile a log-format string for a rule value evaluated at `where`
     (weir.sample.core.REQ or RES)."""

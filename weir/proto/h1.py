@@ -185,7 +185,9 @@ class RequestHead:
 
     __slots__ = (
         "_headers",
+        "_low",
         "_lstart",
+        "_path",
         "chunked",
         "content_length",
         "expect_continue",
@@ -225,6 +227,8 @@ class RequestHead:
         self.expect_continue = expect_continue
         self.host = host  # the Host header's value, or None
         self._headers: list[tuple[bytes, bytes]] | None = None
+        self._low: bytes | None = None  # `raw` in lower case, for header lookups
+        self._path: bytes | None = None
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -234,20 +238,48 @@ class RequestHead:
             h = self._headers = _split_headers(self.raw, self._lstart)
         return h
 
+    def lowered(self) -> bytes:
+        """`raw` in lower case (made on first use, dropped when `raw` changes): header
+        names are found in it with bytes.find, and values read at the same offsets in
+        `raw`."""
+        low = self._low
+        if low is None:
+            low = self._low = self.raw.lower()
+        return low
+
+    def set_raw(self, raw: bytes) -> None:
+        """New bytes for this head, its header lines edited in place by a rule."""
+        self.raw = raw
+        self._headers = self._low = None
+
+    def has_header(self, name_lower: bytes) -> bool:
+        return self.lowered().find(_needle(name_lower), self._lstart) >= 0
+
     def header(self, name_lower: bytes) -> bytes | None:
         """The first value of a header (name given in lower case), or None."""
         if name_lower == b"host":
             return self.host
-        return _find_header(self.raw, self._lstart, name_lower)
+        return _value_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
 
     def header_values(self, name_lower: bytes) -> list[bytes]:
         """Every value of a header, in order (each line's value, lists not split)."""
-        return _find_headers(self.raw, self._lstart, name_lower)
+        if name_lower == b"host":  # the parser refuses a second Host line
+            host = self.host
+            return [] if host is None else [host]
+        return _values_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
 
     @property
     def path(self) -> bytes:
         """The path for rules: origin-form up to '?'; the path part of an absolute-form
-        target ('/' when empty); b'*' for asterisk-form; b'' for a CONNECT authority."""
+        target ('/' when empty); b'*' for asterisk-form; b'' for a CONNECT authority.
+        Worked out once: a head's target never changes (a rule that rewrites it makes a
+        new head)."""
+        p = self._path
+        if p is None:
+            p = self._path = self._find_path()
+        return p
+
+    def _find_path(self) -> bytes:
         t = self.target
         if t[:1] != b"/":
             if t == b"*":
@@ -274,6 +306,7 @@ class ResponseHead:
 
     __slots__ = (
         "_headers",
+        "_low",
         "_lstart",
         "chunked",
         "content_length",
@@ -306,6 +339,7 @@ class ResponseHead:
         # a status that has a body): the server connection cannot be reused then.
         self.keep_alive = keep_alive
         self._headers: list[tuple[bytes, bytes]] | None = None
+        self._low: bytes | None = None
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -314,11 +348,20 @@ class ResponseHead:
             h = self._headers = _split_headers(self.raw, self._lstart)
         return h
 
+    def lowered(self) -> bytes:
+        low = self._low
+        if low is None:
+            low = self._low = self.raw.lower()
+        return low
+
+    def has_header(self, name_lower: bytes) -> bool:
+        return self.lowered().find(_needle(name_lower), self._lstart) >= 0
+
     def header(self, name_lower: bytes) -> bytes | None:
-        return _find_header(self.raw, self._lstart, name_lower)
+        return _value_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
 
     def header_values(self, name_lower: bytes) -> list[bytes]:
-        return _find_headers(self.raw, self._lstart, name_lower)
+        return _values_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
 
     def has_body(self, request_method: bytes) -> bool:
         """Whether a body follows: never after HEAD, for 1xx, 204, 304, or a 2xx to
@@ -691,18 +734,44 @@ def _split_headers(raw: bytes, lstart: int) -> list[tuple[bytes, bytes]]:
     return out
 
 
-@lru_cache(maxsize=512)
-def _header_pattern(name_lower: bytes) -> re.Pattern[bytes]:
-    return re.compile(rb"\r\n" + re.escape(name_lower) + rb":[ \t]*+([^\r]*+)", re.IGNORECASE)
+# "\r\nname:" for each header name looked up. Names come from the configuration and the
+# parser, so the table stays small; it is bounded all the same.
+_NEEDLES: Final[dict[bytes, bytes]] = {}
+
+
+def _needle(name_lower: bytes) -> bytes:
+    needle = _NEEDLES.get(name_lower)
+    if needle is None:
+        if len(_NEEDLES) >= 512:
+            _NEEDLES.clear()
+        needle = _NEEDLES[name_lower] = b"\r\n" + name_lower + b":"
+    return needle
+
+
+# A head is canonical (every header line is "CRLF name:value" up to the next CR, the head
+# ends in CRLFCRLF), and lower-casing keeps every offset: a name is found in the lowered
+# head, its value read from the head itself, without surrounding blanks.
+def _value_at(raw: bytes, low: bytes, start: int, needle: bytes) -> bytes | None:
+    i = low.find(needle, start)
+    if i < 0:
+        return None
+    i += len(needle)
+    return raw[i : raw.find(b"\r", i)].strip(b" \t")
+
+
+def _values_at(raw: bytes, low: bytes, start: int, needle: bytes) -> list[bytes]:
+    out: list[bytes] = []
+    i = low.find(needle, start)
+    while i >= 0:
+        i += len(needle)
+        end = raw.find(b"\r", i)
+        out.append(raw[i:end].strip(b" \t"))
+        i = low.find(needle, end)
+    return out
 
 
 def _find_header(raw: bytes, lstart: int, name_lower: bytes) -> bytes | None:
-    m = _header_pattern(name_lower).search(raw, lstart)
-    return None if m is None else m.group(1).rstrip(b" \t")
-
-
-def _find_headers(raw: bytes, lstart: int, name_lower: bytes) -> list[bytes]:
-    return [v.rstrip(b" \t") for v in _header_pattern(name_lower).findall(raw, lstart)]
+    return _value_at(raw, raw.lower(), lstart, _needle(name_lower))
 
 
 # -- serialising ---------------------------------------------------------------------------

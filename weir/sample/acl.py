@@ -298,6 +298,8 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
     method = method or default_method
     if not patterns and not files and method != "found":
         raise AclError(f"'{words[0]}' needs at least one value to match")
+    if not files and method in _INLINE:
+        return _inline(fetch, arg, method, patterns, icase)
     match = _matcher(method, patterns + _file_patterns(files), icase)
     if files:
         match = _live(match, method, patterns, files, icase)
@@ -314,6 +316,38 @@ def compile_acl(words: Sequence[str], base_dir: Path | None = None) -> Predicate
             return v is not None and match(v)
 
     return pred
+
+
+_INLINE: Final = frozenset(("str", "beg", "end", "sub"))
+
+
+def _inline(fetch: Fetch, arg: bytes, method: str, patterns: list[bytes], icase: bool) -> Predicate:
+    """The most common ACLs (`path_beg /api/`, `hdr(host) -i example.com`) as one closure:
+    fetch and comparison without a matcher call between them."""
+    pats = tuple(p.lower() for p in patterns) if icase else tuple(patterns)
+    if method == "str":
+        pset = frozenset(pats)
+        if icase:
+            return lambda s: (v := fetch(s, arg)) is not None and v.lower() in pset
+        return lambda s: (v := fetch(s, arg)) is not None and v in pset
+    if method == "beg":
+        if icase:
+            return lambda s: (v := fetch(s, arg)) is not None and v.lower().startswith(pats)
+        return lambda s: (v := fetch(s, arg)) is not None and v.startswith(pats)
+    if method == "end":
+        if icase:
+            return lambda s: (v := fetch(s, arg)) is not None and v.lower().endswith(pats)
+        return lambda s: (v := fetch(s, arg)) is not None and v.endswith(pats)
+
+    def sub(s: Stream) -> bool:
+        v = fetch(s, arg)
+        if v is None:
+            return False
+        if icase:
+            v = v.lower()
+        return any(v.find(p) >= 0 for p in pats)  # (find(), not `in`: see _matcher)
+
+    return sub
 
 
 def _sample_acl(words: Sequence[str]) -> Predicate | None:

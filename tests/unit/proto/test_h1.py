@@ -212,6 +212,26 @@ def test_header_lookup() -> None:
     assert head.headers == [(b"Host", b"a"), (b"X-A", b"1"), (b"x-a", b"2"), (b"X-B", b"spaced")]
 
 
+def test_header_lookup_is_case_blind_and_follows_edits() -> None:
+    head, _ = req(head_with(b"Host: a", b"X-MiXed:  Value ", b"x-mixed: other"))
+    assert head.has_header(b"x-mixed")
+    assert not head.has_header(b"x-mix")
+    assert head.header_values(b"x-mixed") == [b"Value", b"other"]
+    assert head.header_values(b"host") == [b"a"]
+    head.set_raw(head_with(b"Host: a", b"X-New: 1"))  # what a rule's edit does
+    assert head.header(b"x-new") == b"1"
+    assert not head.has_header(b"x-mixed")
+    assert head.headers == [(b"Host", b"a"), (b"X-New", b"1")]
+
+
+def test_path_is_the_targets_path() -> None:
+    head, _ = req(head_with(start=b"GET /a/b?q=1 HTTP/1.1"))
+    assert head.path == b"/a/b"
+    assert head.path is head.path  # worked out once
+    head, _ = req(head_with(start=b"GET http://x.example HTTP/1.1"))
+    assert head.path == b"/"
+
+
 def test_header_lookup_does_not_match_a_longer_name() -> None:
     head, _ = req(head_with(b"X-Abc: 1", b"X-A: 2"))
     assert head.header(b"x-a") == b"2"
