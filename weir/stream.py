@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 from typing import Any, Final
 
+from weir.proto.h1 import RequestHead, ResponseHead
+
 # HAProxy's request counter (%rt): every stream takes the next number, from 0.
 _UNIQ: Final = itertools.count()
 
@@ -71,7 +73,7 @@ class Stream:
         self.frontend = frontend  # weir.proxy.runtime.Frontend
         self.backend: Any = None  # weir.proxy.runtime.Backend, once routed
         self.server: Any = None  # weir.backend.server.Server, once chosen
-        self.req: Any = None  # weir.proto.h1.RequestHead in mode http
+        self.req: RequestHead | None = None  # in mode http
         self.accept_date = 0.0  # time.time() when the client connection was accepted
         self.t_accept = 0.0  # loop.time() at accept (L4) or when this request began (L7)
         self.t_request = 0.0  # first byte of this request received
@@ -119,7 +121,7 @@ class Stream:
         # shared by the streams of one client connection); the TLS facts of the client
         # connection (weir.tls, None without TLS); the bytes inspected so far in TCP
         # content rules; and the level `set-log-level` chose (None: the proxy's).
-        self.res: Any = None
+        self.res: ResponseHead | None = None
         self.vars: dict[str, Any] | None = None
         self.sess_vars: dict[str, Any] | None = None
         self.ssl: Any = None

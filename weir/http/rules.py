@@ -36,6 +36,7 @@ from weir.http.errors import reason
 from weir.http.values import RuleValueError, Value, compile_value, is_clean
 from weir.proto.h1 import (
     H1Error,
+    Head,
     ResponseHead,
     drop_pattern,
     parse_request_head,
@@ -123,7 +124,8 @@ class Txn:
             self.head = new
             return True
         # A request head belongs to its transaction alone: its bytes change in place.
-        old.set_raw(raw)
+        req: Head = old
+        req.set_raw(raw)
         return True
 
     def finish(self) -> Any:
@@ -711,7 +713,7 @@ def _set_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
             return _fail_500(txn)
         if txn.headers is not None and not txn.commit():
             return _fail_500(txn)
-        head = txn.head
+        head: Head = txn.head
         raw = drop.sub(b"", head.raw) if head.has_header(low) else head.raw
         raw = b"".join((raw[:-2], prefix, v, _END))
         return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
@@ -780,7 +782,7 @@ def _del_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
         def del_exact(txn: Txn) -> int:
             if txn.headers is not None and not txn.commit():
                 return _fail_500(txn)
-            head = txn.head
+            head: Head = txn.head
             if not head.has_header(name):
                 return CONTINUE
             return CONTINUE if txn.replace_raw(drop.sub(b"", head.raw), derived) else _fail_500(txn)

@@ -179,56 +179,18 @@ _HEAD_ENTRIES: Final = 1024
 _BODYLESS_10: Final = frozenset((b"GET", b"HEAD", b"DELETE"))
 
 
-class RequestHead:
-    """A parsed request head. `raw` is the head to forward, through the final CRLFCRLF
-    (as received unless weir had to normalise it, see the module docstring)."""
+class Head:
+    """What request and response heads share: `raw`, the head to forward through the
+    final CRLFCRLF (as received unless weir had to normalise it, see the module
+    docstring), and header lookups in it."""
 
-    __slots__ = (
-        "_headers",
-        "_low",
-        "_lstart",
-        "_path",
-        "chunked",
-        "content_length",
-        "expect_continue",
-        "host",
-        "keep_alive",
-        "method",
-        "raw",
-        "target",
-        "upgrade",
-        "version",
-    )
+    __slots__ = ("_headers", "_low", "_lstart", "raw")
 
-    # Positional on purpose: one is built per request on the hot path.
-    def __init__(  # noqa: PLR0917
-        self,
-        method: bytes,
-        target: bytes,
-        version: bytes,
-        raw: bytes,
-        lstart: int,
-        content_length: int | None,
-        chunked: bool,
-        keep_alive: bool,
-        upgrade: bool,
-        expect_continue: bool,
-        host: bytes | None,
-    ) -> None:
-        self.method = method
-        self.target = target
-        self.version = version
+    def __init__(self, raw: bytes, lstart: int) -> None:
         self.raw = raw
-        self._lstart = lstart  # index of the CR that ends the request line in `raw`
-        self.content_length = content_length
-        self.chunked = chunked
-        self.keep_alive = keep_alive
-        self.upgrade = upgrade
-        self.expect_continue = expect_continue
-        self.host = host  # the Host header's value, or None
+        self._lstart = lstart  # index of the CR that ends the start line in `raw`
         self._headers: list[tuple[bytes, bytes]] | None = None
         self._low: bytes | None = None  # `raw` in lower case, for header lookups
-        self._path: bytes | None = None
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -257,16 +219,70 @@ class RequestHead:
 
     def header(self, name_lower: bytes) -> bytes | None:
         """The first value of a header (name given in lower case), or None."""
-        if name_lower == b"host":
-            return self.host
         return _value_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
 
     def header_values(self, name_lower: bytes) -> list[bytes]:
         """Every value of a header, in order (each line's value, lists not split)."""
+        return _values_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
+
+
+class RequestHead(Head):
+    """A parsed request head."""
+
+    __slots__ = (
+        "_path",
+        "chunked",
+        "content_length",
+        "expect_continue",
+        "host",
+        "keep_alive",
+        "method",
+        "target",
+        "upgrade",
+        "version",
+    )
+
+    # Positional on purpose: one is built per request on the hot path.
+    def __init__(  # noqa: PLR0917
+        self,
+        method: bytes,
+        target: bytes,
+        version: bytes,
+        raw: bytes,
+        lstart: int,
+        content_length: int | None,
+        chunked: bool,
+        keep_alive: bool,
+        upgrade: bool,
+        expect_continue: bool,
+        host: bytes | None,
+    ) -> None:
+        # (Head's fields set here, not by a call: one head is built per message)
+        self.raw = raw
+        self._lstart = lstart
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self._low: bytes | None = None
+        self.method = method
+        self.target = target
+        self.version = version
+        self.content_length = content_length
+        self.chunked = chunked
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
+        self.expect_continue = expect_continue
+        self.host = host  # the Host header's value, or None
+        self._path: bytes | None = None
+
+    def header(self, name_lower: bytes) -> bytes | None:
+        if name_lower == b"host":
+            return self.host
+        return Head.header(self, name_lower)
+
+    def header_values(self, name_lower: bytes) -> list[bytes]:
         if name_lower == b"host":  # the parser refuses a second Host line
             host = self.host
             return [] if host is None else [host]
-        return _values_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
+        return Head.header_values(self, name_lower)
 
     @property
     def path(self) -> bytes:
@@ -301,21 +317,10 @@ class RequestHead:
         return f"<RequestHead {self.method!r} {self.target!r} {self.version!r}>"
 
 
-class ResponseHead:
-    """A parsed response head; `raw` as for RequestHead."""
+class ResponseHead(Head):
+    """A parsed response head."""
 
-    __slots__ = (
-        "_headers",
-        "_low",
-        "_lstart",
-        "chunked",
-        "content_length",
-        "keep_alive",
-        "raw",
-        "reason",
-        "status",
-        "version",
-    )
+    __slots__ = ("chunked", "content_length", "keep_alive", "reason", "status", "version")
 
     def __init__(  # noqa: PLR0917
         self,
@@ -328,40 +333,19 @@ class ResponseHead:
         chunked: bool,
         keep_alive: bool,
     ) -> None:
+        # (Head's fields set here, not by a call: one head is built per message)
+        self.raw = raw
+        self._lstart = lstart
+        self._headers: list[tuple[bytes, bytes]] | None = None
+        self._low: bytes | None = None
         self.version = version
         self.status = status
         self.reason = reason
-        self.raw = raw
-        self._lstart = lstart
         self.content_length = content_length
         self.chunked = chunked
         # False also when the body would run until the close (no length, no chunking,
         # a status that has a body): the server connection cannot be reused then.
         self.keep_alive = keep_alive
-        self._headers: list[tuple[bytes, bytes]] | None = None
-        self._low: bytes | None = None
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        h = self._headers
-        if h is None:
-            h = self._headers = _split_headers(self.raw, self._lstart)
-        return h
-
-    def lowered(self) -> bytes:
-        low = self._low
-        if low is None:
-            low = self._low = self.raw.lower()
-        return low
-
-    def has_header(self, name_lower: bytes) -> bool:
-        return self.lowered().find(_needle(name_lower), self._lstart) >= 0
-
-    def header(self, name_lower: bytes) -> bytes | None:
-        return _value_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
-
-    def header_values(self, name_lower: bytes) -> list[bytes]:
-        return _values_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
 
     def has_body(self, request_method: bytes) -> bool:
         """Whether a body follows: never after HEAD, for 1xx, 204, 304, or a 2xx to

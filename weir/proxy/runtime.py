@@ -325,15 +325,18 @@ def _key_function(params: BalanceParams, mode: Mode) -> Callable[[Stream], bytes
         path_only = params.uri_path_only
 
         def uri(s: Stream) -> bytes | None:
-            return uri_key(
-                s.req.target, whole=whole, length=length, depth=depth, path_only=path_only
-            )
+            req = s.req
+            if req is None:
+                return None
+            return uri_key(req.target, whole=whole, length=length, depth=depth, path_only=path_only)
 
         return uri
     if algo == "url_param":
         name = params.url_param.encode()
 
         def url_param(s: Stream) -> bytes | None:
+            if s.req is None:
+                return None
             _, sep, query = s.req.target.partition(b"?")
             return url_param_key(query, name) if sep else None
 
@@ -343,7 +346,11 @@ def _key_function(params: BalanceParams, mode: Mode) -> Callable[[Stream], bytes
         domain_only = params.use_domain_only
 
         def hdr(s: Stream) -> bytes | None:
-            return hdr_key(s.req.header(header), use_domain_only=domain_only)
+            return (
+                None
+                if s.req is None
+                else hdr_key(s.req.header(header), use_domain_only=domain_only)
+            )
 
         return hdr
     return None

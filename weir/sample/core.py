@@ -238,6 +238,13 @@ def cast_getter(get: Getter, src: str, dst: str) -> Getter:
     """`get` with its value cast from type `src` to `dst` (no wrapper when not needed)."""
     if dst in (src, ANY) or (src, dst) in ((STR, BIN), (BIN, STR)):
         return get
+    if dst in (STR, BIN):  # the usual cast, called directly
+
+        def str_get(s: Stream) -> Any:
+            v = get(s)
+            return None if v is None else to_str(v)
+
+        return str_get
     cast = CASTS[dst]
 
     def cast_get(s: Stream) -> Any:

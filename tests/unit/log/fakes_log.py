@@ -11,6 +11,7 @@ import calendar
 from dataclasses import dataclass, field
 
 from weir.config.model import Cap
+from weir.proto.h1 import RequestHead
 from weir.stream import Stream
 
 
@@ -47,11 +48,14 @@ class Frontend:
     captures: object = None
 
 
-@dataclass
-class Req:
-    method: bytes
-    target: bytes
-    version: bytes = b"HTTP/1.1"
+def Req(method: bytes, target: bytes, version: bytes = b"HTTP/1.1") -> RequestHead:
+    """A request head with this start line and no header (built directly, not parsed:
+    a test may give a target the parser would refuse)."""
+    line = b"%s %s %s" % (method, target, version)
+    return RequestHead(
+        method, target, version, line + b"\r\n\r\n", len(line), None, False, True, False,
+        False, None,
+    )  # fmt: skip
 
 
 def utc(year: int, month: int, day: int, hh: int, mm: int, ss: int, ms: int = 0) -> float:
