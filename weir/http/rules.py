@@ -33,12 +33,13 @@ from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import Args, keyword
 from weir.http import normalize
 from weir.http.errors import reason
-from weir.http.values import RuleValueError, Value, compile_value, is_clean
+from weir.http.values import RuleValueError, Value, compile_value, header_reads, is_clean
 from weir.proto.h1 import (
     H1Error,
     Head,
     ResponseHead,
     drop_pattern,
+    needle,
     parse_request_head,
     parse_response_head,
 )
@@ -211,12 +212,12 @@ def compile_rules(defs: Sequence[RuleDef], acls: dict[str, list[Predicate]]) -> 
 
     if not defs:
         return None
-    out = []
+    out: list[tuple[Predicate | None, Action]] = []
     for d in defs:
         c = d.cond
         pred = None if c is None else compile_cond(c.words, c.unless, cond_acls(c, acls))
         out.append((pred, d.run))
-    return tuple(out)
+    return tuple(_fuse(out))
 
 
 # ---- parsing -------------------------------------------------------------------------------
@@ -696,51 +697,112 @@ def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, Value, b
 _ALL: Final = (REQUEST, RESPONSE, AFTER)
 
 
-@action("set-header", _ALL, "<name> <fmt>", "Replace every occurrence of a header.")
-def _set_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
-    nv = _name_value(ctx, words, phase)
-    if nv is None:
-        return None
-    name, value, check = nv
-    low = name.lower()
-    drop = drop_pattern(frozenset((low,)))
-    derived = low in _DERIVED
-    prefix = name + b": "
+class HeaderEdit:
+    """`set-header` (`replace`) or `add-header`: a header line appended to the head, after
+    the lines of that name are removed for set-header. `reads` is what the value reads of
+    the head's header lines (None: it may read any), so that `compile_rules` can apply a
+    run of edits as one rewrite of the head."""
 
-    def set_header(txn: Txn) -> int:
-        v = value(txn.stream)  # evaluated before the old value goes (`%[hdr(x)]`)
-        if check and _BAD_VALUE.search(v):
+    def __init__(
+        self, name: bytes, value: Value, check: bool, replace: bool, reads: frozenset[bytes] | None
+    ) -> None:
+        self.low = name.lower()
+        self.prefix = name + b": "
+        self.value = value
+        self.check = check  # whether the value may hold CR, LF or NUL
+        self.replace = replace
+        self.reads = reads
+        self.drop = drop_pattern(frozenset((self.low,)))
+        self.needle = needle(self.low)  # what finds a line of this header in a lowered head
+        self.derived = self.low in _DERIVED
+
+    def __call__(self, txn: Txn) -> int:
+        v = self.value(txn.stream)  # evaluated before the old value goes (`%[hdr(x)]`)
+        if self.check and _BAD_VALUE.search(v):
             return _fail_500(txn)
         if txn.headers is not None and not txn.commit():
             return _fail_500(txn)
         head: Head = txn.head
-        raw = drop.sub(b"", head.raw) if head.has_header(low) else head.raw
-        raw = b"".join((raw[:-2], prefix, v, _END))
-        return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
+        raw = head.raw
+        if self.replace and head.has_header(self.low):
+            raw = self.drop.sub(b"", raw)
+        raw = b"".join((raw[:-2], self.prefix, v, _END))
+        return CONTINUE if txn.replace_raw(raw, self.derived) else _fail_500(txn)
 
-    return set_header
+
+class HeaderEdits:
+    """Consecutive unconditional header edits of distinct, non-framing headers, none of
+    whose values reads a header an earlier one writes: evaluated first, then applied in
+    one rewrite of the head, with the same result as one after the other."""
+
+    def __init__(self, edits: list[HeaderEdit]) -> None:
+        self.edits = edits
+
+    def __call__(self, txn: Txn) -> int:
+        s = txn.stream
+        parts: list[bytes] = [b""]  # the head's bytes go first, once the values are known
+        for e in self.edits:
+            v = e.value(s)
+            if e.check and _BAD_VALUE.search(v):
+                return _fail_500(txn)
+            parts.append(e.prefix)
+            parts.append(v)
+            parts.append(b"\r\n")
+        if txn.headers is not None and not txn.commit():
+            return _fail_500(txn)
+        head: Head = txn.head
+        raw = head.raw
+        low = head.lowered()
+        for e in self.edits:
+            # (names are distinct: what one removes leaves the others' lines in place)
+            if e.replace and low.find(e.needle) >= 0:
+                raw = e.drop.sub(b"", raw)
+        parts[0] = raw[:-2]
+        parts.append(b"\r\n")
+        return CONTINUE if txn.replace_raw(b"".join(parts), False) else _fail_500(txn)
 
 
-@action("add-header", _ALL, "<name> <fmt>", "Add a header line.")
-def _add_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+def _fuse(rules: list[tuple[Predicate | None, Action]]) -> list[tuple[Predicate | None, Action]]:
+    """Runs of unconditional header edits that may be applied together, as HeaderEdits."""
+    out: list[tuple[Predicate | None, Action]] = []
+    run: list[HeaderEdit] = []
+
+    def flush() -> None:
+        if len(run) > 1:
+            out.append((None, HeaderEdits(list(run))))
+        elif run:
+            out.append((None, run[0]))
+        run.clear()
+
+    for pred, act in rules:
+        if pred is not None or not isinstance(act, HeaderEdit) or act.derived:
+            flush()
+            out.append((pred, act))
+            continue
+        written = {e.low for e in run}
+        if act.low in written or act.reads is None or not act.reads.isdisjoint(written):
+            flush()
+        run.append(act)
+    flush()
+    return out
+
+
+def _header_edit(ctx: Ctx, words: list[str], phase: str, replace: bool) -> Action | None:
     nv = _name_value(ctx, words, phase)
     if nv is None:
         return None
     name, value, check = nv
-    derived = name.lower() in _DERIVED
-    prefix = name + b": "
+    return HeaderEdit(name, value, check, replace, header_reads(words[1]))
 
-    def add_header(txn: Txn) -> int:
-        v = value(txn.stream)
-        if check and _BAD_VALUE.search(v):
-            return _fail_500(txn)
-        if txn.headers is not None and not txn.commit():
-            return _fail_500(txn)
-        raw = txn.head.raw
-        raw = b"".join((raw[:-2], prefix, v, _END))
-        return CONTINUE if txn.replace_raw(raw, derived) else _fail_500(txn)
 
-    return add_header
+@action("set-header", _ALL, "<name> <fmt>", "Replace every occurrence of a header.")
+def _set_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    return _header_edit(ctx, words, phase, True)
+
+
+@action("add-header", _ALL, "<name> <fmt>", "Add a header line.")
+def _add_header(ctx: Ctx, words: list[str], phase: str) -> Action | None:
+    return _header_edit(ctx, words, phase, False)
 
 
 @action(

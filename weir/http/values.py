@@ -101,6 +101,107 @@ def is_clean(text: str) -> bool:
 
 _NUMBERS: Final = frozenset((core.INT, core.BOOL, core.ADDR))
 
+# What a value reads of the head's header lines, for the rule engine to know whether it
+# may evaluate a run of header edits before applying them (weir.http.rules.compile_rules).
+_NAMED_HEADER: Final = frozenset(
+    [
+        "hdr",
+        "hdr_val",
+        "req.fhdr",
+        "req.hdr",
+        "req.hdr_cnt",
+        "req.hdr_val",
+        "res.fhdr",
+        "res.hdr",
+        "shdr",
+    ]
+)
+_COOKIE: Final = {
+    "cook": b"cookie",
+    "cook_cnt": b"cookie",
+    "req.cook": b"cookie",
+    "req.cook_cnt": b"cookie",
+    "scook": b"set-cookie",
+    "res.cook": b"set-cookie",
+}
+_NO_HEADER: Final = frozenset(
+    [
+        "src",
+        "src_port",
+        "dst",
+        "dst_port",
+        "path",
+        "url",
+        "method",
+        "query",
+        "url_param",
+        "urlp",
+        "fe_name",
+        "be_name",
+        "srv_name",
+        "srv_id",
+        "var",
+        "env",
+        "rand",
+        "date",
+        "date_us",
+        "hostname",
+        "pid",
+        "str",
+        "int",
+        "bool",
+        "always_true",
+        "always_false",
+        "req.ver",
+        "res.ver",
+        "status",
+        "nbsrv",
+        "be_conn",
+        "queue",
+        "avg_queue",
+        "connslots",
+        "srv_is_up",
+        "ssl_fc",
+        "ssl_fc_sni",
+        "ssl_fc_protocol",
+        "ssl_fc_cipher",
+        "ssl_fc_alpn",
+        "ssl_fc_has_sni",
+        "ssl_c_used",
+        "ssl_c_verify",
+        "ssl_c_s_dn",
+        "ssl_c_i_dn",
+        "ssl_c_serial",
+        "ssl_c_sha1",
+        "ssl_c_notafter",
+        "ssl_c_notbefore",
+        "ssl_c_der",
+    ]
+)
+_NO_HEADER_VARS: Final = _CLEAN_VARS - {"ID"}
+
+
+def header_reads(text: str) -> frozenset[bytes] | None:
+    """The header names (lower case) whose lines the rule string `text` (compiled without
+    error) reads, or None when it may read others (the whole head, or a fetch weir does
+    not classify)."""
+    core.load()
+    nodes, _ = parse(text)
+    names: set[bytes] = set()
+    for node in nodes:
+        if isinstance(node, Var):
+            if node.name not in _NO_HEADER_VARS:
+                return None
+        elif isinstance(node, Expr):
+            (name, args), *_ = core.split_expr(node.text)
+            if name in _NAMED_HEADER and args:
+                names.add(args[0].strip().lower().encode())
+            elif name in _COOKIE:
+                names.add(_COOKIE[name])
+            elif name not in _NO_HEADER:
+                return None
+    return frozenset(names)
+
 
 def compile_value(text: str, where: int) -> Value:
     """Compile a log-format string for a rule value evaluated at `where`

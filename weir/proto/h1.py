@@ -215,15 +215,15 @@ class Head:
         self._headers = self._low = None
 
     def has_header(self, name_lower: bytes) -> bool:
-        return self.lowered().find(_needle(name_lower), self._lstart) >= 0
+        return self.lowered().find(needle(name_lower), self._lstart) >= 0
 
     def header(self, name_lower: bytes) -> bytes | None:
         """The first value of a header (name given in lower case), or None."""
-        return _value_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
+        return _value_at(self.raw, self.lowered(), self._lstart, needle(name_lower))
 
     def header_values(self, name_lower: bytes) -> list[bytes]:
         """Every value of a header, in order (each line's value, lists not split)."""
-        return _values_at(self.raw, self.lowered(), self._lstart, _needle(name_lower))
+        return _values_at(self.raw, self.lowered(), self._lstart, needle(name_lower))
 
 
 class RequestHead(Head):
@@ -723,13 +723,14 @@ def _split_headers(raw: bytes, lstart: int) -> list[tuple[bytes, bytes]]:
 _NEEDLES: Final[dict[bytes, bytes]] = {}
 
 
-def _needle(name_lower: bytes) -> bytes:
-    needle = _NEEDLES.get(name_lower)
-    if needle is None:
+def needle(name_lower: bytes) -> bytes:
+    """What finds a line of this header in a lowered head ("\\r\\nname:")."""
+    found = _NEEDLES.get(name_lower)
+    if found is None:
         if len(_NEEDLES) >= 512:
             _NEEDLES.clear()
-        needle = _NEEDLES[name_lower] = b"\r\n" + name_lower + b":"
-    return needle
+        found = _NEEDLES[name_lower] = b"\r\n" + name_lower + b":"
+    return found
 
 
 # A head is canonical (every header line is "CRLF name:value" up to the next CR, the head
@@ -755,7 +756,7 @@ def _values_at(raw: bytes, low: bytes, start: int, needle: bytes) -> list[bytes]
 
 
 def _find_header(raw: bytes, lstart: int, name_lower: bytes) -> bytes | None:
-    return _value_at(raw, raw.lower(), lstart, _needle(name_lower))
+    return _value_at(raw, raw.lower(), lstart, needle(name_lower))
 
 
 # -- serialising ---------------------------------------------------------------------------

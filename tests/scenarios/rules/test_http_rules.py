@@ -87,6 +87,33 @@ def test_header_edits_are_seen_by_the_server(weir: Any, http_backend: Any) -> No
     assert got.header("X-List") == "a, B, c"
 
 
+def test_runs_of_header_edits_behave_as_one_after_the_other(weir: Any, http_backend: Any) -> None:
+    # Edits that read a header an earlier one writes, or write the same one twice, are
+    # applied in their own turn; the others of the run together (weir.http.rules._fuse).
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request set-header X-A first
+    http-request set-header X-B %[req.hdr(x-a)]
+    http-request add-header X-C %[req.hdr(x-b)]
+    http-request set-header X-D %[src]
+    http-request set-header X-A second
+    http-request set-header X-E %[req.hdr(x-a)]-%[req.hdr(x-keep)]
+""",
+    )
+    r = curl(url + "/", "-H", "X-A: client", "-H", "X-B: client", "-H", "X-Keep: k")
+    assert r.status == 200
+    got = be.requests[0]
+    assert got.header_values("X-A") == ["second"]
+    assert got.header_values("X-B") == ["first"]
+    assert got.header_values("X-C") == ["first"]
+    assert got.header_values("X-D") == ["127.0.0.1"]
+    assert got.header_values("X-E") == ["second-k"]
+    assert got.header_values("X-Keep") == ["k"]
+
+
 def test_path_query_and_method_rewrites(weir: Any, http_backend: Any) -> None:
     be = http_backend("a")
     url = _start(

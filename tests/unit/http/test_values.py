@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from weir.http.values import is_clean
+from weir.http.values import header_reads, is_clean
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,12 @@ def test_clean(text: str) -> None:
 )
 def test_needs_checking(text: str) -> None:
     assert not is_clean(text)
+
+
+def test_header_reads() -> None:
+    assert header_reads("http") == frozenset()
+    assert header_reads("%[src]:%cp %[path]") == frozenset()
+    assert header_reads("%[req.hdr(Host),lower]-%[hdr(x-a)]") == {b"host", b"x-a"}
+    assert header_reads("%[req.cook(sid)]") == {b"cookie"}
+    assert header_reads("%[base]") is None  # Host and path: weir does not classify it
+    assert header_reads("%ID") is None
