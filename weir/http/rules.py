@@ -737,6 +737,9 @@ class HeaderEdits:
 
     def __init__(self, edits: list[HeaderEdit]) -> None:
         self.edits = edits
+        # One search for "is any of the headers set-header replaces there already?"
+        names = [re.escape(e.low) for e in edits if e.replace]
+        self.present = re.compile(rb"\r\n(?:" + b"|".join(names) + rb"):") if names else None
 
     def __call__(self, txn: Txn) -> int:
         s = txn.stream
@@ -753,10 +756,11 @@ class HeaderEdits:
         head: Head = txn.head
         raw = head.raw
         low = head.lowered()
-        for e in self.edits:
-            # (names are distinct: what one removes leaves the others' lines in place)
-            if e.replace and low.find(e.needle) >= 0:
-                raw = e.drop.sub(b"", raw)
+        if self.present is not None and self.present.search(low) is not None:
+            for e in self.edits:
+                # (names are distinct: what one removes leaves the others' lines in place)
+                if e.replace and low.find(e.needle) >= 0:
+                    raw = e.drop.sub(b"", raw)
         parts[0] = raw[:-2]
         parts.append(b"\r\n")
         return CONTINUE if txn.replace_raw(b"".join(parts), False) else _fail_500(txn)
@@ -1344,13 +1348,16 @@ def _normalize_uri(ctx: Ctx, words: list[str], phase: str) -> Action | None:
 class ProxyRules:
     """A proxy's compiled HTTP rules; built only when it has some."""
 
-    __slots__ = ("after", "redirects", "request", "response", "tarpit")
+    __slots__ = ("after", "redirects", "request", "response", "responses", "tarpit")
 
     def __init__(self, px: Any, acls: dict[str, list[Predicate]]) -> None:
         self.request = compile_rules(px.http_request_rules, acls)
         self.redirects = compile_rules(px.redirect_rules, acls)
         self.response = compile_rules(px.http_response_rules, acls)
         self.after = compile_rules(px.http_after_response_rules, acls)
+        # Whether responses go through any rule here (a proxy with request rules alone
+        # costs its responses nothing).
+        self.responses = self.response is not None or self.after is not None
         t = px.timeouts
         self.tarpit = (t.tarpit or t.connect) / 1000
 

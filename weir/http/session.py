@@ -1112,7 +1112,10 @@ class HttpClient:
                 sticker.store_response(stream, self.server)  # before http-response rules
             if be is not None and be.tcp_response is not None and not self._tcp_response(be):
                 return None
-            if (be is not None and be.http is not None) or self.fe.http is not None:
+            fe_http, be_http = self.fe.http, be.http if be is not None else None
+            if (be_http is not None and be_http.responses) or (
+                fe_http is not None and fe_http.responses
+            ):
                 ruled = self._response_rules(head, stream)
                 if ruled is None:
                     return None

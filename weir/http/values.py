@@ -227,11 +227,13 @@ def compile_value(text: str, where: int) -> Value:
 
 def _expr(node: Expr, where: int) -> Callable[[Stream], bytes]:
     try:
-        e = core.compile_expr(node.text, where, want=core.STR)
+        e = core.compile_expr(node.text, where)
     except core.SampleError as err:
         raise RuleValueError(f"in '%[{node.text}]': {err}") from None
     get = e.get
-    return lambda s: get(s) or b""
+    if e.out in (core.STR, core.BIN):
+        return lambda s: get(s) or b""
+    return lambda s: b"" if (v := get(s)) is None else core.to_str(v) or b""
 
 
 def _var(name: str) -> Callable[[Stream], bytes]:
