@@ -178,7 +178,6 @@ _NO_HEADER: Final = frozenset(
         "ssl_c_der",
     ]
 )
-_NO_HEADER_VARS: Final = _CLEAN_VARS - {"ID"}
 
 
 def header_reads(text: str) -> frozenset[bytes] | None:
@@ -190,7 +189,7 @@ def header_reads(text: str) -> frozenset[bytes] | None:
     names: set[bytes] = set()
     for node in nodes:
         if isinstance(node, Var):
-            if node.name not in _NO_HEADER_VARS:
+            if node.name not in _CLEAN_VARS:  # (none of which reads a header)
                 return None
         elif isinstance(node, Expr):
             (name, args), *_ = core.split_expr(node.text)

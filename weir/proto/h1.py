@@ -186,11 +186,11 @@ class Head:
 
     __slots__ = ("_headers", "_low", "_lstart", "raw")
 
-    def __init__(self, raw: bytes, lstart: int) -> None:
-        self.raw = raw
-        self._lstart = lstart  # index of the CR that ends the start line in `raw`
-        self._headers: list[tuple[bytes, bytes]] | None = None
-        self._low: bytes | None = None  # `raw` in lower case, for header lookups
+    # Set by each kind of head's constructor.
+    raw: bytes
+    _lstart: int  # index of the CR that ends the start line in `raw`
+    _headers: list[tuple[bytes, bytes]] | None
+    _low: bytes | None  # `raw` in lower case, for header lookups
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -260,8 +260,8 @@ class RequestHead(Head):
         # (Head's fields set here, not by a call: one head is built per message)
         self.raw = raw
         self._lstart = lstart
-        self._headers: list[tuple[bytes, bytes]] | None = None
-        self._low: bytes | None = None
+        self._headers = None
+        self._low = None
         self.method = method
         self.target = target
         self.version = version
@@ -336,8 +336,8 @@ class ResponseHead(Head):
         # (Head's fields set here, not by a call: one head is built per message)
         self.raw = raw
         self._lstart = lstart
-        self._headers: list[tuple[bytes, bytes]] | None = None
-        self._low: bytes | None = None
+        self._headers = None
+        self._low = None
         self.version = version
         self.status = status
         self.reason = reason
