@@ -15,6 +15,7 @@ failure report.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
@@ -130,6 +131,21 @@ def http_backend() -> Generator[Callable[..., HttpBackend], None, None]:
 @pytest.fixture
 def tcp_backend() -> Generator[Callable[..., TcpEchoBackend], None, None]:
     yield from _servers(TcpEchoBackend)
+
+
+@pytest.fixture
+def daemons() -> Generator[list[subprocess.Popen[bytes]], None, None]:
+    """Server programs a test starts (tests.helpers.procs.spawn_daemon); each is stopped,
+    by its own pid, at teardown."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -25,9 +25,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from tests.helpers.ports import is_listening
+from tests.helpers.ports import LOOPBACK, is_listening, wait_listening
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HAPROXY_BIN = os.environ.get("HAPROXY_BIN") or shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -296,3 +296,28 @@ __all__ = [
     "run_check",
     "weir_argv",
 ]
+
+
+def spawn_daemon(
+    procs: list[subprocess.Popen[bytes]], argv: list[str], port: int, **kw: Any
+) -> None:
+    """Start a server program (redis-server, postgres...) that listens on `port`, add it
+    to `procs` (the `daemons` fixture stops them), and wait until it listens."""
+    p = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw
+    )
+    procs.append(p)
+    if not wait_listening(port, timeout=20):
+        raise AssertionError(f"{argv[0]} did not listen on port {port}")
+
+
+def spawn_redis(procs: list[subprocess.Popen[bytes]], port: int, *options: str) -> None:
+    """A redis-server (Debian's package) on loopback `port`, without persistence; the test
+    is skipped where it is not installed."""
+    import pytest
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    argv = [binary, "--port", str(port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no"]
+    spawn_daemon(procs, [*argv, "--daemonize", "no", *options], port)

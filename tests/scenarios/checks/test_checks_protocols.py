@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.ports import LOOPBACK, free_port, wait_listening
+from tests.helpers.ports import LOOPBACK, free_port
+from tests.helpers.procs import spawn_daemon, spawn_redis
 from tests.scenarios.checks.checkpeers import (
     Peer,
     Said,
@@ -39,46 +40,15 @@ from weir.backend.server import SrvState
 Start = Callable[..., int]
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Server processes a test starts; each is stopped (by its own pid) at teardown."""
-    procs: list[subprocess.Popen[bytes]] = []
-    yield procs
-    for p in procs:
-        p.terminate()
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
-
-
-def spawn(procs: list[subprocess.Popen[bytes]], argv: list[str], port: int, **kw: object) -> None:
-    p = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw
-    )
-    procs.append(p)
-    if not wait_listening(port, timeout=20):
-        pytest.fail(f"{argv[0]} did not listen on port {port}")
-
-
 # -- redis (real) ---------------------------------------------------------------------------
 
 
 def test_redis_check_against_redis_server(
     tmp_path: Path, daemons: list[subprocess.Popen[bytes]]
 ) -> None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
     open_port, locked_port = free_port(), free_port()
-    common = ["--bind", LOOPBACK, "--save", "", "--appendonly", "no", "--daemonize", "no"]
-    spawn(daemons, [binary, "--port", str(open_port), *common], open_port)
-    spawn(
-        daemons,
-        [binary, "--port", str(locked_port), "--requirepass", "s3cret", *common],
-        locked_port,
-    )
+    spawn_redis(daemons, open_port)
+    spawn_redis(daemons, locked_port, "--requirepass", "s3cret")
 
     async def scenario() -> None:
         rt = runtime(
@@ -155,7 +125,7 @@ def test_pgsql_check_against_postgresql(
         "host all all 127.0.0.1/32 scram-sha-256\n"
     )
     port = free_port()
-    spawn(
+    spawn_daemon(
         daemons,
         [
             postgres,
@@ -246,7 +216,7 @@ def test_ssl_hello_check_against_openssl(
         timeout=30,
     )
     port = free_port()
-    spawn(
+    spawn_daemon(
         daemons,
         [
             openssl,
