@@ -101,10 +101,19 @@ def test_runs_of_header_edits_behave_as_one_after_the_other(weir: Any, http_back
     http-request set-header X-D %[src]
     http-request set-header X-A second
     http-request set-header X-E %[req.hdr(x-a)]-%[req.hdr(x-keep)]
+    http-response set-header X-Backend replaced
+    http-response set-header X-R1 %[res.hdr(x-backend)]
+    http-response add-header X-R2 %[status]
+    http-after-response set-header X-After1 one
+    http-after-response add-header X-After2 %[res.hdr(x-r2)]
 """,
     )
     r = curl(url + "/", "-H", "X-A: client", "-H", "X-B: client", "-H", "X-Keep: k")
     assert r.status == 200
+    assert r.header_values("x-backend") == ["replaced"]
+    assert r.header("x-r1") == "replaced"
+    assert r.header("x-r2") == "200"
+    assert (r.header("x-after1"), r.header("x-after2")) == ("one", "200")
     got = be.requests[0]
     assert got.header_values("X-A") == ["second"]
     assert got.header_values("X-B") == ["first"]
