@@ -85,7 +85,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from weir.proto.h1_body import (
     BodyFramer,
@@ -177,6 +177,18 @@ _RESPONSES: Final[dict[bytes, tuple[int, bytes, int, bytes, int, int | None, boo
 _HEAD_ENTRIES: Final = 1024
 
 _BODYLESS_10: Final = frozenset((b"GET", b"HEAD", b"DELETE"))
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(table: dict[K, V], key: K, value: V, limit: int) -> V:
+    """Store in one of the memos above, emptied first when it holds `limit` entries (a
+    memo only ever saves work: starting over costs a few misses, never a wrong answer)."""
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+    return value
 
 
 class Head:
@@ -454,9 +466,7 @@ def _learn(line: bytes) -> Any:
         if TOKEN.fullmatch(name) is None:
             return None
         kind = _KINDS.get(name.lower(), 0)
-        if len(_NAMES) >= _MEMO_ENTRIES:
-            _NAMES.clear()
-        _NAMES[name] = kind
+        _remember(_NAMES, name, kind, _MEMO_ENTRIES)
     info: tuple[()] | tuple[int, Any]
     if not kind:
         info = ()
@@ -471,9 +481,7 @@ def _learn(line: bytes) -> Any:
         else:
             info = (kind, value)
     if len(line) <= _MEMO_LINE:
-        if len(_MEMO) >= _MEMO_ENTRIES:
-            _MEMO.clear()
-        _MEMO[line] = info
+        _remember(_MEMO, line, info, _MEMO_ENTRIES)
     return info
 
 
@@ -512,9 +520,7 @@ def _header_fields(block: bytes, max_headers: int, status: int) -> list[Any] | N
         if fields is None:
             return None
     if len(block) <= _BLOCK_MAX:
-        if len(_BLOCKS) >= _MEMO_ENTRIES:
-            _BLOCKS.clear()
-        _BLOCKS[block] = (len(lines), fields)
+        _remember(_BLOCKS, block, (len(lines), fields), _MEMO_ENTRIES)
     return fields
 
 
@@ -538,9 +544,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
         and not (head.chunked or head.upgrade or head.expect_continue)
         and len(raw) <= _BLOCK_MAX
     ):
-        if len(_REQUESTS) >= _HEAD_ENTRIES:
-            _REQUESTS.clear()
-        _REQUESTS[raw] = (
+        entry = (
             raw.count(b"\r\n") - 2,
             head.method,
             head.target,
@@ -549,6 +553,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
             head.keep_alive,
             head.host,
         )
+        _remember(_REQUESTS, raw, entry, _HEAD_ENTRIES)
     return head
 
 
@@ -630,9 +635,7 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
         return ResponseHead(version, status, reason, raw, lstart, length, chunked, keep)
     head = _parse_response(raw, end, max_headers)
     if head is not None and head.raw is raw and len(raw) <= _BLOCK_MAX:
-        if len(_RESPONSES) >= _HEAD_ENTRIES:
-            _RESPONSES.clear()
-        _RESPONSES[raw] = (
+        entry = (
             raw.count(b"\r\n") - 2,
             head.version,
             head.status,
@@ -642,6 +645,7 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
             head.chunked,
             head.keep_alive,
         )
+        _remember(_RESPONSES, raw, entry, _HEAD_ENTRIES)
     return head
 
 
@@ -655,9 +659,7 @@ def _parse_response(raw: bytes, end: int, max_headers: int) -> ResponseHead | No
             return None
         code, reason = m.groups()
         known = (raw[7] == 49, int(code), reason or b"")
-        if len(_STATUS_MEMO) >= _MEMO_ENTRIES:
-            _STATUS_MEMO.clear()
-        _STATUS_MEMO[line] = known
+        _remember(_STATUS_MEMO, line, known, _MEMO_ENTRIES)
     v11, status, reason = known
     content_length: int | None = None
     chunked = close = keep = conn_upgrade = False
@@ -727,9 +729,7 @@ def needle(name_lower: bytes) -> bytes:
     """What finds a line of this header in a lowered head ("\\r\\nname:")."""
     found = _NEEDLES.get(name_lower)
     if found is None:
-        if len(_NEEDLES) >= 512:
-            _NEEDLES.clear()
-        found = _NEEDLES[name_lower] = b"\r\n" + name_lower + b":"
+        found = _remember(_NEEDLES, name_lower, b"\r\n" + name_lower + b":", 512)
     return found
 
 
