@@ -258,18 +258,33 @@ class Session:
     # -- the session's life ----------------------------------------------------------------
 
     async def run(self) -> None:
+        """Read and write until either side ends; a fault in either half ends the session
+        (and is reported), so a peer never keeps a session whose reading has stopped."""
         reading = asyncio.get_running_loop().create_task(self._read())
+        fault: BaseException | None = None
         try:
             await self._write()
         except (TimeoutError, OSError, codec.MalformedError):
             pass
+        except Exception as e:
+            fault = e
         finally:
             self.closed = True
             reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await reading
+            except asyncio.CancelledError:
+                pass
+            except Exception as e:
+                fault = fault or e
             self.writer.close()
             self.rt.ended(self)
+        if fault is not None:
+            self.rt.say(
+                "WARNING",
+                f"peers section '{self.rt.conf.name}': session with "
+                f"'{self.link.conf.name}' ended on an internal error: {fault!r}",
+            )
 
     def close(self) -> None:
         self.closed = True
@@ -292,7 +307,8 @@ class Session:
                 buf += data
         except (TimeoutError, OSError, codec.MalformedError, ValueError):
             pass
-        self.close()
+        finally:
+            self.close()  # also on any other fault: the writing half ends with it
 
     async def _write(self) -> None:
         rt = self.rt

@@ -67,6 +67,22 @@ def _wait_for(sock: Path, table: str, key: str, *wanted: str, seconds: float = 1
     raise AssertionError(f"{table}/{key}: wanted {wanted}, last seen {line!r}")
 
 
+def _wait_in_step(*socks: Path, seconds: float = 20) -> None:
+    """Until every node has a session with its peer and has done learning the tables at
+    start (bounded). Traffic before that races the resync: what a node is taught at start
+    replaces what it counted meanwhile, as on HAProxy."""
+    for sock in socks:
+        shown = ""
+        deadline = time.monotonic() + seconds
+        while not ("resync=finished" in shown and "(remote,active)" in shown):
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.1)
+            try:
+                shown = _cli(sock, "show peers")
+            except subprocess.CalledProcessError:  # the socket of a process still starting
+                shown = ""
+
+
 class Node:
     def __init__(self, name: str, tmp_path: Path, ports: dict[str, int], backend: str) -> None:
         self.name = name
@@ -98,6 +114,7 @@ def test_two_nodes_share_a_table_both_ways(weir: Any, http_backend: Any, tmp_pat
     a, b = _pair(tmp_path, be.address)
     weir(a.cfg, wait_ports=[a.port])
     weir(b.cfg, wait_ports=[b.port])
+    _wait_in_step(a.sock, b.sock)
     assert [a.get() for _ in range(3)] == [200] * 3
     assert a.get("/mark") == 200
     _wait_for(b.sock, "fe", "127.0.0.1", "http_req_cnt=4", "gpc0=1")
@@ -123,6 +140,7 @@ def test_a_restarted_node_learns_the_whole_table(
     a, b = _pair(tmp_path, be.address)
     first_a = weir(a.cfg, wait_ports=[a.port])
     weir(b.cfg, wait_ports=[b.port])
+    _wait_in_step(a.sock, b.sock)
     assert [a.get() for _ in range(3)] == [200] * 3
     _wait_for(b.sock, "fe", "127.0.0.1", "http_req_cnt=3")
     first_a.stop()
@@ -141,6 +159,7 @@ def test_a_weir_node_and_an_haproxy_node_form_one_group(
     ha, wr = _pair(tmp_path, be.address)
     haproxy(ha.cfg, wait_ports=[ha.port])
     weir(wr.cfg, wait_ports=[wr.port])
+    _wait_in_step(wr.sock)
     assert [ha.get() for _ in range(2)] == [200] * 2
     assert ha.get("/mark") == 200
     _wait_for(wr.sock, "fe", "127.0.0.1", "http_req_cnt=3", "gpc0=1")
@@ -187,6 +206,7 @@ def test_string_keys_replicate_between_weir_and_haproxy(
         )
     haproxy(ha.cfg, wait_ports=[ha.port])
     weir(wr.cfg, wait_ports=[wr.port])
+    _wait_in_step(wr.sock)
     assert curl(f"http://127.0.0.1:{ha.port}/", "-H", "x-user: alice").status == 200
     _wait_for(wr.sock, "fe", "alice", "http_req_cnt=1")
     assert curl(f"http://127.0.0.1:{wr.port}/", "-H", "x-user: bob-the-builder").status == 200
@@ -226,6 +246,7 @@ def test_a_client_stuck_on_haproxy_keeps_its_server_on_weir(
     common = {"pa": pa, "pb": pb, "s1": s1.address, "s2": s2.address}
     haproxy(STICKY.format(me="lb1", sock=ha_sock, port=ha_port, **common), wait_ports=[ha_port])
     weir(STICKY.format(me="lb2", sock=wr_sock, port=wr_port, **common), wait_ports=[wr_port])
+    _wait_in_step(wr_sock)
     # On HAProxy, 127.0.0.2 gets s1 and 127.0.0.1 gets s2; weir, left to its own round
     # robin, would give 127.0.0.1 its first server, s1.
     assert curl(f"http://127.0.0.1:{ha_port}/a", "--interface", "127.0.0.2").status == 200
