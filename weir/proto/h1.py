@@ -202,7 +202,7 @@ class Head:
     raw: bytes
     _lstart: int  # index of the CR that ends the start line in `raw`
     _headers: list[tuple[bytes, bytes]] | None
-    _low: bytes | None  # `raw` in lower case, for header lookups
+    _low: str | None  # `raw` in lower case, as text, for header lookups
 
     @property
     def headers(self) -> list[tuple[bytes, bytes]]:
@@ -212,13 +212,14 @@ class Head:
             h = self._headers = _split_headers(self.raw, self._lstart)
         return h
 
-    def lowered(self) -> bytes:
-        """`raw` in lower case (made on first use, dropped when `raw` changes): header
-        names are found in it with bytes.find, and values read at the same offsets in
-        `raw`."""
+    def lowered(self) -> str:
+        """`raw` in lower case (ASCII letters only, as HAProxy), decoded as latin-1 so that
+        every byte is one character at the same offset; made on first use, dropped when
+        `raw` changes. Header names are found in it and values read at the same offsets
+        in `raw`: compiled code searches text without a method call, bytes with one."""
         low = self._low
         if low is None:
-            low = self._low = self.raw.lower()
+            low = self._low = self.raw.lower().decode("latin-1")
         return low
 
     def set_raw(self, raw: bytes) -> None:
@@ -236,6 +237,26 @@ class Head:
     def header_values(self, name_lower: bytes) -> list[bytes]:
         """Every value of a header, in order (each line's value, lists not split)."""
         return _values_at(self.raw, self.lowered(), self._lstart, needle(name_lower))
+
+    def header_by(self, found: str) -> bytes | None:
+        """`header` with the name's needle already made (see needle())."""
+        return _value_at(self.raw, self.lowered(), self._lstart, found)
+
+    def header_lowered(self, found: str) -> str | None:
+        """The first value of a header in lower case, as text (for `-i` matching), read
+        from the lowered head without lowering it again."""
+        low = self.lowered()
+        i = low.find(found, self._lstart)
+        if i < 0:
+            return None
+        i += len(found)
+        end = low.find("\r", i)
+        if low[i] == " ":
+            i += 1
+        v = low[i:end]
+        if v and (v[0] == " " or v[0] == "\t" or v[-1] == " " or v[-1] == "\t"):
+            return v.strip(" \t")
+        return v
 
 
 class RequestHead(Head):
@@ -722,41 +743,53 @@ def _split_headers(raw: bytes, lstart: int) -> list[tuple[bytes, bytes]]:
 
 # "\r\nname:" for each header name looked up. Names come from the configuration and the
 # parser, so the table stays small; it is bounded all the same.
-_NEEDLES: Final[dict[bytes, bytes]] = {}
+_NEEDLES: Final[dict[bytes, str]] = {}
 
 
-def needle(name_lower: bytes) -> bytes:
+def needle(name_lower: bytes) -> str:
     """What finds a line of this header in a lowered head ("\\r\\nname:")."""
     found = _NEEDLES.get(name_lower)
     if found is None:
-        found = _remember(_NEEDLES, name_lower, b"\r\n" + name_lower + b":", 512)
+        text = "\r\n" + name_lower.decode("latin-1") + ":"
+        found = _remember(_NEEDLES, name_lower, text, 512)
     return found
 
 
 # A head is canonical (every header line is "CRLF name:value" up to the next CR, the head
 # ends in CRLFCRLF), and lower-casing keeps every offset: a name is found in the lowered
 # head, its value read from the head itself, without surrounding blanks.
-def _value_at(raw: bytes, low: bytes, start: int, needle: bytes) -> bytes | None:
+def _value_at(raw: bytes, low: str, start: int, needle: str) -> bytes | None:
     i = low.find(needle, start)
     if i < 0:
         return None
     i += len(needle)
-    return raw[i : raw.find(b"\r", i)].strip(b" \t")
+    return _trimmed(raw, i, low.find("\r", i))
 
 
-def _values_at(raw: bytes, low: bytes, start: int, needle: bytes) -> list[bytes]:
+def _values_at(raw: bytes, low: str, start: int, needle: str) -> list[bytes]:
     out: list[bytes] = []
     i = low.find(needle, start)
     while i >= 0:
         i += len(needle)
-        end = raw.find(b"\r", i)
-        out.append(raw[i:end].strip(b" \t"))
+        end = low.find("\r", i)
+        out.append(_trimmed(raw, i, end))
         i = low.find(needle, end)
     return out
 
 
+def _trimmed(raw: bytes, i: int, end: int) -> bytes:
+    """raw[i:end] without surrounding blanks. The usual "name: value" loses its one space
+    by index; strip() (a method call) is for other spacing."""
+    if raw[i] == 32:
+        i += 1
+    v = raw[i:end]
+    if v and (v[0] == 32 or v[0] == 9 or v[-1] == 32 or v[-1] == 9):
+        return v.strip(b" \t")
+    return v
+
+
 def _find_header(raw: bytes, lstart: int, name_lower: bytes) -> bytes | None:
-    return _value_at(raw, raw.lower(), lstart, needle(name_lower))
+    return _value_at(raw, raw.lower().decode("latin-1"), lstart, needle(name_lower))
 
 
 # -- serialising ---------------------------------------------------------------------------

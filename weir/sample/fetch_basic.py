@@ -195,9 +195,13 @@ def _base(s: Stream) -> bytes | None:
 
 
 def _last_value(values: list[bytes], split: bool) -> bytes | None:
-    if not values:
+    return _last_item(values[-1], split) if values else None
+
+
+def _last_item(last: bytes | None, split: bool) -> bytes | None:
+    """The value, or with `split` its last comma-separated item."""
+    if last is None:
         return None
-    last = values[-1]
     comma = last.rfind(b",") if split else -1  # (`in` on bytes costs an exception here)
     return last[comma + 1 :].strip(b" \t") if comma >= 0 else last
 
@@ -211,6 +215,8 @@ def _header_fetch(res: bool, split: bool) -> Callable[[list[str]], Getter]:
             return lambda s: (
                 None if s.res is None else _last_value(s.res.header_values(name), split)
             )
+        if name == b"host":  # parsed with the request line (the parser refuses a second)
+            return lambda s: None if s.req is None else _last_item(s.req.host, split)
         return lambda s: None if s.req is None else _last_value(s.req.header_values(name), split)
 
     return compile_

@@ -1089,3 +1089,14 @@ def test_build_response() -> None:
 def test_build_response_keeps_given_length() -> None:
     out = build_response(200, b"OK", [(b"content-length", b"10")], b"", close=False)
     assert out == b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"
+
+
+def test_header_lowered_reads_the_lower_case_text() -> None:
+    head, _ = req(head_with(b"Host: a", b"User-Agent:  Mozilla SQLMap \t", b"X-Latin: caf\xc9"))
+    from weir.proto.h1 import needle
+
+    assert head.header_lowered(needle(b"user-agent")) == "mozilla sqlmap"
+    assert head.header_lowered(needle(b"x-latin")) == "caf\xc9"  # ASCII letters only
+    assert head.header_lowered(needle(b"x-none")) is None
+    assert head.header_by(needle(b"user-agent")) == b"Mozilla SQLMap"
+    assert head.lowered()[: len("get / http/1.1")] == "get / http/1.1"
