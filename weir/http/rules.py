@@ -33,7 +33,16 @@ from weir.config.parser import Ctx, named_defaults_only
 from weir.config.registry import Args, keyword
 from weir.http import normalize
 from weir.http.errors import reason
-from weir.http.values import RuleValueError, Value, compile_value, header_reads, is_clean
+from weir.http.values import (
+    Part,
+    RuleValueError,
+    Value,
+    compile_parts,
+    compile_value,
+    header_reads,
+    is_clean,
+    join_parts,
+)
 from weir.proto.h1 import (
     H1Error,
     Head,
@@ -684,14 +693,18 @@ def _legacy_redirect(ctx: Ctx, args: Args) -> None:
 # ---- header edits --------------------------------------------------------------------------
 
 
-def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, Value, bool] | None:
-    """The header name, its value, and whether the value must be checked for CR, LF and
-    NUL at run time."""
+def _name_value(ctx: Ctx, words: list[str], phase: str) -> tuple[bytes, list[Part], bool] | None:
+    """The header name, its value's pieces (see compile_parts), and whether the value must
+    be checked for CR, LF and NUL at run time."""
     if len(words) != 2:
         ctx.error("expects a header name and a value")
         return None
-    v = _value(ctx, words[1], phase)
-    return None if v is None else (words[0].encode(), v, not is_clean(words[1]))
+    try:
+        parts = compile_parts(words[1], RES if phase != REQUEST else REQ)
+    except RuleValueError as e:
+        ctx.error(str(e))
+        return None
+    return words[0].encode(), parts, not is_clean(words[1])
 
 
 _ALL: Final = (REQUEST, RESPONSE, AFTER)
@@ -704,17 +717,26 @@ class HeaderEdit:
     run of edits as one rewrite of the head."""
 
     def __init__(
-        self, name: bytes, value: Value, check: bool, replace: bool, reads: frozenset[bytes] | None
+        self,
+        name: bytes,
+        parts: list[Part],
+        check: bool,
+        replace: bool,
+        reads: frozenset[bytes] | None,
     ) -> None:
         self.low = name.lower()
         self.prefix = name + b": "
-        self.value = value
+        self.parts = parts  # the value's pieces, for HeaderEdits
+        self.value = join_parts(parts)
         self.check = check  # whether the value may hold CR, LF or NUL
         self.replace = replace
         self.reads = reads
         self.drop = drop_pattern(frozenset((self.low,)))
         self.needle = needle(self.low)  # what finds a line of this header in a lowered head
         self.derived = self.low in _DERIVED
+        # Constant text that cannot go in a header (every request gets a 500): kept out of
+        # runs, which check only what they compute.
+        self.bad_text = any(isinstance(p, bytes) and _BAD_VALUE.search(p) for p in parts)
 
     def __call__(self, txn: Txn) -> int:
         v = self.value(txn.stream)  # evaluated before the old value goes (`%[hdr(x)]`)
@@ -747,17 +769,33 @@ class HeaderEdits:
         # the search.
         common = _common_prefix(names) if names else ""
         self.hint = "\r\n" + common if len(common) >= 2 else None
+        # The lines to add as steps: constant bytes (names, constant values, line ends,
+        # merged across edits), then a value to compute, checked if its edit says so. A
+        # constant piece is clean (see _fuse).
+        steps: list[tuple[bytes, Value | None, bool]] = []
+        text = b""
+        for e in edits:
+            text += e.prefix
+            for p in e.parts:
+                if isinstance(p, bytes):
+                    text += p
+                else:
+                    steps.append((text, p, e.check))
+                    text = b""
+            text += b"\r\n"
+        steps.append((text + b"\r\n", None, False))
+        self.steps = tuple(steps)
 
     def __call__(self, txn: Txn) -> int:
         s = txn.stream
         parts: list[bytes] = [b""]  # the head's bytes go first, once the values are known
-        for e in self.edits:
-            v = e.value(s)
-            if e.check and _BAD_VALUE.search(v):
-                return _fail_500(txn)
-            parts.append(e.prefix)
-            parts.append(v)
-            parts.append(b"\r\n")
+        for text, value, check in self.steps:
+            parts.append(text)
+            if value is not None:
+                v = value(s)
+                if check and _BAD_VALUE.search(v):
+                    return _fail_500(txn)
+                parts.append(v)
         if txn.headers is not None and not txn.commit():
             return _fail_500(txn)
         head: Head = txn.head
@@ -775,7 +813,6 @@ class HeaderEdits:
                 if e.replace and low.find(e.needle) >= 0:
                     raw = e.drop.sub(b"", raw)
         parts[0] = raw[:-2]
-        parts.append(b"\r\n")
         return CONTINUE if txn.replace_raw(b"".join(parts), False) else _fail_500(txn)
 
 
@@ -800,7 +837,7 @@ def _fuse(rules: list[tuple[Predicate | None, Action]]) -> list[tuple[Predicate 
         run.clear()
 
     for pred, act in rules:
-        if pred is not None or not isinstance(act, HeaderEdit) or act.derived:
+        if pred is not None or not isinstance(act, HeaderEdit) or act.derived or act.bad_text:
             flush()
             out.append((pred, act))
             continue
@@ -816,8 +853,8 @@ def _header_edit(ctx: Ctx, words: list[str], phase: str, replace: bool) -> Actio
     nv = _name_value(ctx, words, phase)
     if nv is None:
         return None
-    name, value, check = nv
-    return HeaderEdit(name, value, check, replace, header_reads(words[1]))
+    name, parts, check = nv
+    return HeaderEdit(name, parts, check, replace, header_reads(words[1]))
 
 
 @action("set-header", _ALL, "<name> <fmt>", "Replace every occurrence of a header.")

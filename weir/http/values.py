@@ -205,23 +205,39 @@ def header_reads(text: str) -> frozenset[bytes] | None:
 def compile_value(text: str, where: int) -> Value:
     """Compile a log-format string for a rule value evaluated at `where`
     (weir.sample.core.REQ or RES)."""
+    return join_parts(compile_parts(text, where))
+
+
+Part = bytes | Callable[[Stream], bytes]
+
+
+def compile_parts(text: str, where: int) -> list[Part]:
+    """compile_value's pieces, in order: constant bytes (consecutive ones merged) and the
+    closures of its expressions and variables."""
     try:
         nodes, json = parse(text)
     except LogFormatError as e:
         raise RuleValueError(str(e)) from None
     if json:
         raise RuleValueError("JSON encoding is for log lines, not rule values")
-    parts: list[bytes | Callable[[Stream], bytes]] = []
+    parts: list[Part] = []
     for node in nodes:
+        p: Part
         if isinstance(node, Text):
-            parts.append(node.text.encode("latin-1", "replace"))
+            p = node.text.encode("latin-1", "replace")
         elif isinstance(node, Sep):
-            parts.append(b" ")
+            p = b" "
         elif isinstance(node, Expr):
-            parts.append(_expr(node, where))
+            p = _expr(node, where)
         elif isinstance(node, Var):
-            parts.append(_var(node.name))
-    return _join(parts)
+            p = _var(node.name)
+        else:
+            continue
+        if isinstance(p, bytes) and parts and isinstance(parts[-1], bytes):
+            parts[-1] += p
+        else:
+            parts.append(p)
+    return parts
 
 
 def _expr(node: Expr, where: int) -> Callable[[Stream], bytes]:
@@ -245,19 +261,14 @@ def _var(name: str) -> Callable[[Stream], bytes]:
     return lambda s: str(fn(s)).encode("latin-1", "replace")
 
 
-def _join(parts: list[bytes | Callable[[Stream], bytes]]) -> Value:
-    merged: list[bytes | Callable[[Stream], bytes]] = []
-    for p in parts:
-        if isinstance(p, bytes) and merged and isinstance(merged[-1], bytes):
-            merged[-1] = merged[-1] + p
-        else:
-            merged.append(p)
-    if not merged:
+def join_parts(parts: list[Part]) -> Value:
+    """One closure for the pieces compile_parts made."""
+    if not parts:
         return lambda s: b""
-    if len(merged) == 1:
-        only = merged[0]
+    if len(parts) == 1:
+        only = parts[0]
         if isinstance(only, bytes):
             return lambda s: only
         return only
-    frozen = tuple(merged)
+    frozen = tuple(parts)
     return lambda s: b"".join(p if isinstance(p, bytes) else p(s) for p in frozen)

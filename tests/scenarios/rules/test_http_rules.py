@@ -123,6 +123,31 @@ def test_runs_of_header_edits_behave_as_one_after_the_other(weir: Any, http_back
     assert got.header_values("X-Keep") == ["k"]
 
 
+def test_header_injection_through_a_rule_value_is_refused(weir: Any, http_backend: Any) -> None:
+    # A value computed from the request may decode to CR, LF or NUL: the request ends
+    # with a 500 and never reaches the server, whether the edit runs alone or in a run.
+    be = http_backend("a")
+    url = _start(
+        weir,
+        be,
+        """\
+    http-request set-header X-Alone %[url_param(a),url_dec] if { url_param(a) -m found }
+    http-request set-header X-Run1 pre-%[src]-mid-%[req.hdr(x-keep)]-post
+    http-request set-header X-Run2 %[url_param(b),url_dec]
+    http-request add-header X-Run3 end
+""",
+    )
+    for query in ("a=x%0d%0aInjected:%20yes", "b=x%0aInjected:%20yes", "b=x%00y", "a=x%0dy"):
+        assert curl(url + "/?" + query).status == 500, query
+    assert be.requests == []
+    assert curl(url + "/?a=ok&b=fine", "-H", "X-Keep: k").status == 200
+    got = be.requests[0]
+    assert got.header_values("X-Alone") == ["ok"]
+    assert got.header_values("X-Run1") == ["pre-127.0.0.1-mid-k-post"]
+    assert (got.header("X-Run2"), got.header("X-Run3")) == ("fine", "end")
+    assert got.header("Injected") is None
+
+
 def test_path_query_and_method_rewrites(weir: Any, http_backend: Any) -> None:
     be = http_backend("a")
     url = _start(
