@@ -34,6 +34,7 @@ from weir.config.registry import Args, keyword
 from weir.http import normalize
 from weir.http.errors import reason
 from weir.http.values import (
+    Fetched,
     Part,
     RuleValueError,
     Value,
@@ -770,9 +771,9 @@ class HeaderEdits:
         common = _common_prefix(names) if names else ""
         self.hint = "\r\n" + common if len(common) >= 2 else None
         # The lines to add as steps: constant bytes (names, constant values, line ends,
-        # merged across edits), then a value to compute, checked if its edit says so. A
+        # merged across edits), then a piece to compute, checked if its edit says so. A
         # constant piece is clean (see _fuse).
-        steps: list[tuple[bytes, Value | None, bool]] = []
+        steps: list[tuple[bytes, Fetched | Value | None, bool]] = []
         text = b""
         for e in edits:
             text += e.prefix
@@ -789,10 +790,11 @@ class HeaderEdits:
     def __call__(self, txn: Txn) -> int:
         s = txn.stream
         parts: list[bytes] = [b""]  # the head's bytes go first, once the values are known
-        for text, value, check in self.steps:
+        for text, piece, check in self.steps:
             parts.append(text)
-            if value is not None:
-                v = value(s)
+            if piece is not None:
+                # (a sample's getter called here, not through the piece: one call less)
+                v = piece.text(piece.get(s)) if isinstance(piece, Fetched) else piece(s)
                 if check and _BAD_VALUE.search(v):
                     return _fail_500(txn)
                 parts.append(v)

@@ -169,10 +169,11 @@ _STATUS_MEMO: Final[dict[bytes, tuple[bool, int, bytes]]] = {}
 _BLOCKS: Final[dict[bytes, tuple[int, list[Any]]]] = {}
 _BLOCK_MAX: Final = 1024  # longer blocks are not memorised
 # Whole heads already parsed by the fast path, without a rewrite: what their head objects
-# are made of, and their number of header lines (for tune.maxhdr). A load generator, or a
-# browser reloading a page, sends the same head again; a server repeats its own within a
-# second. Requests with a body, an Upgrade or an Expect are not memorised.
-_REQUESTS: Final[dict[bytes, tuple[int, bytes, bytes, bytes, int, bool, bytes | None]]] = {}
+# are made of (a request's path for rules included), and their number of header lines
+# (for tune.maxhdr). A load generator, or a browser reloading a page, sends the same head
+# again; a server repeats its own within a second. Requests with a body, an Upgrade or an
+# Expect are not memorised.
+_REQUESTS: Final[dict[bytes, tuple[int, bytes, bytes, bytes, int, bool, bytes | None, bytes]]] = {}
 _RESPONSES: Final[dict[bytes, tuple[int, bytes, int, bytes, int, int | None, bool, bool]]] = {}
 _HEAD_ENTRIES: Final = 1024
 
@@ -551,12 +552,14 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
     or diagnoses); H1Error for a well-formed head weir refuses."""
     known = _REQUESTS.get(raw)
     if known is not None:
-        lines, method, target, version, lstart, keep, host = known
+        lines, method, target, version, lstart, keep, host, path = known
         if lines >= max_headers:
             raise H1Error(400, "too many header fields")
-        return RequestHead(
+        made = RequestHead(
             method, target, version, raw, lstart, None, False, keep, False, False, host
         )
+        made._path = path  # (worked out with the rest, once for these bytes)
+        return made
     head = _parse_request(raw, end, max_headers, any_payload)
     if (
         head is not None
@@ -573,6 +576,7 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
             head._lstart,
             head.keep_alive,
             head.host,
+            head.path,
         )
         _remember(_REQUESTS, raw, entry, _HEAD_ENTRIES)
     return head
