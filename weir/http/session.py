@@ -45,6 +45,7 @@ from weir.http.rules import (
     SILENT,
     STOP,
     TARPIT,
+    Compiled,
     ProxyRules,
     Txn,
     run_rules,
@@ -677,23 +678,38 @@ class HttpClient:
     ) -> RequestHead | None:
         """A proxy's http-request rules, then its `redirect` rules: the head to go on with
         (edited or not), or None when a rule answered the request itself."""
-        for compiled in (rules.request, rules.redirects):
-            if compiled is None:
-                continue
-            txn = Txn(stream, head, False)
-            verdict = run_rules(compiled, txn)
-            if verdict == STOP:
-                verdict = CONTINUE
-            if verdict == CONTINUE:
-                edited = txn.finish()
-                if edited is None:
-                    txn.status = 500
-                    verdict = REPLY
-                elif edited is not head:
-                    head = self.req = stream.req = edited
-            if verdict != CONTINUE:
-                self._rule_reply(txn, verdict, rules, rest)
+        if rules.request is not None:
+            found = self._rule_pass(rules.request, rules, head, stream, rest)
+            if found is None:
                 return None
+            head = found
+        if rules.redirects is not None:
+            return self._rule_pass(rules.redirects, rules, head, stream, rest)
+        return head
+
+    def _rule_pass(
+        self,
+        compiled: Compiled,
+        rules: ProxyRules,
+        head: RequestHead,
+        stream: Stream,
+        rest: bytes,
+    ) -> RequestHead | None:
+        """One list of _request_rules."""
+        txn = Txn(stream, head, False)
+        verdict = run_rules(compiled, txn)
+        if verdict == STOP:
+            verdict = CONTINUE
+        if verdict == CONTINUE:
+            edited = txn.finish()
+            if edited is None:
+                txn.status = 500
+                verdict = REPLY
+            elif edited is not head:
+                head = self.req = stream.req = edited
+        if verdict != CONTINUE:
+            self._rule_reply(txn, verdict, rules, rest)
+            return None
         return head
 
     def _rule_reply(self, txn: Txn, verdict: int, rules: ProxyRules, rest: bytes) -> None:

@@ -202,8 +202,11 @@ def _last_item(last: bytes | None, split: bool) -> bytes | None:
     """The value, or with `split` its last comma-separated item."""
     if last is None:
         return None
-    comma = last.rfind(b",") if split else -1  # (`in` on bytes costs an exception here)
-    return last[comma + 1 :].strip(b" \t") if comma >= 0 else last
+    # (a search in the text compiles to a C call; in bytes, `in` costs an exception and
+    # rfind a method call)
+    if not split or "," not in last.decode("latin-1"):
+        return last
+    return last[last.rfind(b",") + 1 :].strip(b" \t")
 
 
 def _header_fetch(res: bool, split: bool) -> Callable[[list[str]], Getter]:

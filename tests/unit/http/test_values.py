@@ -48,3 +48,29 @@ def test_header_reads() -> None:
     assert header_reads("%[req.cook(sid)]") == {b"cookie"}
     assert header_reads("%[base]") is None  # Host and path: weir does not classify it
     assert header_reads("%ID") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("%[req.hdr(x-list)]", b"c"),  # the last item of the last line
+        ("%[req.fhdr(x-list)]", b"b ,  c"),  # the whole last line
+        ("%[req.hdr(x-one)]", b"v"),
+        ("%[req.hdr(host)]", b"example.com"),
+        ("<%[req.hdr(x-none)]>", b"<>"),
+        ("%[src]:%[src_port]", b"127.0.0.1:40000"),
+        ("a%[req.hdr(x-one)]b%[req.hdr(host)]c", b"avbexample.comc"),
+    ],
+)
+def test_values_read_the_request(text: str, expected: bytes) -> None:
+    from weir.http.values import compile_value
+    from weir.proto.h1 import parse_request_head
+    from weir.sample import core
+    from weir.stream import Stream
+
+    raw = b"GET / HTTP/1.1\r\nHost: example.com\r\nX-List: a\r\nX-List: b ,  c\r\nX-One: v\r\n\r\n"
+    found = parse_request_head(raw)
+    assert found is not None
+    s = Stream("127.0.0.1", 40000, None)
+    s.req = found[0]
+    assert compile_value(text, core.REQ)(s) == expected
