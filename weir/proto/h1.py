@@ -587,6 +587,8 @@ def _parse_request(raw: bytes, end: int, max_headers: int, any_payload: bool) ->
     if m is None:
         return None
     p = m.end() - 1
+    if end == p + 1:  # an empty line right after the start line: the head ended before
+        return None
     method, target = m.groups()
     v11 = raw[p - 2] == 49
     content_length: int | None = None
@@ -676,6 +678,8 @@ def _response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
 
 def _parse_response(raw: bytes, end: int, max_headers: int) -> ResponseHead | None:
     p = raw.find(b"\n")
+    if end == p + 1:  # an empty line right after the status line: the head ended before
+        return None
     line = raw[:p]  # with its CR
     known = _STATUS_MEMO.get(line)
     if known is None:

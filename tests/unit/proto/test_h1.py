@@ -1100,3 +1100,12 @@ def test_header_lowered_reads_the_lower_case_text() -> None:
     assert head.header_lowered(needle(b"x-none")) is None
     assert head.header_by(needle(b"user-agent")) == b"Mozilla SQLMap"
     assert head.lowered()[: len("get / http/1.1")] == "get / http/1.1"
+
+
+def test_an_empty_line_after_a_bare_head_is_not_part_of_it() -> None:
+    # A buffer that ends in CRLFCRLF is tried whole first; a head without header lines
+    # followed by one more empty line ends before it, whole or cut.
+    assert req(b"GET / HTTP/1.0\r\n\r\n\r\n")[1] == 18
+    head, used = resp(b"HTTP/1.1 204 No Content\r\n\r\n\r\n")
+    assert (head.status, used) == (204, 27)
+    assert req(b"GET / HTTP/1.1\r\nA: b\r\n\r\n\r\n")[1] == 24
