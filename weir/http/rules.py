@@ -73,15 +73,30 @@ class Txn:
 
     __slots__ = ("close", "head", "headers", "line", "reply", "response", "status", "stream")
 
+    stream: Stream
+    head: Any
+    response: bool
+    headers: list[list[bytes]] | None  # [name, value] pairs once edited
+    line: list[bytes] | None  # method, target, version | version, status, reason
+    reply: bytes | None  # a whole response made by a rule
+    status: int  # the error page to send when `reply` is None
+    close: bool  # whether the connection ends after the reply
+
     def __init__(self, stream: Stream, head: Any, response: bool) -> None:
+        self.reset(stream, head, response)
+
+    def reset(self, stream: Stream, head: Any, response: bool) -> Txn:
+        """This transaction made new for another message (a client connection keeps one
+        for its requests' rules: nothing keeps a transaction after its pass)."""
         self.stream = stream
         self.head = head
         self.response = response
-        self.headers: list[list[bytes]] | None = None  # [name, value] pairs once edited
-        self.line: list[bytes] | None = None  # method, target, version | version, status, reason
-        self.reply: bytes | None = None  # a whole response made by a rule
-        self.status = 0  # the error page to send when `reply` is None
-        self.close = True  # whether the connection ends after the reply
+        self.headers = None
+        self.line = None
+        self.reply = None
+        self.status = 0
+        self.close = True
+        return self
 
     def edit(self) -> list[list[bytes]]:
         """The header list, copied from the head on first use."""

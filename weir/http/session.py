@@ -133,6 +133,7 @@ class HttpClient:
         "timer_at",
         "tls",
         "transport",
+        "txn",
         "upgraded",
         "waiting_slot",
     )
@@ -184,6 +185,7 @@ class HttpClient:
         self.deadline_kind = ""
         self.waiting_slot = False
         self.tarpit_status = 0  # the status a tarpitted request gets when its time is up
+        self.txn: Txn | None = None  # the request rules' transaction, made new for each pass
         self.tls: object = None  # the TLS connection's ssl.SSLObject (None: plain TCP)
         self.sess_vars: dict[str, object] | None = None  # `sess.` variables of the connection
         # A mode tcp session upgraded to this one (see `adopt`): its stream, whose content
@@ -696,7 +698,11 @@ class HttpClient:
         rest: bytes,
     ) -> RequestHead | None:
         """One list of _request_rules."""
-        txn = Txn(stream, head, False)
+        txn = self.txn
+        if txn is None:
+            txn = self.txn = Txn(stream, head, False)
+        else:
+            txn.reset(stream, head, False)
         verdict = run_rules(compiled, txn)
         if verdict == STOP:
             verdict = CONTINUE
