@@ -239,9 +239,11 @@ class Head:
         """Every value of a header, in order (each line's value, lists not split)."""
         return _values_at(self.raw, self.lowered(), self._lstart, needle(name_lower))
 
-    def header_by(self, found: str) -> bytes | None:
-        """`header` with the name's needle already made (see needle())."""
-        return _value_at(self.raw, self.lowered(), self._lstart, found)
+    def header_text(self, found: str) -> str | None:
+        """The first value of a header as latin-1 text, the name's needle already made
+        (see needle())."""
+        v = _value_at(self.raw, self.lowered(), self._lstart, found)
+        return None if v is None else v.decode("latin-1")
 
     def header_lowered(self, found: str) -> str | None:
         """The first value of a header in lower case, as text (for `-i` matching), read
@@ -265,6 +267,7 @@ class RequestHead(Head):
 
     __slots__ = (
         "_path",
+        "_path_text",
         "chunked",
         "content_length",
         "expect_continue",
@@ -306,6 +309,7 @@ class RequestHead(Head):
         self.expect_continue = expect_continue
         self.host = host  # the Host header's value, or None
         self._path: bytes | None = None
+        self._path_text: str | None = None
 
     def header(self, name_lower: bytes) -> bytes | None:
         if name_lower == b"host":
@@ -328,6 +332,14 @@ class RequestHead(Head):
         if p is None:
             p = self._path = self._find_path()
         return p
+
+    @property
+    def path_text(self) -> str:
+        """`path` as latin-1 text (for ACLs, which compare text: see weir.sample.acl)."""
+        t = self._path_text
+        if t is None:
+            t = self._path_text = self.path.decode("latin-1")
+        return t
 
     def _find_path(self) -> bytes:
         t = self.target

@@ -334,56 +334,37 @@ def _inline(fetch: Fetch, arg: bytes, method: str, patterns: list[bytes], icase:
     """The most common ACLs (`path_beg /api/`, `hdr(host) -i example.com`) as one closure:
     fetch and comparison without a matcher call between them, the path and header
     fetches done directly (a call through a variable costs a Python-level call), a
-    header's name found with its needle made once, and each pattern compared with
-    `startswith`/`endswith` on one bytes object, which compiled code does without a
-    method call (with a tuple of patterns it is one)."""
-    pats = tuple(p.lower() for p in patterns) if icase else tuple(patterns)
+    header's name found with its needle made once. Values and patterns are compared as
+    latin-1 text, one pattern at a time: compiled code searches and compares text without
+    a method call (bytes.find is one); under `-i`, a header's value is read from the
+    head's lowered text, and other values have their ASCII letters folded, as HAProxy."""
+    pats = tuple((p.lower() if icase else p).decode("latin-1") for p in patterns)
     pset = frozenset(pats)
     how = _INLINE_METHODS[method]
     where = _PATH if fetch is _path else _HDR if fetch is _hdr else _OTHER
-    if where == _HDR and arg == b"host":
+    if where == _HDR and arg == b"host" and not icase:
         where = _HOST  # parsed with the request line: no search
     found = needle(arg)
-    if where == _HDR and icase:
-        return _inline_lowered(found, how, pats)
-
-    def inline(s: Stream) -> bool:
-        v: bytes | None
-        if where == _PATH:
-            req = s.req
-            v = None if req is None else req.path
-        elif where == _HDR:
-            req = s.req
-            v = None if req is None else req.header_by(found)
-        elif where == _HOST:
-            req = s.req
-            v = None if req is None else req.host
-        else:
-            v = fetch(s, arg)
-        if v is None:
-            return False
-        if icase:
-            v = v.lower()
-        if how == _BEG:
-            return any(v.startswith(p) for p in pats)
-        if how == _STR:
-            return v in pset
-        if how == _END:
-            return any(v.endswith(p) for p in pats)
-        return any(v.find(p) >= 0 for p in pats)  # (find(), not `in`: see _matcher)
-
-    return inline
-
-
-def _inline_lowered(found: str, how: int, patterns: tuple[bytes, ...]) -> Predicate:
-    """`hdr(name) -i ...`: the value read in lower case from the head's lowered text, and
-    compared as text, where compiled code searches without a method call."""
-    pats = tuple(p.decode("latin-1") for p in patterns)
-    pset = frozenset(pats)
 
     def inline(s: Stream) -> bool:
         req = s.req
-        v = None if req is None else req.header_lowered(found)
+        v: str | None
+        if where == _HDR:
+            if req is None:
+                return False
+            v = req.header_lowered(found) if icase else req.header_text(found)
+        elif where == _PATH and not icase:
+            v = None if req is None else req.path_text
+        else:
+            if where == _OTHER:
+                b = fetch(s, arg)
+            elif req is None:
+                return False
+            else:
+                b = req.path if where == _PATH else req.host
+            if b is None:
+                return False
+            v = (b.lower() if icase else b).decode("latin-1")
         if v is None:
             return False
         if how == _BEG:
