@@ -245,11 +245,15 @@ class Fetched:
     there is none). Its getter and `text` are there for callers that want one call less
     (weir.http.rules.HeaderEdits)."""
 
-    __slots__ = ("get", "is_bytes")
+    __slots__ = ("get", "is_bytes", "last", "last_text")
 
     def __init__(self, get: Callable[[Stream], Any], is_bytes: bool) -> None:
         self.get = get
         self.is_bytes = is_bytes  # a string or binary sample: no cast
+        # The last sample cast and its text: a connection's requests give the same
+        # address object (weir.sample.core.parse_ip keeps them) over and over.
+        self.last: Any = None
+        self.last_text = b""
 
     def __call__(self, s: Stream) -> bytes:
         return self.text(self.get(s))
@@ -259,7 +263,11 @@ class Fetched:
             return b""
         if self.is_bytes:
             return v  # type: ignore[no-any-return]
-        return core.to_str(v) or b""
+        if v is self.last:
+            return self.last_text
+        t = core.to_str(v) or b""
+        self.last, self.last_text = v, t
+        return t
 
 
 def _expr(node: Expr, where: int) -> Fetched:

@@ -173,7 +173,9 @@ _BLOCK_MAX: Final = 1024  # longer blocks are not memorised
 # (for tune.maxhdr). A load generator, or a browser reloading a page, sends the same head
 # again; a server repeats its own within a second. Requests with a body, an Upgrade or an
 # Expect are not memorised.
-_REQUESTS: Final[dict[bytes, tuple[int, bytes, bytes, bytes, int, bool, bytes | None, bytes]]] = {}
+_REQUESTS: Final[
+    dict[bytes, tuple[int, bytes, bytes, bytes, int, bool, bytes | None, bytes, str, str]]
+] = {}
 _RESPONSES: Final[dict[bytes, tuple[int, bytes, int, bytes, int, int | None, bool, bool]]] = {}
 _HEAD_ENTRIES: Final = 1024
 
@@ -267,6 +269,7 @@ class RequestHead(Head):
 
     __slots__ = (
         "_path",
+        "_path_low",
         "_path_text",
         "chunked",
         "content_length",
@@ -310,6 +313,7 @@ class RequestHead(Head):
         self.host = host  # the Host header's value, or None
         self._path: bytes | None = None
         self._path_text: str | None = None
+        self._path_low: str | None = None
 
     def header(self, name_lower: bytes) -> bytes | None:
         if name_lower == b"host":
@@ -339,6 +343,14 @@ class RequestHead(Head):
         t = self._path_text
         if t is None:
             t = self._path_text = self.path.decode("latin-1")
+        return t
+
+    @property
+    def path_lowered(self) -> str:
+        """`path_text` with its ASCII letters in lower case (for `-i` ACLs)."""
+        t = self._path_low
+        if t is None:
+            t = self._path_low = self.path.lower().decode("latin-1")
         return t
 
     def _find_path(self) -> bytes:
@@ -564,13 +576,14 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
     or diagnoses); H1Error for a well-formed head weir refuses."""
     known = _REQUESTS.get(raw)
     if known is not None:
-        lines, method, target, version, lstart, keep, host, path = known
+        lines, method, target, version, lstart, keep, host, path, path_text, path_low = known
         if lines >= max_headers:
             raise H1Error(400, "too many header fields")
         made = RequestHead(
             method, target, version, raw, lstart, None, False, keep, False, False, host
         )
-        made._path = path  # (worked out with the rest, once for these bytes)
+        # (worked out with the rest, once for these bytes)
+        made._path, made._path_text, made._path_low = path, path_text, path_low
         return made
     head = _parse_request(raw, end, max_headers, any_payload)
     if (
@@ -589,6 +602,8 @@ def _request(raw: bytes, end: int, max_headers: int, any_payload: bool) -> Reque
             head.keep_alive,
             head.host,
             head.path,
+            head.path_text,
+            head.path_lowered,
         )
         _remember(_REQUESTS, raw, entry, _HEAD_ENTRIES)
     return head

@@ -353,15 +353,15 @@ def _inline(fetch: Fetch, arg: bytes, method: str, patterns: list[bytes], icase:
             if req is None:
                 return False
             v = req.header_lowered(found) if icase else req.header_text(found)
-        elif where == _PATH and not icase:
-            v = None if req is None else req.path_text
+        elif where == _PATH:
+            v = None if req is None else req.path_lowered if icase else req.path_text
         else:
             if where == _OTHER:
                 b = fetch(s, arg)
             elif req is None:
                 return False
             else:
-                b = req.path if where == _PATH else req.host
+                b = req.host
             if b is None:
                 return False
             v = (b.lower() if icase else b).decode("latin-1")

@@ -74,3 +74,18 @@ def test_values_read_the_request(text: str, expected: bytes) -> None:
     s = Stream("127.0.0.1", 40000, None)
     s.req = found[0]
     assert compile_value(text, core.REQ)(s) == expected
+
+
+def test_a_cast_value_follows_its_sample() -> None:
+    # A value remembers its last cast (an address object repeats on a connection); a
+    # different sample is cast again.
+    from weir.http.values import compile_value
+    from weir.sample import core
+    from weir.stream import Stream
+
+    value = compile_value("%[src]", core.REQ)
+    assert [value(Stream(ip, 1, None)) for ip in ("10.0.0.1", "10.0.0.1", "10.0.0.2")] == [
+        b"10.0.0.1",
+        b"10.0.0.1",
+        b"10.0.0.2",
+    ]

@@ -1109,3 +1109,14 @@ def test_an_empty_line_after_a_bare_head_is_not_part_of_it() -> None:
     head, used = resp(b"HTTP/1.1 204 No Content\r\n\r\n\r\n")
     assert (head.status, used) == (204, 27)
     assert req(b"GET / HTTP/1.1\r\nA: b\r\n\r\n\r\n")[1] == 24
+
+
+def test_a_memorised_head_keeps_its_path_forms() -> None:
+    raw = head_with(b"Host: a", start=b"GET /Some/Path?q=1 HTTP/1.1")
+    for _ in range(2):  # parsed, then from the memo
+        head, _ = req(raw)
+        assert (head.path, head.path_text, head.path_lowered) == (
+            b"/Some/Path",
+            "/Some/Path",
+            "/some/path",
+        )
