@@ -661,6 +661,44 @@ def summarise(
     return rows
 
 
+def variant_costs(
+    runs: Sequence[Run], labels: Sequence[str], scenarios: Sequence[Scenario]
+) -> list[str]:
+    """For each `proxy+variant` run beside its plain `proxy`: what the variant costs,
+    1 - variant / plain in requests per CPU-second, pair by pair (the runs of one
+    repetition are interleaved, so they share the machine's mood); the median and the
+    mean of the pairs, and weir's mean over HAProxy's when both ran the variant. A
+    proxy's cost can be smaller than the noise between two runs: read the mean."""
+    good = {(r.scenario, r.proxy, r.rep): r for r in runs if r.error is None and r.requests}
+    lines: list[str] = []
+    for sc in scenarios:
+        means: dict[tuple[str, str], float] = {}
+        for label in labels:
+            base, plus, variant = label.partition("+")
+            if not plus or base not in labels:
+                continue
+            costs = []
+            for (s, p, rep), r in good.items():
+                plain = good.get((s, base, rep))
+                if s == sc.name and p == label and plain is not None and plain.req_per_cpu_s:
+                    costs.append(1 - r.req_per_cpu_s / plain.req_per_cpu_s)
+            if not costs:
+                continue
+            means[(base, variant)] = statistics.mean(costs)
+            lines.append(
+                f"{sc.name}: {label} costs {100 * statistics.median(costs):.1f}% (median), "
+                f"{100 * means[(base, variant)]:.1f}% (mean of {len(costs)} pairs)"
+            )
+        for (base, variant), mean in means.items():
+            ref = means.get((REFERENCE, variant))
+            if base != REFERENCE and ref is not None and ref > 0:
+                lines.append(
+                    f"{sc.name}: {base}'s cost of +{variant} is {mean / ref:.2f}x {REFERENCE}'s "
+                    "(means)"
+                )
+    return lines
+
+
 def _fmt(value: object, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -971,6 +1009,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = summarise(runs, labels, scenarios)
     print()
     print_table(rows)
+    costs = variant_costs(runs, labels, scenarios)
+    if costs:
+        print("\ncost of each variant against the same proxy without it (req/CPU-s):")
+        print("\n".join("  " + line for line in costs))
     failures = {c.label: c.error for c in contenders if c.error}
     for label, err in failures.items():
         print(f"\n{label}: {err}")
