@@ -85,7 +85,7 @@ class Txn:
     def __init__(self, stream: Stream, head: Any, response: bool) -> None:
         self.reset(stream, head, response)
 
-    def reset(self, stream: Stream, head: Any, response: bool) -> Txn:
+    def reset(self, stream: Stream, head: Any, response: bool) -> None:
         """This transaction made new for another message (a client connection keeps one
         for its requests' rules: nothing keeps a transaction after its pass)."""
         self.stream = stream
@@ -96,7 +96,6 @@ class Txn:
         self.reply = None
         self.status = 0
         self.close = True
-        return self
 
     def edit(self) -> list[list[bytes]]:
         """The header list, copied from the head on first use."""
@@ -775,14 +774,11 @@ class HeaderEdits:
 
     def __init__(self, edits: list[HeaderEdit]) -> None:
         self.edits = edits
-        # One search for "is any of the headers set-header replaces there already?"
-        names = [e.low.decode("latin-1") for e in edits if e.replace]
-        self.present = (
-            re.compile("\r\n(?:" + "|".join(map(re.escape, names)) + "):") if names else None
-        )
-        # What every such line starts with ("\r\nx-" for X-Forwarded-Proto and X-Client),
-        # when that is more than its first letter: one find() rules most heads out before
-        # the search.
+        self.replacing = [e for e in edits if e.replace]  # (set-header)
+        # What every line of those starts with ("\r\nx-" for X-Forwarded-Proto and
+        # X-Client), when that is more than its first letter: one search rules most heads
+        # out before a search per header.
+        names = [e.low.decode("latin-1") for e in self.replacing]
         common = _common_prefix(names) if names else ""
         self.hint = "\r\n" + common if len(common) >= 2 else None
         # The lines to add as steps: constant bytes (names, constant values, line ends,
@@ -817,17 +813,12 @@ class HeaderEdits:
             return _fail_500(txn)
         head: Head = txn.head
         raw = head.raw
-        low = head.lowered()
-        present = self.present
         hint = self.hint
-        if (
-            present is not None
-            and (hint is None or low.find(hint) >= 0)
-            and present.search(low) is not None
-        ):
-            for e in self.edits:
+        if self.replacing and (hint is None or head.lowered().find(hint) >= 0):
+            low = head.lowered()
+            for e in self.replacing:
                 # (names are distinct: what one removes leaves the others' lines in place)
-                if e.replace and low.find(e.needle) >= 0:
+                if low.find(e.needle) >= 0:
                     raw = e.drop.sub(b"", raw)
         parts[0] = raw[:-2]
         return CONTINUE if txn.replace_raw(b"".join(parts), False) else _fail_500(txn)

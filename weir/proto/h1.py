@@ -254,14 +254,8 @@ class Head:
         i = low.find(found, self._lstart)
         if i < 0:
             return None
-        i += len(found)
-        end = low.find("\r", i)
-        if low[i] == " ":
-            i += 1
-        v = low[i:end]
-        if v and (v[0] == " " or v[0] == "\t" or v[-1] == " " or v[-1] == "\t"):
-            return v.strip(" \t")
-        return v
+        a, b = _span(low, i + len(found))
+        return low[a:b]
 
 
 class RequestHead(Head):
@@ -797,30 +791,33 @@ def _value_at(raw: bytes, low: str, start: int, needle: str) -> bytes | None:
     i = low.find(needle, start)
     if i < 0:
         return None
-    i += len(needle)
-    return _trimmed(raw, i, low.find("\r", i))
+    a, b = _span(low, i + len(needle))
+    return raw[a:b]
 
 
 def _values_at(raw: bytes, low: str, start: int, needle: str) -> list[bytes]:
     out: list[bytes] = []
     i = low.find(needle, start)
     while i >= 0:
-        i += len(needle)
-        end = low.find("\r", i)
-        out.append(_trimmed(raw, i, end))
-        i = low.find(needle, end)
+        a, b = _span(low, i + len(needle))
+        out.append(raw[a:b])
+        i = low.find(needle, b)
     return out
 
 
-def _trimmed(raw: bytes, i: int, end: int) -> bytes:
-    """raw[i:end] without surrounding blanks. The usual "name: value" loses its one space
-    by index; strip() (a method call) is for other spacing."""
-    if raw[i] == 32:
+def _span(low: str, i: int) -> tuple[int, int]:
+    """Where the value that starts at `i` (just after a name's colon) lies, without its
+    surrounding blanks: the same offsets in the lowered text and in the head. The usual
+    "name: value" loses its one space by index; strip() is for other spacing."""
+    end = low.find("\r", i)
+    if low[i] == " ":
         i += 1
-    v = raw[i:end]
-    if v and (v[0] == 32 or v[0] == 9 or v[-1] == 32 or v[-1] == 9):
-        return v.strip(b" \t")
-    return v
+    if i < end and (low[i] in " \t" or low[end - 1] in " \t"):
+        v = low[i:end]
+        kept = v.lstrip(" \t")
+        i += len(v) - len(kept)
+        end = i + len(kept.rstrip(" \t"))
+    return i, end
 
 
 def _find_header(raw: bytes, lstart: int, name_lower: bytes) -> bytes | None:

@@ -108,7 +108,9 @@ def test_runs_of_header_edits_behave_as_one_after_the_other(weir: Any, http_back
     http-after-response add-header X-After2 %[res.hdr(x-r2)]
 """,
     )
-    r = curl(url + "/", "-H", "X-A: client", "-H", "X-B: client", "-H", "X-Keep: k")
+    r = curl(
+        url + "/", "-H", "X-A: client", "-H", "X-B: client", "-H", "X-Keep: k", "-H", "x-d: old"
+    )
     assert r.status == 200
     assert r.header_values("x-backend") == ["replaced"]
     assert r.header("x-r1") == "replaced"
